@@ -1,0 +1,65 @@
+# xigmp - build, test, demo.  `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+# The Swift toolchain's clang targets bpf; any clang >= 14 does.
+CLANG ?= $(shell command -v clang)
+MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+BPF_CFLAGS := -g -O2 -target bpf -Wall -Werror -Ibpf -I/usr/include/$(MULTIARCH)
+BUILD := build
+BPF_OBJS := $(BUILD)/bpf/igmp_classify.bpf.o $(BUILD)/bpf/xdp_pass.bpf.o
+EMBED := Sources/CXigmp/generated/bpf_objects.inc
+SWIFT_FLAGS ?=
+XIGMP_DEBUG := .build/debug/xigmp
+XIGMP := .build/release/xigmp
+
+.PHONY: help build deps deps-test deps-demo bpf swift-debug test unit-test \
+	integration-test demo fuzz clean
+
+help:
+	@echo "make            build BPF objects and the release xigmp binary"
+	@echo "make test       every test: unit, BPF_PROG_TEST_RUN, namespace integration"
+	@echo "make demo       the namespace demo (kernel hosts join/leave, live stats)"
+	@echo "make fuzz       libFuzzer on the IGMP decoder (FUZZ_SECONDS, default 600)"
+	@echo "make clean      remove build products"
+
+deps:
+	@scripts/deps.sh build
+deps-test:
+	@scripts/deps.sh test
+deps-demo:
+	@scripts/deps.sh demo
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/*.h | deps
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(EMBED): $(BPF_OBJS) bpf/embed.sh
+	@mkdir -p $(@D)
+	bpf/embed.sh $@ igmp_classify=$(BUILD)/bpf/igmp_classify.bpf.o \
+		xdp_pass=$(BUILD)/bpf/xdp_pass.bpf.o
+
+bpf: $(EMBED)
+
+build: bpf
+	swift build -c release $(SWIFT_FLAGS)
+
+swift-debug: bpf
+	swift build --build-tests $(SWIFT_FLAGS)
+
+unit-test: deps-test swift-debug
+	swift test --skip-build $(SWIFT_FLAGS)
+
+integration-test: deps-test swift-debug
+	XIGMP=$(XIGMP_DEBUG) tests/integration/run.sh
+
+test: unit-test integration-test
+
+demo: deps-demo build
+	XIGMP=$(XIGMP) scripts/demo.sh
+
+fuzz: deps
+	fuzz/run.sh $${FUZZ_SECONDS:-600}
+
+clean:
+	rm -rf $(BUILD) Sources/CXigmp/generated .build

@@ -1,0 +1,99 @@
+import CXigmp
+import Glibc
+
+/// A loaded instance of the IGMP classifier: its program and maps. Each
+/// managed interface gets its own instance, so its XSKMAP slots are that
+/// interface's RX queues.
+public final class Classifier: @unchecked Sendable {
+    /// The program descriptor.
+    public let program: KernelFD
+    /// Action map, keyed by (ifindex, class).
+    public let actions: BPFMap
+    /// Per-CPU counters.
+    public let counters: BPFMap
+    /// XSKMAP: RX queue -> AF_XDP socket.
+    public let xsks: BPFMap
+    /// Kernel info of the program.
+    public let info: BPFProgramInfo
+
+    /// Opens, verifies and loads the embedded classifier.
+    public init() throws(DatapathError) {
+        let object = try BPFObject(.igmpClassify)
+        try object.load()
+        program = try object.program(named: XIGMP_PROG_CLASSIFY_NAME)
+        actions = try object.map(named: XIGMP_MAP_ACTIONS_NAME)
+        counters = try object.map(named: XIGMP_MAP_COUNTERS_NAME)
+        xsks = try object.map(named: XIGMP_MAP_XSKS_NAME)
+        info = try BPFProgramInfo(fd: program.raw)
+    }
+
+    /// Sets the action for `igmpClass` on `ifindex` (0: every interface
+    /// without a row of its own).
+    public func setAction(_ action: ClassifierAction, for igmpClass: IGMPClass, ifindex: UInt32 = 0) throws(DatapathError) {
+        let key = xigmp_action_key(ifindex: ifindex, igmp_class: igmpClass.rawValue)
+        try actions.update(key, xigmp_action_value(action: action.raw, reserved: 0))
+    }
+
+    /// Sets one action for every class on every interface (wildcard rows).
+    public func setAction(_ action: ClassifierAction) throws(DatapathError) {
+        for c in IGMPClass.allCases { try setAction(action, for: c) }
+    }
+
+    /// Reads the counters.
+    public func readCounters() throws(DatapathError) -> ClassifierCounters {
+        ClassifierCounters(values: try counters.perCPUSums(slots: ClassifierCounters.slotCount))
+    }
+
+    /// Runs the program once on `frame` (BPF_PROG_TEST_RUN) and returns the
+    /// verdict; `repeat` > 1 also measures the kernel's mean ns per run.
+    public func testRun(_ frame: [UInt8], ingressIfindex: UInt32 = 0, rxQueue: UInt32 = 0,
+                        repeat count: UInt32 = 1) throws(DatapathError) -> (verdict: XDPVerdict, nsPerRun: UInt32) {
+        try XDPTestRun.run(program: program, frame: frame, ingressIfindex: ingressIfindex,
+                           rxQueue: rxQueue, repeat: count)
+    }
+}
+
+/// XDP program return codes.
+public enum XDPVerdict: UInt32, Sendable, CustomStringConvertible {
+    case aborted = 0, drop, pass, tx, redirect
+    public var description: String {
+        switch self {
+        case .aborted: return "XDP_ABORTED"
+        case .drop: return "XDP_DROP"
+        case .pass: return "XDP_PASS"
+        case .tx: return "XDP_TX"
+        case .redirect: return "XDP_REDIRECT"
+        }
+    }
+}
+
+/// BPF_PROG_TEST_RUN for XDP programs.
+public enum XDPTestRun {
+    /// Runs `program` on `frame` `repeat` times; returns the last verdict and
+    /// the kernel's mean duration per run in ns.
+    public static func run(program: KernelFD, frame: [UInt8], ingressIfindex: UInt32 = 0,
+                           rxQueue: UInt32 = 0, repeat count: UInt32 = 1) throws(DatapathError) -> (verdict: XDPVerdict, nsPerRun: UInt32) {
+        var result = cxigmp_test_run()
+        let rc = frame.withUnsafeBytes {
+            cxigmp_xdp_test_run(program.raw, $0.baseAddress, UInt32($0.count), nil, 0, count,
+                                ingressIfindex, rxQueue, &result)
+        }
+        try libbpfCheck(rc, "BPF_PROG_TEST_RUN")
+        guard let verdict = XDPVerdict(rawValue: result.retval) else {
+            throw DatapathError(.kernel, "BPF_PROG_TEST_RUN returned unknown verdict \(result.retval)")
+        }
+        return (verdict, result.duration_ns)
+    }
+
+    /// Loads the embedded one-line XDP_PASS program (the cost baseline).
+    public static func loadPassProgram() throws(DatapathError) -> KernelFD {
+        let object = try BPFObject(.xdpPass)
+        try object.load()
+        return try object.program(named: "xigmp_pass")
+    }
+}
+
+/// Names from the ABI header as Swift strings.
+let XIGMP_MAP_ACTIONS_NAME = "xigmp_actions"
+let XIGMP_MAP_COUNTERS_NAME = "xigmp_counters"
+let XIGMP_MAP_XSKS_NAME = "xigmp_xsks"

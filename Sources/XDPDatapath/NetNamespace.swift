@@ -1,0 +1,82 @@
+import CXigmp
+import Glibc
+
+/// Network and mount namespace facts the CLI needs: entering a named
+/// namespace the way `ip -n` does, and naming the current one for pin paths.
+public enum NetNamespace {
+    /// Where iproute2 keeps named namespaces.
+    public static let runDirectory = "/run/netns"
+
+    /// Moves this thread (and every thread it starts later) into the named
+    /// network namespace; the mount namespace stays, so /sys/fs/bpf pins
+    /// made here outlive the command (unlike under `ip netns exec`).
+    public static func enter(named name: String) throws(DatapathError) {
+        guard !name.contains("/"), !name.isEmpty else {
+            throw DatapathError(.kernel, "invalid namespace name '\(name)': give a name from `ip netns list`")
+        }
+        let path = "\(runDirectory)/\(name)"
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let code = errno
+            if code == ENOENT {
+                throw DatapathError(.noSuchInterface, "no network namespace named '\(name)': see `ip netns list`")
+            }
+            throw DatapathError.system("opening \(path)", errno: code)
+        }
+        defer { close(fd) }
+        guard cxigmp_setns_net(fd) == 0 else {
+            throw DatapathError.system("entering network namespace '\(name)'", errno: errno)
+        }
+        entered = name
+    }
+
+    /// The namespace `enter(named:)` moved us into. Written once at start-up,
+    /// before any other thread exists.
+    nonisolated(unsafe) private static var entered: String?
+
+    /// Inode of a namespace file, or nil when it cannot be read.
+    static func inode(_ path: String) -> UInt64? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return UInt64(st.st_ino)
+    }
+
+    /// The iproute2 name of the current network namespace, if it has one.
+    public static func currentName() -> String? {
+        if let entered { return entered }
+        guard let mine = inode("/proc/self/ns/net") else { return nil }
+        for name in BPFFS.list(runDirectory) where inode("\(runDirectory)/\(name)") == mine {
+            return name
+        }
+        return nil
+    }
+
+    /// True when this process shares PID 1's network namespace. Where PID 1's
+    /// namespaces cannot be read (some sandboxes), a namespace without an
+    /// iproute2 name counts as the initial one.
+    public static var isInitial: Bool {
+        if currentName() != nil { return false }
+        guard let mine = inode("/proc/self/ns/net"), let initial = inode("/proc/1/ns/net") else { return true }
+        return mine == initial
+    }
+
+    /// True when this process has a mount namespace of its own, as under
+    /// `ip netns exec`, where a bpffs mounted now vanishes on exit. Where
+    /// PID 1 cannot be read, being in a named network namespace that we did
+    /// not enter ourselves is the tell-tale of `ip netns exec`.
+    public static var hasPrivateMounts: Bool {
+        if let mine = inode("/proc/self/ns/mnt"), let initial = inode("/proc/1/ns/mnt") {
+            return mine != initial
+        }
+        return entered == nil && currentName() != nil
+    }
+
+    /// A label for the current network namespace: nil in the initial one,
+    /// else `@NAME` for an iproute2-named namespace, else `ns-INODE`.
+    public static func currentLabel() -> String? {
+        if let name = currentName() { return "@\(name)" }
+        if isInitial { return nil }
+        guard let mine = inode("/proc/self/ns/net") else { return nil }
+        return "ns-\(mine)"
+    }
+}

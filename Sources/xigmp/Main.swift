@@ -1,0 +1,87 @@
+import ArgumentParser
+import Glibc
+import XDPDatapath
+
+@main
+enum Entry {
+    /// Lets global options stand before the subcommand too
+    /// (`xigmp --netns A load ...`, like `ip -n A link`), by moving them
+    /// after it, where ArgumentParser expects them.
+    static func main() {
+        Xigmp.main(hoistGlobalOptions(Array(CommandLine.arguments.dropFirst())))
+    }
+
+    static func hoistGlobalOptions(_ args: [String]) -> [String] {
+        var globals: [String] = []
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            if a == "--netns", i + 1 < args.count {
+                globals += [a, args[i + 1]]; i += 2
+            } else if a.hasPrefix("--netns=") || a == "--verbose" {
+                globals.append(a); i += 1
+            } else {
+                break
+            }
+        }
+        guard !globals.isEmpty, i < args.count else { return args }
+        return [args[i]] + globals + args[(i + 1)...]
+    }
+}
+
+struct Xigmp: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "xigmp",
+        abstract: "IGMP proxy, querier and multicast edge forwarder: XDP classifier + AF_XDP control plane.",
+        discussion: """
+            Load, inspect and unload the XDP IGMP classifier. Every command takes
+            --netns NAME to act inside an iproute2 network namespace (prefer it to
+            `ip netns exec`, whose private /sys hides the pins that keep `load` alive).
+            """,
+        subcommands: [Load.self, Unload.self, Status.self, Stats.self]
+    )
+}
+
+/// Options every subcommand takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Act inside this network namespace (a name from `ip netns list`).", valueName: "NAME"))
+    var netns: String?
+
+    @Flag(name: .long, help: "Echo libbpf's warnings to stderr.")
+    var verbose = false
+
+    /// Enters the namespace and sets up libbpf logging. Call first.
+    func apply() throws {
+        LibBPFLog.capture(echo: verbose)
+        if let netns { try run { () throws(DatapathError) in try NetNamespace.enter(named: netns) } }
+    }
+}
+
+/// Runs a datapath operation, turning its error into a one-line message on
+/// stderr and exit status 1 (no stack trace, nothing half-done).
+func run<T>(_ body: () throws(DatapathError) -> T) throws -> T {
+    do {
+        return try body()
+    } catch {
+        printError(error.description)
+        throw ExitCode(1)
+    }
+}
+
+func printError(_ message: String) {
+    var lines = message.split(separator: "\n", omittingEmptySubsequences: false)
+    let first = lines.isEmpty ? "" : String(lines.removeFirst())
+    var text = "xigmp: error: \(first)\n"
+    for l in lines { text += "  \(l)\n" }
+    writeStderr(text)
+}
+
+/// Writes to fd 2 directly (the C `stderr` global is not concurrency-safe).
+func writeStderr(_ text: String) {
+    var bytes = Array(text.utf8)
+    _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+}
+
+func printNote(_ message: String) {
+    writeStderr("xigmp: \(message)\n")
+}

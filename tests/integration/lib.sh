@@ -1,0 +1,83 @@
+# lib.sh - shared helpers for the namespace integration tests. Sourced.
+#
+# Every test makes its own namespaces with unique names (prefix + PID) and
+# tears them down from an EXIT trap, pass or fail.  Traffic stays inside
+# them; nothing touches the machine's own interfaces.
+set -uo pipefail
+
+XIGMP=${XIGMP:-.build/debug/xigmp}
+PY=${PY:-/usr/bin/python3}   # Debian's python3-scapy lives there
+T_FAILS=0
+T_PASSES=0
+T_NETNS=()
+
+fail() { echo "  FAIL: $*"; T_FAILS=$((T_FAILS + 1)); }
+pass() { echo "  ok: $*"; T_PASSES=$((T_PASSES + 1)); }
+check() { # check DESCRIPTION COMMAND... : passes when the command succeeds
+	local d=$1; shift
+	if "$@"; then pass "$d"; else fail "$d"; fi
+}
+expect_eq() { # expect_eq DESCRIPTION EXPECTED ACTUAL
+	if [ "$2" == "$3" ]; then pass "$1 ($3)"; else fail "$1: expected '$2', got '$3'"; fi
+}
+
+require_root() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "FAIL: integration tests create namespaces and load XDP: run as root (sudo make test)" >&2
+		exit 1
+	fi
+	[ -x "$XIGMP" ] || { echo "FAIL: $XIGMP not built: run make test" >&2; exit 1; }
+	$PY -c 'import scapy' 2>/dev/null || { echo "FAIL: scapy missing for $PY: make test installs python3-scapy" >&2; exit 1; }
+}
+
+cleanup() {
+	for ns in "${T_NETNS[@]}"; do
+		"$XIGMP" --netns "$ns" unload --all >/dev/null 2>&1
+		ip netns del "$ns" 2>/dev/null
+	done
+}
+trap cleanup EXIT
+
+# new_ns NAME: a namespace with lo up and IPv6 off (no ND/MLD noise).
+new_ns() {
+	ip netns add "$1" || { echo "FAIL: cannot create netns $1" >&2; exit 1; }
+	T_NETNS+=("$1")
+	ip -n "$1" link set lo up
+	ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+}
+
+# veth_pair NS1 IF1 ADDR1 NS2 IF2 ADDR2
+veth_pair() {
+	ip -n "$1" link add "$2" type veth peer name "$5" netns "$4"
+	ip -n "$1" addr add "$3" dev "$2"
+	ip -n "$4" addr add "$6" dev "$5"
+	ip -n "$1" link set "$2" up
+	ip -n "$4" link set "$5" up
+}
+
+# counter NS IFACE KEY: one counter from `xigmp stats --json`.
+counter() {
+	"$XIGMP" --netns "$1" stats --iface "$2" --json |
+		$PY -c "import json,sys; d=json.load(sys.stdin); print(d['interfaces'][0]['counters']['$3'])"
+}
+
+# counters NS IFACE: all counters as "key=value ..." sorted.
+counters() {
+	"$XIGMP" --netns "$1" stats --iface "$2" --json |
+		$PY -c "import json,sys; d=json.load(sys.stdin); print(' '.join(f'{k}={v}' for k,v in d['interfaces'][0]['counters'].items()))"
+}
+
+# delta BEFORE AFTER: the counters that changed, "key=+n ...".
+delta() {
+	$PY - "$1" "$2" <<'PYEOF'
+import sys
+a = dict(kv.split('=') for kv in sys.argv[1].split())
+b = dict(kv.split('=') for kv in sys.argv[2].split())
+print(' '.join(f'{k}=+{int(b[k]) - int(a[k])}' for k in b if int(b[k]) != int(a[k])))
+PYEOF
+}
+
+finish() {
+	echo "$T_PASSES passed, $T_FAILS failed"
+	[ "$T_FAILS" == 0 ]
+}
