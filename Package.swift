@@ -26,7 +26,7 @@ let package = Package(
             ]
         ),
         // BPF object lifecycle, typed maps, attach/detach, pins, counters.
-        .target(name: "XDPDatapath", dependencies: ["CXigmp"]),
+        .target(name: "XDPDatapath", dependencies: ["CXigmp", "IGMPWire"]),
         // Operator CLI.
         .executableTarget(
             name: "xigmp",
