@@ -57,7 +57,8 @@ func errnoName(_ code: Int32) -> String {
     let names: [Int32: String] = [
         EPERM: "EPERM", ENOENT: "ENOENT", EEXIST: "EEXIST", EINVAL: "EINVAL",
         EBUSY: "EBUSY", EOPNOTSUPP: "EOPNOTSUPP", ENODEV: "ENODEV", EACCES: "EACCES",
-        E2BIG: "E2BIG", ENOMEM: "ENOMEM", ENOTSUP: "ENOTSUP",
+        E2BIG: "E2BIG", ENOMEM: "ENOMEM",
+        // No ENOTSUP: on Linux it equals EOPNOTSUPP, and a duplicate key traps.
     ]
     if let name = names[code] { return "\(name) (\(text))" }
     return "errno \(code) (\(text))"

@@ -1,7 +1,80 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* cxigmp_net.h - socket-level shims (cmsg macros, mroute structs) for the
- * kernel-path port. */
+/*
+ * cxigmp_net.h - socket-level shims for the kernel-path port: the cmsg
+ * macros (CMSG_FIRSTHDR/NXTHDR/DATA do not import into Swift), recvmmsg
+ * (glibc hides it and struct mmsghdr without _GNU_SOURCE), the mroute
+ * setsockopts (linux/mroute.h clashes with netinet/in.h in one module),
+ * and a tun opener for tests and demos.  Each returns what the syscall
+ * returns (-1 with errno set on failure) and does nothing but adapt.
+ */
 #ifndef CXIGMP_NET_H
 #define CXIGMP_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* Layout-identical to glibc's struct mmsghdr (checked in net_shim.c). */
+struct cxigmp_mmsghdr {
+	struct msghdr msg_hdr;
+	unsigned int msg_len;
+};
+
+/* recvmmsg(2) without a timeout. */
+int cxigmp_recvmmsg(int fd, struct cxigmp_mmsghdr *vec, unsigned int vlen,
+		    int flags);
+
+/* What the control buffer of one received message says. */
+struct cxigmp_rx_meta {
+	uint64_t timestamp_ns;	/* SCM_TIMESTAMPNS, CLOCK_REALTIME; 0: none */
+	uint32_t ifindex;	/* IP_PKTINFO ipi_ifindex; 0: no pktinfo */
+	uint32_t dst_addr;	/* IP_PKTINFO ipi_addr, network byte order */
+};
+
+/* Walks msg's control buffer (CMSG_FIRSTHDR/CMSG_NXTHDR) and fills out;
+ * fields without a matching cmsg are zero. */
+void cxigmp_rx_meta(const struct msghdr *msg, struct cxigmp_rx_meta *out);
+
+/* Control-buffer bytes one message needs for IP_PKTINFO + SO_TIMESTAMPNS. */
+size_t cxigmp_rx_control_space(void);
+
+/* Attaches a classic BPF socket filter that drops packets whose
+ * skb->pkt_type is PACKET_LOOPBACK: multicast this host sent and looped
+ * back to itself (its own IGMP stack's reports, or another local socket's
+ * sends with IP_MULTICAST_LOOP on).  SO_ATTACH_FILTER's return value. */
+int cxigmp_attach_drop_looped(int fd);
+
+/* ---- multicast routing (linux/mroute.h) ---- */
+
+/* setsockopt(MRT_INIT, 1) on a raw IGMP socket: makes it the namespace's
+ * (default table's) multicast router socket.  EADDRINUSE: one exists. */
+int cxigmp_mrt_init(int fd);
+/* setsockopt(MRT_ADD_VIF) with VIFF_USE_IFINDEX, threshold 1, no limit. */
+int cxigmp_mrt_add_vif(int fd, uint16_t vifi, int ifindex);
+/* setsockopt(MRT_DONE): drops every VIF and MFC entry of the socket. */
+int cxigmp_mrt_done(int fd);
+/* IGMPMSG_* upcall types put on the mroute socket (struct igmpmsg, whose
+ * byte 9, the IP protocol of a real packet, is always 0). */
+enum {
+	CXIGMP_IGMPMSG_NOCACHE = 1,
+	CXIGMP_IGMPMSG_WRONGVIF = 2,
+	CXIGMP_IGMPMSG_WHOLEPKT = 3,
+};
+
+/* ---- tun ---- */
+
+/* Opens /dev/net/tun and attaches IFF_TUN|IFF_NO_PI device `name` (created
+ * in the calling thread's network namespace; gone when the fd closes).
+ * Returns the fd (O_NONBLOCK, O_CLOEXEC) or -1 with errno set. */
+int cxigmp_tun_open(const char *name);
+
+/* ---- diagnostics ---- */
+
+/* Counts calls the calling thread makes to `function` (code in a mapped ELF
+ * file, e.g. libc's malloc) with a uprobe perf event: exact, per thread, and
+ * free until the probe is hit.  Needs root (or CAP_PERFMON) and a kernel
+ * with the uprobe PMU.  Returns the counter's fd, counting from now (read
+ * 8 bytes for the count, close to stop), or -1 with errno set. */
+int cxigmp_call_counter_open(const void *function);
 
 #endif /* CXIGMP_NET_H */

@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#define _GNU_SOURCE
+/* net_shim.c - cmsg walking, recvmmsg, the own-packet socket filter, mroute
+ * setsockopts, tun open, and a per-thread call counter for tests. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <netinet/in.h>
+#include <unistd.h>
+#include <linux/filter.h>
+#include <linux/if.h>
+#include <linux/if_packet.h>
+#include <linux/if_tun.h>
+#include <linux/mroute.h>
+#include <linux/perf_event.h>
+#include <time.h>
+#include "cxigmp_net.h"
+
+_Static_assert(sizeof(struct cxigmp_mmsghdr) == sizeof(struct mmsghdr),
+	       "cxigmp_mmsghdr must match struct mmsghdr");
+_Static_assert(offsetof(struct cxigmp_mmsghdr, msg_len) ==
+	       offsetof(struct mmsghdr, msg_len),
+	       "cxigmp_mmsghdr must match struct mmsghdr");
+
+int cxigmp_recvmmsg(int fd, struct cxigmp_mmsghdr *vec, unsigned int vlen,
+		    int flags)
+{
+	return recvmmsg(fd, (struct mmsghdr *)vec, vlen, flags, NULL);
+}
+
+void cxigmp_rx_meta(const struct msghdr *msg, struct cxigmp_rx_meta *out)
+{
+	struct cmsghdr *c;
+
+	memset(out, 0, sizeof(*out));
+	/* CMSG_NXTHDR takes a non-const msghdr; it only reads it. */
+	for (c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR((struct msghdr *)msg, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(struct in_pktinfo))) {
+			struct in_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			out->ifindex = (uint32_t)pi.ipi_ifindex;
+			out->dst_addr = pi.ipi_addr.s_addr;
+		} else if (c->cmsg_level == SOL_SOCKET &&
+			   c->cmsg_type == SCM_TIMESTAMPNS &&
+			   c->cmsg_len >= CMSG_LEN(sizeof(struct timespec))) {
+			struct timespec ts;
+
+			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+			out->timestamp_ns = (uint64_t)ts.tv_sec * 1000000000ull +
+					    (uint64_t)ts.tv_nsec;
+		}
+	}
+}
+
+size_t cxigmp_rx_control_space(void)
+{
+	return CMSG_SPACE(sizeof(struct in_pktinfo)) +
+	       CMSG_SPACE(sizeof(struct timespec));
+}
+
+int cxigmp_attach_drop_looped(int fd)
+{
+	/* skb->pkt_type is not in the packet: only the SKF_AD_PKTTYPE
+	 * ancillary load reaches it (Documentation/networking/filter.rst). */
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_PKTTYPE),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_LOOPBACK, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+		BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
+	};
+	struct sock_fprog prog = {
+		.len = sizeof(code) / sizeof(code[0]),
+		.filter = code,
+	};
+
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+}
+
+int cxigmp_mrt_init(int fd)
+{
+	int one = 1;
+
+	return setsockopt(fd, IPPROTO_IP, MRT_INIT, &one, sizeof(one));
+}
+
+int cxigmp_mrt_add_vif(int fd, uint16_t vifi, int ifindex)
+{
+	struct vifctl vc;
+
+	memset(&vc, 0, sizeof(vc));
+	vc.vifc_vifi = vifi;
+	vc.vifc_flags = VIFF_USE_IFINDEX;
+	vc.vifc_threshold = 1;
+	vc.vifc_lcl_ifindex = ifindex;
+	return setsockopt(fd, IPPROTO_IP, MRT_ADD_VIF, &vc, sizeof(vc));
+}
+
+int cxigmp_mrt_done(int fd)
+{
+	return setsockopt(fd, IPPROTO_IP, MRT_DONE, NULL, 0);
+}
+
+_Static_assert(CXIGMP_IGMPMSG_NOCACHE == IGMPMSG_NOCACHE, "IGMPMSG_NOCACHE");
+_Static_assert(CXIGMP_IGMPMSG_WRONGVIF == IGMPMSG_WRONGVIF, "IGMPMSG_WRONGVIF");
+_Static_assert(CXIGMP_IGMPMSG_WHOLEPKT == IGMPMSG_WHOLEPKT, "IGMPMSG_WHOLEPKT");
+
+int cxigmp_tun_open(const char *name)
+{
+	struct ifreq ifr;
+	int fd, saved;
+
+	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/* File and file offset of the mapping holding addr (/proc/self/maps):
+ * what a uprobe is placed by. */
+static int mapped_file_offset(const void *addr, char *path, size_t cap,
+			      uint64_t *offset)
+{
+	FILE *maps = fopen("/proc/self/maps", "re");
+	char line[4352];
+	int rc = -1;
+
+	if (!maps)
+		return -1;
+	while (fgets(line, sizeof(line), maps)) {
+		unsigned long lo, hi, off;
+		char file[4097] = "";
+
+		if (sscanf(line, "%lx-%lx %*s %lx %*s %*s %4096s", &lo, &hi,
+			   &off, file) < 4)
+			continue;
+		if ((unsigned long)addr < lo || (unsigned long)addr >= hi)
+			continue;
+		if (file[0] == '/' && strlen(file) < cap) {
+			strcpy(path, file);
+			*offset = (unsigned long)addr - lo + off;
+			rc = 0;
+		}
+		break;
+	}
+	fclose(maps);
+	if (rc)
+		errno = ENOENT;
+	return rc;
+}
+
+int cxigmp_call_counter_open(const void *function)
+{
+	struct perf_event_attr attr;
+	char path[4097];
+	uint64_t offset;
+	FILE *type_file;
+	int type = -1;
+
+	type_file = fopen("/sys/bus/event_source/devices/uprobe/type", "re");
+	if (!type_file)
+		return -1;
+	if (fscanf(type_file, "%d", &type) != 1)
+		type = -1;
+	fclose(type_file);
+	if (type < 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (mapped_file_offset(function, path, sizeof(path), &offset))
+		return -1;
+	memset(&attr, 0, sizeof(attr));
+	attr.size = sizeof(attr);
+	attr.type = (uint32_t)type;
+	attr.config1 = (uint64_t)(uintptr_t)path;	/* uprobe_path */
+	attr.config2 = offset;				/* probe_offset */
+	attr.exclude_kernel = 1;
+	/* pid 0, cpu -1: this thread only, on any CPU. */
+	return (int)syscall(SYS_perf_event_open, &attr, 0, -1, -1,
+			    PERF_FLAG_FD_CLOEXEC);
+}

@@ -1,0 +1,96 @@
+import CXigmp
+import Glibc
+
+/// The classifier on an interface, held for as long as a port needs IGMP
+/// redirected to it.
+///
+/// If xigmp's classifier is already attached (a pinned `xigmp load`), the
+/// lease reuses it: it switches the wildcard action rows to redirect and
+/// puts the previous rows back when released. Otherwise it attaches a new
+/// instance through an unpinned bpf_link that it owns, so the program goes
+/// away with this process, even if it crashes.
+final class ClassifierLease {
+    let interface: NetworkInterface
+    /// The XSKMAP to register sockets in.
+    let xsks: BPFMap
+    private let actions: BPFMap
+    private let link: KernelFD?
+    private let previousRows: [(IGMPClass, xigmp_action_value?)]
+    /// Mode the classifier runs in and its program id.
+    let mode: XDPMode
+    let programID: UInt32
+    /// Human notes (fallbacks, reuse).
+    let notes: [String]
+
+    init(interface: NetworkInterface, mode request: ClassifierControl.ModeRequest, force: Bool) throws(DatapathError) {
+        self.interface = interface
+        var notes: [String] = []
+        if let existing = try XDP.query(interface), existing.isOurs, !force {
+            var found: (BPFMap?, BPFMap?) = (nil, nil)
+            for id in existing.program.mapIDs {
+                let m = try BPFMap(id: id)
+                if m.name == XIGMP_MAP_XSKS_NAME { found.0 = m }
+                if m.name == XIGMP_MAP_ACTIONS_NAME { found.1 = m }
+            }
+            guard let xsks = found.0, let actions = found.1 else {
+                throw DatapathError(.kernel, "the classifier on \(interface.name) (prog id \(existing.program.id)) lacks its maps: reload it with `xigmp load --force --iface \(interface.name)`")
+            }
+            self.xsks = xsks
+            self.actions = actions
+            link = nil
+            mode = existing.mode
+            programID = existing.program.id
+            notes.append("using the classifier already attached to \(interface.name) (prog id \(existing.program.id), \(existing.mode.rawValue) mode)")
+        } else {
+            if let existing = try XDP.query(interface) {
+                guard force else {
+                    throw DatapathError(.foreignProgram, "\(interface.name) runs a foreign XDP program '\(existing.program.name)' (prog id \(existing.program.id)): remove it, pass --force, or use --datapath kernel")
+                }
+                try XDP.detach(existing)
+                notes.append("replaced XDP program '\(existing.program.name)' (prog id \(existing.program.id)) on \(interface.name)")
+            }
+            let classifier = try Classifier()
+            var attached: (KernelFD, XDPMode)
+            switch request {
+            case .native: attached = (try XDP.attach(program: classifier.program, to: interface, mode: .native), .native)
+            case .generic: attached = (try XDP.attach(program: classifier.program, to: interface, mode: .generic), .generic)
+            case .auto:
+                do {
+                    attached = (try XDP.attach(program: classifier.program, to: interface, mode: .native), .native)
+                } catch where error.kind == .kernel {
+                    notes.append("native XDP is not available on \(interface.name); using generic mode")
+                    attached = (try XDP.attach(program: classifier.program, to: interface, mode: .generic), .generic)
+                }
+            }
+            xsks = classifier.xsks
+            actions = classifier.actions
+            link = attached.0
+            mode = attached.1
+            programID = classifier.info.id
+        }
+        var previous: [(IGMPClass, xigmp_action_value?)] = []
+        for c in IGMPClass.allCases {
+            let key = xigmp_action_key(ifindex: 0, igmp_class: c.rawValue)
+            previous.append((c, try actions.lookup(key, as: xigmp_action_value.self)))
+            try actions.update(key, xigmp_action_value(action: ClassifierAction.redirect.raw, reserved: 0))
+        }
+        previousRows = previous
+        self.notes = notes
+    }
+
+    /// Registers an AF_XDP socket for RX queue `queue`.
+    func register(queue: UInt32, socketFD: Int32) throws(DatapathError) {
+        try xsks.update(queue, socketFD)
+    }
+
+    deinit {
+        // An owned link detaches when its descriptor closes; a reused one
+        // gets its action rows back.
+        if link == nil {
+            for (c, row) in previousRows {
+                let key = xigmp_action_key(ifindex: 0, igmp_class: c.rawValue)
+                if let row { try? actions.update(key, row) } else { try? actions.delete(key) }
+            }
+        }
+    }
+}

@@ -1,0 +1,334 @@
+import CXigmp
+import Glibc
+import IGMPWire
+
+/// Packets the kernel path read but did not hand to the consumer, by reason.
+public struct KernelPortDrops: Sendable, Equatable {
+    /// IP_PKTINFO named another interface (or none): the socket was not yet
+    /// bound when they queued, or a path bypassed the device binding.
+    public var foreignInterface: UInt64 = 0
+    /// Multicast-routing upcalls (`struct igmpmsg`, IP protocol byte 0) the
+    /// kernel puts on the mroute socket, e.g. IGMPMSG_NOCACHE for multicast
+    /// data from an unknown source: not IGMP.
+    public var upcalls: UInt64 = 0
+    /// Larger than a receive buffer (MSG_TRUNC).
+    public var truncated: UInt64 = 0
+    /// Too short for an IPv4 header, or not IPv4 protocol 2.
+    public var malformed: UInt64 = 0
+    /// poll/recvmmsg failures.
+    public var receiveErrors: UInt64 = 0
+    /// Creates zeroed counters.
+    public init() {}
+}
+
+/// The kernel path: a raw IGMP socket in, a raw IP_HDRINCL socket out.
+/// Serves any interface, including L3 devices without Ethernet (tun, GRE),
+/// and is the baseline the XDP path is benchmarked against.
+///
+/// Packets start at the IPv4 header (`LinkLayer.ipv4`). This host's own
+/// multicast never comes in: the sender turns multicast loopback off, and a
+/// socket filter drops what the kernel loops back anyway (its own IGMP
+/// stack's reports, which it sends with loopback on). What the kernel lets
+/// a raw IGMP socket see (net/ipv4/ipmr.c, raw.c, igmp.c):
+/// - general queries (224.0.0.1): always;
+/// - v2 leaves (224.0.0.2) and v3 reports (224.0.0.22): only when the host
+///   is a member, so the port joins both on the interface;
+/// - v1/v2 reports and group-specific queries, sent to the group itself:
+///   only for groups the host joined — unless `captureAllGroups` makes this
+///   socket the namespace's multicast-router socket (MRT_INIT) with a VIF on
+///   the interface, as igmpproxy does; then the kernel hands it every IGMP
+///   message on the interface (Router Alert ones through the RA chain, the
+///   rest through `ip_mr_input`). Adding the VIF also turns on ALLMULTI, so
+///   the NIC stops filtering the groups' MACs.
+///
+/// Only one mroute socket may exist per namespace (per mroute table); when
+/// another program holds it, the port falls back to the joins and says what
+/// it will miss in `warnings`.
+///
+/// Receive is batched with `recvmmsg` into buffers, iovecs, headers and
+/// control buffers allocated once at init: nothing is allocated per packet.
+/// Used from one thread at a time.
+public final class KernelPort: IGMPPort {
+    public let interface: NetworkInterface
+    public let kind: DatapathKind = .kernel
+    public let pollDescriptors: [Int32]
+    public var statistics: PortStatistics {
+        var s = counters
+        s.txPackets = sender.packetsSent
+        s.txErrors = sender.sendErrors
+        return s
+    }
+
+    /// Packets read but not handed over, by reason.
+    public private(set) var drops = KernelPortDrops()
+    /// What the port cannot do here and what will be missed; empty when
+    /// everything asked for is in place.
+    public let warnings: [String]
+    /// True when this port owns the namespace's mroute socket and so sees
+    /// every IGMP message on the interface.
+    public let capturesAllGroups: Bool
+    /// Messages one `recvmmsg` call can take (the preallocated batch).
+    public let batchSize: Int
+    /// Bytes per receive buffer; longer packets are dropped as truncated.
+    public let packetBufferSize: Int
+    /// The transmitter (also usable directly for pre-built packets).
+    public let sender: RawIPSender
+
+    /// Groups every port joins so the kernel delivers what is sent to them.
+    static let joinedGroups: [IPv4Address] = [.allRouters, .igmpv3Routers]
+
+    private let fd: Int32
+    private let filterInterface: Bool
+    private var counters = PortStatistics()
+    private let packets: UnsafeMutableRawPointer
+    private let controls: UnsafeMutableRawPointer
+    private let controlSpace: Int
+    private let iovecs: UnsafeMutablePointer<iovec>
+    private let headers: UnsafeMutablePointer<cxigmp_mmsghdr>
+    private var joined: [IPv4Address] = []
+
+    /// Opens the port on `interface`.
+    /// - Parameters:
+    ///   - captureAllGroups: become the namespace's multicast router socket
+    ///     (MRT_INIT + MRT_ADD_VIF) so v1/v2 reports and group-specific
+    ///     queries to any group are seen; needs CAP_NET_ADMIN.
+    ///   - batchSize: messages per `recvmmsg`, preallocated.
+    ///   - receiveBufferBytes: SO_RCVBUF(FORCE) of the receive socket: how
+    ///     big a burst (e.g. every host answering a general query at once)
+    ///     can queue between two `receive` calls.
+    public convenience init(interface: NetworkInterface, captureAllGroups: Bool = false, batchSize: Int = 64,
+                            receiveBufferBytes: Int = 1 << 20) throws(DatapathError) {
+        try self.init(interface: interface, captureAllGroups: captureAllGroups, batchSize: batchSize,
+                      receiveBufferBytes: receiveBufferBytes, bindToDevice: true, filterInterface: true)
+    }
+
+    /// `bindToDevice` and `filterInterface` exist so tests can prove each
+    /// defence on its own; production always has both.
+    init(interface: NetworkInterface, captureAllGroups: Bool, batchSize: Int, receiveBufferBytes: Int,
+         bindToDevice: Bool, filterInterface: Bool) throws(DatapathError) {
+        precondition(batchSize > 0, "batchSize must be positive")
+        self.interface = interface
+        self.batchSize = batchSize
+        self.filterInterface = filterInterface
+        let name = "IGMP receive socket on \(interface.name)"
+        let fd = socket(AF_INET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
+                        Int32(IPPROTO_IGMP))
+        guard fd >= 0 else {
+            throw DatapathError.system("opening a raw IGMP socket on \(interface.name)", errno: errno)
+        }
+        var warnings: [String] = []
+        var mroute = false
+        do throws(DatapathError) {
+            if bindToDevice { try SocketOption.bindToDevice(fd, interface, name) }
+            try SocketOption.set(fd, Int32(IPPROTO_IP), IP_PKTINFO, Int32(1), "IP_PKTINFO", name)
+            try SocketOption.set(fd, SOL_SOCKET, SO_TIMESTAMPNS, Int32(1), "SO_TIMESTAMPNS", name)
+            // The kernel loops this host's own IGMP (its reports for the
+            // groups joined below, sent with mc_loop on) back to it.
+            guard cxigmp_attach_drop_looped(fd) == 0 else {
+                throw DatapathError.system("attaching the own-packet filter to the \(name) (SO_ATTACH_FILTER)", errno: errno)
+            }
+            // Whatever queued before the binding and the filter were in
+            // place may be foreign or looped: discard it (bounded, in case
+            // of a flood).
+            var discarded = 0
+            while discarded < 4096, recv(fd, nil, 0, Int32(MSG_DONTWAIT | MSG_TRUNC)) >= 0 { discarded += 1 }
+            Self.setReceiveBuffer(fd, bytes: receiveBufferBytes)
+            if captureAllGroups {
+                mroute = try Self.becomeMulticastRouter(fd, interface, &warnings)
+            }
+            sender = try RawIPSender(interface: interface)
+        } catch {
+            close(fd)
+            throw error
+        }
+        self.fd = fd
+        capturesAllGroups = mroute
+        pollDescriptors = [fd]
+        packetBufferSize = Self.bufferSize(for: interface)
+        controlSpace = (cxigmp_rx_control_space() + 7) & ~7
+        packets = .allocate(byteCount: batchSize * packetBufferSize, alignment: 64)
+        controls = .allocate(byteCount: batchSize * controlSpace, alignment: 8)
+        controls.initializeMemory(as: UInt8.self, repeating: 0, count: batchSize * controlSpace)
+        iovecs = .allocate(capacity: batchSize)
+        headers = .allocate(capacity: batchSize)
+        for i in 0..<batchSize {
+            iovecs[i] = iovec(iov_base: packets + i * packetBufferSize, iov_len: packetBufferSize)
+            var h = cxigmp_mmsghdr()
+            h.msg_hdr.msg_iov = iovecs + i
+            h.msg_hdr.msg_iovlen = 1
+            h.msg_hdr.msg_control = controls + i * controlSpace
+            h.msg_hdr.msg_controllen = controlSpace
+            headers[i] = h
+        }
+        self.warnings = warnings
+        // Joins come last so a failure above leaves no membership behind
+        // (deinit leaves them; close would too).
+        for group in Self.joinedGroups {
+            try membership(IP_ADD_MEMBERSHIP, group)
+            joined.append(group)
+        }
+    }
+
+    deinit {
+        for group in joined { try? membership(IP_DROP_MEMBERSHIP, group) }
+        if capturesAllGroups { _ = cxigmp_mrt_done(fd) }
+        close(fd)
+        packets.deallocate()
+        controls.deallocate()
+        iovecs.deallocate()
+        headers.deallocate()
+    }
+
+    public func receive(maxBatch: Int, timeoutMs: Int32, _ body: (PortPacket) -> Void) throws(DatapathError) -> Int {
+        guard maxBatch > 0 else { return 0 }
+        if timeoutMs != 0 {
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let rc = poll(&pfd, 1, timeoutMs)
+            if rc == 0 { return 0 }
+            if rc < 0 {
+                let code = errno
+                if code == EINTR { return 0 }
+                drops.receiveErrors &+= 1
+                throw DatapathError.system("waiting for IGMP on \(interface.name)", errno: code)
+            }
+        }
+        var delivered = 0
+        var remaining = maxBatch
+        while remaining > 0 {
+            let want = min(remaining, batchSize)
+            let n = Int(cxigmp_recvmmsg(fd, headers, UInt32(want), Int32(MSG_DONTWAIT)))
+            if n < 0 {
+                let code = errno
+                if code == EAGAIN || code == EINTR { break }
+                drops.receiveErrors &+= 1
+                if delivered > 0 { break }  // the error comes back on the next call
+                throw DatapathError.system("receiving IGMP on \(interface.name)", errno: code)
+            }
+            for i in 0..<n where accept(i, body) { delivered += 1 }
+            remaining -= n
+            if n < want { break }
+        }
+        if delivered > 0 {
+            counters.rxBatches &+= 1
+            counters.rxPackets &+= UInt64(delivered)
+        }
+        return delivered
+    }
+
+    /// Checks message `i` of the last `recvmmsg`, lends it to `body` if it
+    /// is IGMP from this interface, and readies its header for reuse.
+    @inline(__always)
+    private func accept(_ i: Int, _ body: (PortPacket) -> Void) -> Bool {
+        let header = UnsafeMutableRawPointer(headers + i).assumingMemoryBound(to: msghdr.self)
+        defer {
+            // recvmmsg wrote back the control length used and the flags.
+            header.pointee.msg_controllen = controlSpace
+            header.pointee.msg_flags = 0
+        }
+        let length = Int(headers[i].msg_len)
+        if header.pointee.msg_flags & Int32(MSG_TRUNC) != 0 {
+            drops.truncated &+= 1
+            return false
+        }
+        let bytes = UnsafeRawBufferPointer(start: packets + i * packetBufferSize, count: length)
+        guard length >= 20, bytes[0] >> 4 == 4 else {
+            drops.malformed &+= 1
+            return false
+        }
+        // An upcall is a struct igmpmsg laid over an IP header whose
+        // protocol byte (im_mbz) is 0 (linux/mroute.h).
+        guard bytes[9] == IPv4Header.protocolIGMP else {
+            if bytes[9] == 0 && capturesAllGroups { drops.upcalls &+= 1 } else { drops.malformed &+= 1 }
+            return false
+        }
+        var meta = cxigmp_rx_meta()
+        cxigmp_rx_meta(header, &meta)
+        if filterInterface && meta.ifindex != interface.index {
+            drops.foreignInterface &+= 1
+            return false
+        }
+        body(PortPacket(ifindex: meta.ifindex, queue: 0, linkLayer: .ipv4, bytes: bytes,
+                        timestampNs: meta.timestamp_ns != 0 ? meta.timestamp_ns : realtimeNanoseconds()))
+        return true
+    }
+
+    /// Sends through the owned `RawIPSender`: one `sendto` per packet, so
+    /// nothing queues and each send counts as a wakeup.
+    public func send(igmp payload: UnsafeRawBufferPointer, source: IPv4Address, destination: IPv4Address,
+                     options: IPv4EncodeOptions) throws(DatapathError) {
+        counters.wakeups &+= 1
+        try sender.send(igmp: payload, source: source, destination: destination, options: options)
+    }
+
+    /// A no-op: every `send` on this path is already its own syscall.
+    public func flush() throws(DatapathError) {}
+
+    // MARK: - set-up
+
+    private func membership(_ option: Int32, _ group: IPv4Address) throws(DatapathError) {
+        var mreq = ip_mreqn()
+        mreq.imr_multiaddr.s_addr = group.rawValue.bigEndian
+        mreq.imr_ifindex = Int32(bitPattern: interface.index)
+        guard setsockopt(fd, Int32(IPPROTO_IP), option, &mreq, socklen_t(MemoryLayout<ip_mreqn>.size)) == 0 else {
+            let code = errno
+            let verb = option == IP_ADD_MEMBERSHIP ? "joining" : "leaving"
+            if code == ENODEV || code == EADDRNOTAVAIL {
+                throw DatapathError(.kernel, "\(verb) \(group) on \(interface.name): \(errnoName(code)): is the interface up and multicast-capable? (`ip link set \(interface.name) up multicast on`)", errno: code)
+            }
+            throw DatapathError.system("\(verb) \(group) on \(interface.name)", errno: code)
+        }
+    }
+
+    /// MRT_INIT + MRT_ADD_VIF; false with a warning when another program
+    /// owns the namespace's mroute socket or the kernel lacks mroute.
+    private static func becomeMulticastRouter(_ fd: Int32, _ interface: NetworkInterface,
+                                              _ warnings: inout [String]) throws(DatapathError) -> Bool {
+        let missed = "v1/v2 reports and group-specific queries to groups not joined here will not be seen"
+        guard cxigmp_mrt_init(fd) == 0 else {
+            let code = errno
+            switch code {
+            case EADDRINUSE:
+                warnings.append("another multicast router (igmpproxy, smcroute, pimd?) owns the mroute socket in this namespace; \(missed)")
+                return false
+            case ENOPROTOOPT, EOPNOTSUPP:
+                warnings.append("this kernel has no multicast routing (CONFIG_IP_MROUTE); \(missed)")
+                return false
+            default:
+                throw DatapathError.system("becoming the multicast router on \(interface.name) (MRT_INIT) to capture reports to every group", errno: code)
+            }
+        }
+        guard cxigmp_mrt_add_vif(fd, 0, Int32(bitPattern: interface.index)) == 0 else {
+            let code = errno
+            _ = cxigmp_mrt_done(fd)
+            throw DatapathError.system("adding \(interface.name) as a multicast VIF (MRT_ADD_VIF)", errno: code)
+        }
+        return true
+    }
+
+    /// SO_RCVBUFFORCE (root may exceed net.core.rmem_max), else SO_RCVBUF
+    /// (capped by rmem_max); a smaller buffer only loses bursts, so
+    /// failure is not fatal.
+    private static func setReceiveBuffer(_ fd: Int32, bytes: Int) {
+        var v = Int32(clamping: bytes)
+        let size = socklen_t(MemoryLayout<Int32>.size)
+        if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, size) != 0 {
+            _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, size)
+        }
+    }
+
+    /// MTU + slack, at least 2 KiB, at most 64 KiB: a raw socket hands over
+    /// whole (reassembled) IP packets, and an IGMPv3 report fills at most
+    /// the sender's MTU (RFC 3376 §4.2.16).
+    private static func bufferSize(for interface: NetworkInterface) -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return 2048 }
+        defer { close(fd) }
+        var req = ifreq()
+        withUnsafeMutableBytes(of: &req.ifr_ifrn.ifrn_name) { buf in
+            for (i, b) in interface.name.utf8.prefix(Int(IF_NAMESIZE) - 1).enumerated() { buf[i] = b }
+        }
+        guard ioctl(fd, UInt(SIOCGIFMTU), &req) == 0 else { return 2048 }
+        let mtu = Int(req.ifr_ifru.ifru_mtu)
+        return min(65_536, max(2048, (mtu + 64 + 63) & ~63))
+    }
+}
