@@ -27,17 +27,21 @@ let package = Package(
         ),
         // BPF object lifecycle, typed maps, attach/detach, pins, counters.
         .target(name: "XDPDatapath", dependencies: ["CXigmp", "IGMPWire"]),
+        // Pure helpers of the operator tools: durations, dump formatting,
+        // building messages from command-line options. No I/O.
+        .target(name: "XigmpTools", dependencies: ["IGMPWire"]),
         // Operator CLI.
         .executableTarget(
             name: "xigmp",
             dependencies: [
-                "IGMPWire", "XDPDatapath",
+                "IGMPWire", "XDPDatapath", "XigmpTools",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "IGMPWireTests", dependencies: ["IGMPWire"],
                     resources: [.copy("Vectors")]),
         .testTarget(name: "XDPDatapathTests", dependencies: ["XDPDatapath", "IGMPWire"]),
+        .testTarget(name: "XigmpToolsTests", dependencies: ["XigmpTools", "IGMPWire"]),
     ],
     swiftLanguageModes: [.v6]
 )

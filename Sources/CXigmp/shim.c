@@ -3,9 +3,13 @@
 /* shim.c - LIBBPF_OPTS adapters and the libbpf log capture. */
 #include <errno.h>
 #include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/capability.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "cxigmp.h"
 
@@ -20,33 +24,51 @@ static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static int capture_print(enum libbpf_print_level level, const char *fmt,
 			 va_list ap)
 {
-	char line[4096];
+	char small[1024];
+	char *line = small;
 	int n;
 	va_list ap2;
 
+	/* The verifier log arrives as one message of up to several hundred
+	 * KiB with the verdict at its end: size it first, never truncate. */
 	va_copy(ap2, ap);
-	n = vsnprintf(line, sizeof(line), fmt, ap2);
+	n = vsnprintf(small, sizeof(small), fmt, ap2);
 	va_end(ap2);
 	if (n < 0)
 		return n;
-	if ((size_t)n >= sizeof(line))
-		n = sizeof(line) - 1;
+	if ((size_t)n >= sizeof(small)) {
+		line = malloc((size_t)n + 1);
+		if (!line)
+			return -ENOMEM;
+		va_copy(ap2, ap);
+		vsnprintf(line, (size_t)n + 1, fmt, ap2);
+		va_end(ap2);
+	}
 	if (log_echo && level != LIBBPF_DEBUG)
 		fputs(line, stderr);
 
 	pthread_mutex_lock(&log_lock);
-	if ((size_t)n > LOG_CAP) {
-		n = LOG_CAP;
+	{
+		const char *src = line;
+		size_t len = (size_t)n;
+
+		if (len > LOG_CAP) {
+			/* Keep the tail: the verifier's verdict is at the end. */
+			src += len - LOG_CAP;
+			len = LOG_CAP;
+		}
+		if (log_len + len > LOG_CAP) {
+			size_t drop = log_len + len - LOG_CAP;
+
+			memmove(log_buf, log_buf + drop, log_len - drop);
+			log_len -= drop;
+		}
+		memcpy(log_buf + log_len, src, len);
+		log_len += len;
 	}
-	if (log_len + n > LOG_CAP) {
-		/* Drop the oldest text: the verifier's verdict is at the end. */
-		size_t drop = log_len + n - LOG_CAP;
-		memmove(log_buf, log_buf + drop, log_len - drop);
-		log_len -= drop;
-	}
-	memcpy(log_buf + log_len, line, n);
-	log_len += n;
 	pthread_mutex_unlock(&log_lock);
+	if (line != small)
+		free(line);
 	return n;
 }
 
@@ -204,4 +226,20 @@ int cxigmp_map_info(int map_fd, struct cxigmp_map_info *out)
 int cxigmp_setns_net(int fd)
 {
 	return setns(fd, CLONE_NEWNET);
+}
+
+int cxigmp_has_capability(int cap)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+		.pid = 0,
+	};
+	struct __user_cap_data_struct data[2];
+
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return -errno;
+	if (cap < 0 || cap >= 64)
+		return 0;
+	return (data[cap / 32].effective >> (cap % 32)) & 1;
 }

@@ -39,6 +39,7 @@ public enum ClassifierControl {
     /// which detaches it first.
     public static func load(ifname: String, mode request: ModeRequest, force: Bool,
                             action: ClassifierAction = .redirect) throws(DatapathError) -> LoadResult {
+        try Privileges.requireBPF("xigmp load")
         let iface = try NetworkInterface(named: ifname)
         try BPFFS.ensureMounted()
         let dir = BPFFS.pinDirectory(ifname: ifname)
@@ -107,6 +108,7 @@ public enum ClassifierControl {
     /// foreign program is left alone (error); nothing attached is an error
     /// unless stale pins were cleaned up.
     public static func unload(ifname: String) throws(DatapathError) -> UnloadResult {
+        try Privileges.requireBPF("xigmp unload")
         let dir = BPFFS.pinDirectory(ifname: ifname)
         let hadPins = BPFFS.exists(dir)
         var detached: UInt32?
@@ -152,6 +154,7 @@ public enum ClassifierControl {
 
     /// Every interface of this namespace that runs xigmp's classifier.
     public static func status() throws(DatapathError) -> [Status] {
+        try Privileges.requireBPF("reading XDP attachments")
         var result: [Status] = []
         for iface in NetworkInterface.all() {
             guard let a = try XDP.query(iface), a.isOurs else { continue }

@@ -98,6 +98,7 @@ public final class KernelPort: IGMPPort {
     ///     can queue between two `receive` calls.
     public convenience init(interface: NetworkInterface, captureAllGroups: Bool = false, batchSize: Int = 64,
                             receiveBufferBytes: Int = 1 << 20) throws(DatapathError) {
+        try Privileges.requireRawSockets("the kernel datapath")
         try self.init(interface: interface, captureAllGroups: captureAllGroups, batchSize: batchSize,
                       receiveBufferBytes: receiveBufferBytes, bindToDevice: true, filterInterface: true)
     }

@@ -14,6 +14,7 @@ public enum NetNamespace {
         guard !name.contains("/"), !name.isEmpty else {
             throw DatapathError(.kernel, "invalid namespace name '\(name)': give a name from `ip netns list`")
         }
+        try Privileges.requireNamespaces("--netns \(name)")
         let path = "\(runDirectory)/\(name)"
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {

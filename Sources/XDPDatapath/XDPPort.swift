@@ -55,6 +55,7 @@ public final class XDPPort: IGMPPort {
     /// Opens the port: attaches (or reuses) the classifier, creates the UMEM
     /// and one socket per RX queue, registers them in the XSKMAP.
     public init(interface: NetworkInterface, options: Options = Options()) throws(DatapathError) {
+        try Privileges.requireBPF("the AF_XDP datapath")
         self.interface = interface
         info = try InterfaceInfo(interface)
         guard info.hasEthernet, let mac = info.mac else {

@@ -1,6 +1,7 @@
+/// JSON output for `--json` (ordered keys, no Foundation).
 /// A JSON value with object keys kept in the order they were written, so
 /// `--json` output is stable and reads in the same order as the table.
-enum JSON: Sendable {
+public enum JSON: Sendable {
     case object([(String, JSON)])
     case array([JSON])
     case string(String)
@@ -11,7 +12,7 @@ enum JSON: Sendable {
     case null
 
     /// Compact one-line rendering.
-    var rendered: String {
+    public var rendered: String {
         var out = ""
         write(to: &out)
         return out

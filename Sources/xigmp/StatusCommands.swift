@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import XDPDatapath
+import XigmpTools
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(

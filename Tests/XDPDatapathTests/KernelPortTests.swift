@@ -383,37 +383,18 @@ struct KernelPortTests {
         try NetnsFixture.withTopology { net in
             let t = try TwoHosts(net)
             let port = try t.port(captureAllGroups: true, receiveBufferBytes: 16 << 20)
-            let stop = StopFlag(), sent = AtomicCounter(), failed = AtomicCounter()
-            let b = t.b
-            let thread = Thread {
-                try? NetnsFixture.inNamespace(b) {
-                    let sender = try RawIPSender(interface: NetworkInterface(named: "vb"))
-                    let payload = try IGMPEncoder.encode(.v2Report(group: IPv4Address(239, 2, 0, 2)))
-                    payload.withUnsafeBytes { raw in
-                        while !stop.value.load(ordering: .relaxed) {
-                            do { try sender.send(igmp: raw, source: IPv4Address(10, 9, 0, 2), destination: IPv4Address(239, 2, 0, 2)) }
-                            catch { failed.value.add(1, ordering: .relaxed); sched_yield() ; continue }
-                            sent.value.add(1, ordering: .relaxed)
-                        }
+            let s = try measureThroughput(port: port, senderNamespace: t.b) {
+                let sender = try RawIPSender(interface: NetworkInterface(named: "vb"))
+                let payload = try IGMPEncoder.encode(.v2Report(group: IPv4Address(239, 2, 0, 2)))
+                return {
+                    try payload.withUnsafeBytes { raw in
+                        try sender.send(igmp: raw, source: IPv4Address(10, 9, 0, 2), destination: IPv4Address(239, 2, 0, 2))
                     }
                 }
-                stop.done.store(true, ordering: .releasing)
             }
-            thread.start()
-            let start = realtimeNanoseconds()
-            var received = 0
-            while realtimeNanoseconds() - start < 1_000_000_000 {
-                received += try port.receive(maxBatch: 256, timeoutMs: 10) { _ in }
-            }
-            stop.value.store(true, ordering: .relaxed)
-            while !stop.done.load(ordering: .acquiring) { usleep(1000) }
-            received += try port.receive(maxBatch: 1 << 20, timeoutMs: 0) { _ in }
-            let seconds = Double(realtimeNanoseconds() - start) / 1e9
             print("kernel path, 1 sender thread + 1 receiver on \(ProcessInfo.processInfo.activeProcessorCount) cores:",
-                  "tx \(Int(Double(sent.value.load(ordering: .relaxed)) / seconds)) msg/s",
-                  "(\(failed.value.load(ordering: .relaxed)) EAGAIN),",
-                  "rx \(Int(Double(received) / seconds)) msg/s,",
-                  "\(port.statistics.rxBatches) batches")
+                  "tx \(s.txRate) msg/s (\(s.failed) EAGAIN), rx \(s.rxRate) msg/s, \(port.statistics.rxBatches) batches")
+            let received = s.received
             #expect(received > 0)
 
             // Receive alone: queue a burst first, then time the drain.

@@ -202,4 +202,32 @@ sendp(frames, iface='vb')
             #expect(after["no_socket"] == counters?["no_socket"])
         }
     }
+
+    @Test("throughput figures (printed, not judged): AF_XDP sender in B, AF_XDP port in A, 1 s")
+    func throughput() throws {
+        try NetnsFixture.withTopology { net in
+            let (a, b) = try topology(net)
+            let port = try open(a)
+            let t = try measureThroughput(port: port, senderNamespace: b) {
+                var options = XDPPort.Options()
+                options.receive = false
+                let sender = try XDPPort(interface: NetworkInterface(named: "vb"), options: options)
+                let payload = try IGMPEncoder.encode(.v2Report(group: IPv4Address(239, 2, 0, 2)))
+                var n = 0
+                return {
+                    try payload.withUnsafeBytes { raw in
+                        try sender.send(igmp: raw, source: IPv4Address(10, 9, 0, 2),
+                                        destination: IPv4Address(239, 2, 0, 2), options: IPv4EncodeOptions())
+                    }
+                    n += 1
+                    if n % 64 == 0 { try sender.flush() }
+                }
+            }
+            print("AF_XDP path, 1 sender thread + 1 receiver on \(ProcessInfo.processInfo.activeProcessorCount) cores:",
+                  "tx \(t.txRate) msg/s (\(t.failed) ring-full retries), rx \(t.rxRate) msg/s,",
+                  "\(port.statistics.rxBatches) batches, \(port.mode.map(\.rawValue) ?? "-") XDP")
+            let received = t.received
+            #expect(received > 0)
+        }
+    }
 }

@@ -81,3 +81,11 @@ finish() {
 	echo "$T_PASSES passed, $T_FAILS failed"
 	[ "$T_FAILS" == 0 ]
 }
+
+# expect_exit DESC RC PATTERN CMD...: CMD exits with RC and prints PATTERN (ERE).
+expect_exit() {
+	local d=$1 rc=$2 pat=$3 out got
+	shift 3
+	out=$("$@" 2>&1); got=$?
+	if [ "$got" == "$rc" ] && grep -qE -- "$pat" <<<"$out"; then pass "$d"; else fail "$d: exit $got, output: $out"; fi
+}

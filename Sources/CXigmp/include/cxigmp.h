@@ -104,4 +104,8 @@ int cxigmp_map_info(int map_fd, struct cxigmp_map_info *out);
 /* setns(fd, CLONE_NEWNET): glibc hides setns without _GNU_SOURCE. */
 int cxigmp_setns_net(int fd);
 
+/* 1 when the calling thread has capability cap in its effective set, 0 when
+ * not, -errno when capget fails. */
+int cxigmp_has_capability(int cap);
+
 #endif /* CXIGMP_H */
