@@ -1,0 +1,148 @@
+import IGMPWire
+
+/// What the policy needs to know about one interface: its IPv4 address and subnet
+/// (for the RFC 3376 §9.2 source check and as the source of what it sends there)
+/// and its MAC (to recognise its own frames reflected back).
+public struct InterfaceAddressing: Sendable, Hashable {
+    /// The interface's IPv4 address: the source of everything the proxy sends on
+    /// it, and one of the addresses whose frames are never reprocessed.
+    public var address: IPv4Address
+    /// The subnet's prefix length, 0–32.
+    public var prefixLength: Int
+    /// The interface's MAC; nil for L3 devices (GRE, tun), which have none.
+    public var mac: MACAddress?
+
+    /// Creates interface facts.
+    public init(address: IPv4Address, prefixLength: Int, mac: MACAddress? = nil) {
+        self.address = address
+        self.prefixLength = prefixLength
+        self.mac = mac
+    }
+
+    /// The subnet mask as a host-order integer (prefix lengths outside 0–32 are
+    /// clamped; ``ProxyConfiguration/validate()`` rejects them first).
+    public var netmask: UInt32 {
+        let length = min(max(prefixLength, 0), 32)
+        return length == 0 ? 0 : UInt32.max << UInt32(32 - length)
+    }
+
+    /// True when `host` is on this interface's subnet.
+    public func isOnSubnet(_ host: IPv4Address) -> Bool {
+        host.rawValue & netmask == address.rawValue & netmask
+    }
+}
+
+/// Bounds on what one message may make the proxy do (RFC 3376 §9).
+public struct ProxyLimits: Sendable, Hashable {
+    /// Most sources one v3 group record may list. A report with any record over the
+    /// cap is dropped whole (counted as ``ProxyCounter/droppedTooManySources``), not
+    /// truncated: a shortened TO_IN, ALLOW or BLOCK list silently changes what the
+    /// host asked for, and forwarding copies the message bytes unchanged, so the
+    /// proxy can pass on all of a report or none of it. 64 is the FreeBSD IGMPv3
+    /// default for recorded sources; a client asking for more gets an error.
+    public var maxSourcesPerRecord: Int
+
+    /// Creates limits.
+    public init(maxSourcesPerRecord: Int = 64) {
+        self.maxSourcesPerRecord = maxSourcesPerRecord
+    }
+}
+
+/// Everything the policy is configured with. Validated by ``validate()``, which
+/// ``ProxyPolicy/init(configuration:)`` calls.
+public struct ProxyConfiguration: Sendable, Hashable {
+    /// Which modes are on.
+    public var modes: ProxyModes
+    /// The primary upstream interface.
+    public var outside: InterfaceAddressing
+    /// The alternate upstream, if there is one.
+    public var alt: InterfaceAddressing?
+    /// The downstream interface.
+    public var inside: InterfaceAddressing
+    /// Which upstream is active at start.
+    public var activeOutside: OutsideSelection
+    /// Where client reports go unicast (``ProxyMode/unicastMembershipResponse``)
+    /// while no querier has been heard on the active outside.
+    public var unicastFallback: IPv4Address?
+    /// Per-message bounds.
+    public var limits: ProxyLimits
+
+    /// Creates a configuration.
+    public init(modes: ProxyModes, outside: InterfaceAddressing, alt: InterfaceAddressing? = nil,
+                inside: InterfaceAddressing, activeOutside: OutsideSelection = .primary,
+                unicastFallback: IPv4Address? = nil, limits: ProxyLimits = ProxyLimits()) {
+        self.modes = modes
+        self.outside = outside
+        self.alt = alt
+        self.inside = inside
+        self.activeOutside = activeOutside
+        self.unicastFallback = unicastFallback
+        self.limits = limits
+    }
+
+    /// The facts of the interface in `role`; nil only for an absent alt.
+    public func addressing(for role: InterfaceRole) -> InterfaceAddressing? {
+        switch role {
+        case .outside: outside
+        case .alt: alt
+        case .inside: inside
+        }
+    }
+
+    /// Checks the configuration can work.
+    ///
+    /// Every configured interface needs a real address: it is the source of what
+    /// the proxy sends there and how the proxy recognises its own frames coming
+    /// back. With 0.0.0.0 a reflected report could not be told from a host's
+    /// (RFC 3376 §4.2.13 lets hosts send from 0.0.0.0), and full proxy mode could loop.
+    public func validate() throws(ProxyConfigurationError) {
+        if activeOutside == .alt && alt == nil { throw .altNotConfigured }
+        for role in InterfaceRole.allCases {
+            guard let facts = addressing(for: role) else { continue }
+            guard (0...32).contains(facts.prefixLength) else {
+                throw .prefixLengthOutOfRange(role, facts.prefixLength)
+            }
+            guard !facts.address.isUnspecified, !facts.address.isMulticast,
+                  facts.address.rawValue != UInt32.max else {
+                throw .unusableAddress(role, facts.address)
+            }
+        }
+        if let fallback = unicastFallback, fallback.isUnspecified || fallback.isMulticast {
+            throw .unusableFallback(fallback)
+        }
+        guard limits.maxSourcesPerRecord >= 0 else {
+            throw .negativeLimit(limits.maxSourcesPerRecord)
+        }
+    }
+}
+
+/// Why a configuration or an outside switch was refused.
+public enum ProxyConfigurationError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The alt outside was selected but none is configured.
+    case altNotConfigured
+    /// A prefix length outside 0–32.
+    case prefixLengthOutOfRange(InterfaceRole, Int)
+    /// An interface address that cannot be a unicast source (0.0.0.0, multicast,
+    /// broadcast).
+    case unusableAddress(InterfaceRole, IPv4Address)
+    /// A unicast fallback that is not a unicast address.
+    case unusableFallback(IPv4Address)
+    /// A negative limit.
+    case negativeLimit(Int)
+
+    /// One line for operators.
+    public var description: String {
+        switch self {
+        case .altNotConfigured:
+            "the alt outside interface is selected but no alt interface is configured"
+        case .prefixLengthOutOfRange(let role, let length):
+            "\(role) interface: prefix length \(length) is not in 0...32"
+        case .unusableAddress(let role, let address):
+            "\(role) interface: \(address) cannot be a source address (need a unicast address)"
+        case .unusableFallback(let address):
+            "unicastFallback \(address) is not a unicast address"
+        case .negativeLimit(let value):
+            "maxSourcesPerRecord \(value) is negative"
+        }
+    }
+}
