@@ -1,0 +1,60 @@
+/// One problem in a configuration file, located by line and key.
+///
+/// Its description is `FILE:LINE: KEY: what is wrong; what is expected`, the
+/// form compilers use, so editors can jump to it. YAML syntax errors have a
+/// column and no key (`FILE:LINE:COLUMN: YAML syntax error: …`); a file
+/// that could not be read has neither line nor key (`FILE: …`).
+public struct ConfigIssue: Sendable, Equatable, CustomStringConvertible {
+    /// The file name as given to the parser.
+    public var fileName: String
+    /// 1-based line, or nil when the problem has no place in the file.
+    public var line: Int?
+    /// 1-based column (in Unicode scalars), given for syntax errors only.
+    public var column: Int?
+    /// Dotted key path such as `modes.queryNotify`; nil when no key applies.
+    public var keyPath: String?
+    /// What is wrong and what is expected.
+    public var message: String
+
+    /// Creates an issue.
+    public init(fileName: String, line: Int?, column: Int? = nil, keyPath: String?,
+                message: String) {
+        self.fileName = fileName
+        self.line = line
+        self.column = column
+        self.keyPath = keyPath
+        self.message = message
+    }
+
+    /// `FILE:LINE: KEY: message`, leaving out what is nil.
+    public var description: String {
+        var text = fileName
+        if let line {
+            text += ":\(line)"
+            if let column { text += ":\(column)" }
+        }
+        if let keyPath { text += ": \(keyPath)" }
+        return text + ": " + message
+    }
+}
+
+/// The configuration is invalid: every problem found, not just the first.
+///
+/// The description has one line per issue, in file order. The daemon prints
+/// it and exits with status 2, attaching nothing.
+public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The errors, in file order; never empty.
+    public var issues: [ConfigIssue]
+    /// Suspicious but valid settings found on the way (see
+    /// ``LoadedConfig/warnings``), worth printing along with the errors.
+    public var warnings: [ConfigIssue]
+
+    /// Creates an error from its issues.
+    public init(issues: [ConfigIssue], warnings: [ConfigIssue] = []) {
+        self.issues = issues
+        self.warnings = warnings
+    }
+
+    /// One line per issue.
+    public var description: String { issues.map(\.description).joined(separator: "\n") }
+}

@@ -1,0 +1,199 @@
+import IGMPWire
+
+/// The daemon's configuration (`xigmp run --config FILE`), as read from YAML.
+///
+/// Built by ``DaemonConfig/parse(text:fileName:)``, which checks everything
+/// that can be checked without the system (interface existence and
+/// capabilities are the daemon's business) and reports every problem with
+/// its file, line and key. ``DaemonConfig/reference`` documents each key.
+///
+/// Defaults, for keys left out of the file:
+/// - `interfaces.alt`: none (only the primary outside interface);
+/// - `activeOutside`: ``OutsideInterface/primary``;
+/// - `datapath`: ``Datapath/auto``;
+/// - `modes.*`: every mode `false` (at least one must be `true`);
+/// - `unicastFallback`: none;
+/// - `metrics`: none, so no Prometheus endpoint; `metrics.listen` with only a
+///   port listens on 127.0.0.1;
+/// - `control.socket`: ``defaultControlSocket`` (`/run/xigmp.sock`);
+/// - `logLevel`: ``LogLevel/info``.
+///
+/// Equality compares settings only, never where they were written, so a
+/// reload (SIGHUP) can tell whether anything changed.
+public struct DaemonConfig: Sendable, Equatable {
+    /// The interfaces xigmp manages, by role (YAML `interfaces`).
+    public var interfaces: Interfaces
+    /// Which outside interface is active at start (YAML `activeOutside`).
+    public var activeOutside: OutsideInterface
+    /// How IGMP is read and sent (YAML `datapath`).
+    public var datapath: Datapath
+    /// The proxy modes, each on or off (YAML `modes`).
+    public var modes: Modes
+    /// Where reports go under `unicastMembershipResponse` while no querier
+    /// has been heard (YAML `unicastFallback`); nil when not configured.
+    public var unicastFallback: IPv4Address?
+    /// The Prometheus endpoint's address (YAML `metrics.listen`); nil keeps
+    /// the endpoint off.
+    public var metricsListen: ListenAddress?
+    /// Path of the UNIX control socket (YAML `control.socket`).
+    public var controlSocket: String
+    /// Lowest level logged (YAML `logLevel`).
+    public var logLevel: LogLevel
+
+    /// The control socket used when `control.socket` is not given.
+    public static let defaultControlSocket = "/run/xigmp.sock"
+
+    /// Creates a configuration; every argument but the interfaces and modes
+    /// has the default the YAML file would get by leaving the key out.
+    public init(interfaces: Interfaces, activeOutside: OutsideInterface = .primary,
+                datapath: Datapath = .auto, modes: Modes, unicastFallback: IPv4Address? = nil,
+                metricsListen: ListenAddress? = nil,
+                controlSocket: String = DaemonConfig.defaultControlSocket,
+                logLevel: LogLevel = .info) {
+        self.interfaces = interfaces
+        self.activeOutside = activeOutside
+        self.datapath = datapath
+        self.modes = modes
+        self.unicastFallback = unicastFallback
+        self.metricsListen = metricsListen
+        self.controlSocket = controlSocket
+        self.logLevel = logLevel
+    }
+
+    /// The name of the interface that is outside when `selection` is active;
+    /// nil for ``OutsideInterface/alt`` when no alt interface is configured.
+    public func outsideInterface(_ selection: OutsideInterface) -> String? {
+        switch selection {
+        case .primary: return interfaces.outside
+        case .alt: return interfaces.alt
+        }
+    }
+}
+
+extension DaemonConfig {
+    /// Interface names by role (YAML `interfaces`).
+    public struct Interfaces: Sendable, Equatable {
+        /// The primary outside interface, toward the upstream querier
+        /// (YAML `interfaces.outside`, required).
+        public var outside: String
+        /// The alternative outside interface, e.g. a GRE tunnel
+        /// (YAML `interfaces.alt`, optional).
+        public var alt: String?
+        /// The inside interface, toward the hosts or containers served
+        /// (YAML `interfaces.inside`, required).
+        public var inside: String
+
+        /// Creates the interface set.
+        public init(outside: String, alt: String? = nil, inside: String) {
+            self.outside = outside
+            self.alt = alt
+            self.inside = inside
+        }
+    }
+
+    /// Which of the two outside interfaces is active (YAML `activeOutside`).
+    ///
+    /// Queries are accepted from the active one only, and everything sent
+    /// outward leaves through it.
+    public enum OutsideInterface: String, Sendable, CaseIterable {
+        /// `interfaces.outside`.
+        case primary
+        /// `interfaces.alt`.
+        case alt
+    }
+
+    /// The datapath choice (YAML `datapath`); the same words as the CLI's
+    /// `--datapath`, so the daemon maps it with `DatapathChoice(rawValue:)`.
+    public enum Datapath: String, Sendable, CaseIterable {
+        /// XDP on interfaces with Ethernet framing, the kernel path elsewhere.
+        case auto
+        /// XDP classifier and AF_XDP sockets; refused on L3 devices (GRE, tun).
+        case xdp
+        /// Raw IGMP sockets; works on any interface.
+        case kernel
+    }
+
+    /// Log levels, spelled as swift-log's `Logger.Level` raw values
+    /// (YAML `logLevel`).
+    public enum LogLevel: String, Sendable, CaseIterable {
+        /// Everything, including per-packet detail.
+        case trace
+        /// Diagnostic detail.
+        case debug
+        /// Normal operation.
+        case info
+        /// Significant but normal events.
+        case notice
+        /// Something went wrong but xigmp carries on.
+        case warning
+        /// An operation failed.
+        case error
+        /// xigmp cannot go on.
+        case critical
+    }
+}
+
+extension DaemonConfig {
+    /// The eight proxy modes, each independently on or off (YAML `modes`).
+    ///
+    /// Every mode defaults to `false`. Names and meanings follow goIGMP's
+    /// switches; the behaviour is the policy engine's (`IGMPProxy`).
+    public struct Modes: Sendable, Equatable {
+        /// Queries heard on the active outside interface are re-sent on the
+        /// inside interface (general and group-specific).
+        public var proxyOutToIn: Bool
+        /// Reports and leaves heard on the inside interface are re-sent on the
+        /// active outside interface, from the outside interface's address.
+        public var proxyInToOut: Bool
+        /// IGMP sent unicast to the proxy's inside address is re-sent as
+        /// multicast on the active outside interface (unicast translation).
+        public var unicastProxyInToOut: Bool
+        /// Client API: a stream of the queries heard outside.
+        public var queryNotify: Bool
+        /// Client API: a stream of the reports heard, as joins and leaves.
+        public var membershipReportFromNetwork: Bool
+        /// Client API: clients may send reports through the proxy.
+        public var membershipReportToNetwork: Bool
+        /// Client reports go unicast to the learned querier (or to
+        /// `unicastFallback` until one is heard) instead of multicast.
+        public var unicastMembershipResponse: Bool
+        /// Client API: clients may send leaves through the proxy.
+        public var leaveToNetwork: Bool
+
+        /// Creates a mode set; every mode not named is off.
+        public init(proxyOutToIn: Bool = false, proxyInToOut: Bool = false,
+                    unicastProxyInToOut: Bool = false, queryNotify: Bool = false,
+                    membershipReportFromNetwork: Bool = false,
+                    membershipReportToNetwork: Bool = false,
+                    unicastMembershipResponse: Bool = false, leaveToNetwork: Bool = false) {
+            self.proxyOutToIn = proxyOutToIn
+            self.proxyInToOut = proxyInToOut
+            self.unicastProxyInToOut = unicastProxyInToOut
+            self.queryNotify = queryNotify
+            self.membershipReportFromNetwork = membershipReportFromNetwork
+            self.membershipReportToNetwork = membershipReportToNetwork
+            self.unicastMembershipResponse = unicastMembershipResponse
+            self.leaveToNetwork = leaveToNetwork
+        }
+
+        /// The YAML names of the modes, in the order the documentation uses.
+        public static let names: [String] = [
+            "proxyOutToIn", "proxyInToOut", "unicastProxyInToOut", "queryNotify",
+            "membershipReportFromNetwork", "membershipReportToNetwork",
+            "unicastMembershipResponse", "leaveToNetwork",
+        ]
+
+        /// Each mode's YAML name with its setting, in ``names`` order.
+        public var settings: [(name: String, isOn: Bool)] {
+            [("proxyOutToIn", proxyOutToIn), ("proxyInToOut", proxyInToOut),
+             ("unicastProxyInToOut", unicastProxyInToOut), ("queryNotify", queryNotify),
+             ("membershipReportFromNetwork", membershipReportFromNetwork),
+             ("membershipReportToNetwork", membershipReportToNetwork),
+             ("unicastMembershipResponse", unicastMembershipResponse),
+             ("leaveToNetwork", leaveToNetwork)]
+        }
+
+        /// The YAML names of the modes that are on.
+        public var enabled: [String] { settings.filter(\.isOn).map(\.name) }
+    }
+}
