@@ -5,11 +5,18 @@ let package = Package(
     name: "xigmp",
     products: [
         .executable(name: "xigmp", targets: ["xigmp"]),
+        .executable(name: "membership-reporter", targets: ["membership-reporter"]),
         .library(name: "IGMPWire", targets: ["IGMPWire"]),
         .library(name: "XDPDatapath", targets: ["XDPDatapath"]),
+        .library(name: "IGMPProxy", targets: ["IGMPProxy"]),
+        .library(name: "XigmpDaemon", targets: ["XigmpDaemon"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // Codec: IPv4 + Router Alert, IGMPv1/v2/v3, checksums, timer codes. No I/O.
@@ -27,6 +34,23 @@ let package = Package(
         ),
         // BPF object lifecycle, typed maps, attach/detach, pins, counters.
         .target(name: "XDPDatapath", dependencies: ["CXigmp", "IGMPWire"]),
+        // The proxy's policy engine: modes, roles, querier learning, client
+        // events. A pure function of (state, inbound message, clock): no I/O.
+        .target(name: "IGMPProxy", dependencies: ["IGMPWire"]),
+        // The daemon's YAML configuration: parsing and validation with
+        // file/line/key errors. No I/O beyond reading the text it is given.
+        .target(name: "XigmpConfig", dependencies: ["IGMPWire", .product(name: "Yams", package: "Yams")]),
+        // The daemon: ports + policy on a loop thread, control socket,
+        // metrics endpoint, client API. The I/O edge around IGMPProxy.
+        .target(
+            name: "XigmpDaemon",
+            dependencies: [
+                "IGMPWire", "IGMPProxy", "XigmpConfig", "XDPDatapath",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         // Pure helpers of the operator tools: durations, dump formatting,
         // building messages from command-line options. No I/O.
         .target(name: "XigmpTools", dependencies: ["IGMPWire"]),
@@ -34,14 +58,29 @@ let package = Package(
         .executableTarget(
             name: "xigmp",
             dependencies: [
-                "IGMPWire", "XDPDatapath", "XigmpTools",
+                "IGMPWire", "XDPDatapath", "XigmpTools", "IGMPProxy", "XigmpConfig", "XigmpDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
+        ),
+        // goIGMP's example client, on the client API.
+        .executableTarget(
+            name: "membership-reporter",
+            dependencies: [
+                "XigmpDaemon", "XigmpConfig", "IGMPProxy", "IGMPWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "examples/membership-reporter"
         ),
         .testTarget(name: "IGMPWireTests", dependencies: ["IGMPWire"],
                     resources: [.copy("Vectors")]),
         .testTarget(name: "XDPDatapathTests", dependencies: ["XDPDatapath", "IGMPWire"]),
         .testTarget(name: "XigmpToolsTests", dependencies: ["XigmpTools", "IGMPWire"]),
+        .testTarget(name: "IGMPProxyTests", dependencies: ["IGMPProxy", "IGMPWire"]),
+        .testTarget(name: "XigmpConfigTests", dependencies: ["XigmpConfig"]),
     ],
     swiftLanguageModes: [.v6]
 )

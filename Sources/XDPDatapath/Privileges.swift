@@ -6,7 +6,7 @@ import Glibc
 public enum Privileges {
     /// Linux capability numbers (linux/capability.h).
     public enum Capability: Int32, Sendable {
-        case netAdmin = 12, netRaw = 13, sysAdmin = 21, bpf = 39
+        case netAdmin = 12, netRaw = 13, sysAdmin = 21, perfmon = 38, bpf = 39
     }
 
     /// Whether this thread has `cap` in its effective set.
@@ -15,13 +15,16 @@ public enum Privileges {
     }
 
     /// Throws unless BPF programs can be loaded and XDP attached: CAP_BPF
-    /// (or CAP_SYS_ADMIN, which implies it on older kernels) and
-    /// CAP_NET_ADMIN.
+    /// and CAP_PERFMON (the verifier refuses the classifier's packet
+    /// pointer arithmetic without it), or CAP_SYS_ADMIN which implies both,
+    /// and CAP_NET_ADMIN.
     public static func requireBPF(_ what: String) throws(DatapathError) {
         let bpf = has(.bpf) || has(.sysAdmin)
-        guard bpf && has(.netAdmin) else {
+        let perfmon = has(.perfmon) || has(.sysAdmin)
+        guard bpf && perfmon && has(.netAdmin) else {
             var missing: [String] = []
             if !bpf { missing.append("CAP_BPF") }
+            if !perfmon { missing.append("CAP_PERFMON") }
             if !has(.netAdmin) { missing.append("CAP_NET_ADMIN") }
             throw DatapathError(.permissionDenied,
                                 "\(what) needs root (missing \(missing.joined(separator: " and "))): run it with sudo")

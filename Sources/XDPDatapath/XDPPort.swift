@@ -56,6 +56,7 @@ public final class XDPPort: IGMPPort {
     /// and one socket per RX queue, registers them in the XSKMAP.
     public init(interface: NetworkInterface, options: Options = Options()) throws(DatapathError) {
         try Privileges.requireBPF("the AF_XDP datapath")
+        try Privileges.requireRawSockets("the AF_XDP datapath")
         self.interface = interface
         info = try InterfaceInfo(interface)
         guard info.hasEthernet, let mac = info.mac else {

@@ -49,9 +49,11 @@ final class XSKUmem {
         var umem: OpaquePointer?
         let rc = xsk_umem__create(&umem, area, UInt64(size), fill0, comp0, &config)
         guard rc == 0, let umem else {
-            munmap(area, size)
-            fill0.deallocate()
-            comp0.deallocate()
+            // Every stored property is set (handle stays nil), so deinit
+            // runs and releases the area and rings: no manual cleanup here.
+            if rc == -ENOBUFS || rc == -ENOMEM || rc == -EPERM {
+                throw DatapathError(.permissionDenied, "cannot register \(size / 1024) KiB of AF_XDP UMEM for \(ifname): the locked-memory limit is too low (\(errnoName(-rc))); raise it (ulimit -l unlimited, or LimitMEMLOCK=infinity in the systemd unit), or use --datapath kernel", errno: -rc)
+            }
             throw DatapathError.system("registering UMEM for \(ifname)", errno: -rc)
         }
         handle = umem

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import XDPDatapath
+import XigmpDaemon
 import XigmpTools
 
 struct Status: ParsableCommand {
@@ -12,10 +13,20 @@ struct Status: ParsableCommand {
     @Flag(name: .long, help: "One JSON object on stdout.")
     var json = false
 
+    @Option(name: .long, help: ArgumentHelp("A running daemon's control socket, asked for its state.", valueName: "PATH"))
+    var socket: String = ControlClient.defaultPath
+
+    /// The daemon's state, when one answers on the control socket.
+    func daemonState() -> [String: Any]? {
+        guard let reply = try? ControlClient.send(["cmd": "status"], to: socket), reply["ok"] as? Bool == true else { return nil }
+        return reply
+    }
+
     func run() throws {
         try global.apply()
         let list = try XigmpCLI.run { () throws(DatapathError) in try ClassifierControl.status() }
         let stale = try XigmpCLI.run { () throws(DatapathError) in try ClassifierControl.stalePins() }
+        let daemon = daemonState()
         if json {
             let items: [JSON] = list.map { s in
                 let a = s.attachment
@@ -29,8 +40,18 @@ struct Status: ParsableCommand {
                     ("pin_path", s.pinDirectory.map { .string($0) } ?? .null),
                 ])
             }
-            print(JSON.object([("interfaces", .array(items)), ("stale_pins", .array(stale.map { .string($0) }))]).rendered)
+            var d: JSON = .null
+            if let daemon {
+                d = .object(daemon.keys.sorted().filter { $0 != "ok" }.map { ($0, .string("\(daemon[$0]!)")) })
+            }
+            print(JSON.object([("interfaces", .array(items)), ("stale_pins", .array(stale.map { .string($0) })),
+                               ("daemon", d)]).rendered)
             return
+        }
+        if let daemon {
+            print("daemon (\(socket)): active outside \(daemon["active_outside"] ?? "?") (\(daemon["active_interface"] ?? "?")),"
+                  + " modes \(daemon["modes"] ?? ""), querier \(daemon["querier"] ?? "none heard"), up \(daemon["uptime_s"] ?? "?")s")
+            for role in ["outside", "alt", "inside"] { if let v = daemon[role] { print("  \(role): \(v)") } }
         }
         if list.isEmpty {
             print("xigmp's classifier is attached to no interface in this namespace")

@@ -32,7 +32,7 @@ check "unknown interface message" grep -q "no interface named 'nosuch0'" <<<"$ou
 out=$(ip netns exec "$A" "$XIGMP" load --iface va --force 2>&1); rc=$?
 expect_eq "ip netns exec load refused (pins would vanish)" 1 "$rc"
 check "ip netns exec message points to --netns" grep -q -- "--netns NAME" <<<"$out"
-expect_exit "without root: says so and what to do" 1 "needs root \(missing CAP_BPF and CAP_NET_ADMIN\): run it with sudo" \
+expect_exit "without root: says so and what to do" 1 "needs root \(missing CAP_BPF and CAP_PERFMON and CAP_NET_ADMIN\): run it with sudo" \
 	ip netns exec "$A" setpriv --reuid 65534 --regid 65534 --clear-groups --inh-caps=-all "$XIGMP" load --iface va --force
 check "refused load left the classifier in place" bash -c "$XIGMP --netns $A status --json | grep -q '\"ifname\":\"va\"'"
 

@@ -1,0 +1,90 @@
+import IGMPProxy
+import Prometheus
+import XDPDatapath
+
+/// The daemon's Prometheus metrics, all created up front so the packet loop
+/// only increments (atomics, no allocation, no lookup by label).
+final class ProxyMetrics: @unchecked Sendable {
+    let registry: PrometheusCollectorRegistry
+    private let counters: [ProxyCounter: Counter]
+    private let forwarded: [ProxyMode: [InterfaceRole: Counter]]
+    private let transmitErrors: [InterfaceRole: Counter]
+    private let decodeErrors: [InterfaceRole: Counter]
+    private let portGauges: [InterfaceRole: [String: Gauge]]
+    let queryToReport: DurationHistogram
+    private let activeOutside: Gauge
+    private let modeGauges: [String: Gauge]
+
+    init(registry: PrometheusCollectorRegistry, interfaces: [InterfaceRole: (name: String, datapath: DatapathKind)]) {
+        self.registry = registry
+        var c: [ProxyCounter: Counter] = [:]
+        for counter in ProxyCounter.allCases {
+            c[counter] = registry.makeCounter(descriptor: Self.d("policy", "total", "Decisions of the proxy policy, by kind"),
+                                              labels: [("counter", counter.rawValue)])
+        }
+        counters = c
+        var f: [ProxyMode: [InterfaceRole: Counter]] = [:]
+        for mode in ProxyMode.allCases {
+            var perRole: [InterfaceRole: Counter] = [:]
+            for (role, iface) in interfaces {
+                perRole[role] = registry.makeCounter(
+                    descriptor: Self.d("forwarded", "total", "IGMP messages sent, by the mode that sent them and the egress interface"),
+                    labels: [("mode", mode.rawValue), ("role", role.description), ("ifname", iface.name)])
+            }
+            f[mode] = perRole
+        }
+        forwarded = f
+        var te: [InterfaceRole: Counter] = [:], de: [InterfaceRole: Counter] = [:]
+        var pg: [InterfaceRole: [String: Gauge]] = [:]
+        for (role, iface) in interfaces {
+            let labels = [("role", role.description), ("ifname", iface.name)]
+            te[role] = registry.makeCounter(descriptor: Self.d("transmit_errors", "total", "Sends that failed (logged, never fatal)"),
+                                            labels: labels)
+            de[role] = registry.makeCounter(descriptor: Self.d("decode_errors", "total", "Received frames that did not decode as IGMP"),
+                                            labels: labels)
+            var g: [String: Gauge] = [:]
+            for key in ["rx_packets", "tx_packets", "tx_errors", "wakeups"] {
+                g[key] = registry.makeGauge(descriptor: Self.d("port", key, "Port counter \(key) since the daemon started"),
+                                            labels: labels + [("datapath", iface.datapath.rawValue)])
+            }
+            pg[role] = g
+        }
+        transmitErrors = te
+        decodeErrors = de
+        portGauges = pg
+        queryToReport = registry.makeDurationHistogram(
+            descriptor: Self.d("query_to_report", "seconds",
+                          "Time from a query proxied inside to the first report proxied outside after it"),
+            buckets: [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(50), .milliseconds(100),
+                      .milliseconds(500), .seconds(1), .seconds(5), .seconds(10), .seconds(30)])
+        activeOutside = registry.makeGauge(descriptor: Self.d("active_outside", "alt", "1 while the alt outside interface is active, 0 for primary"))
+        var mg: [String: Gauge] = [:]
+        for mode in ProxyMode.allCases {
+            mg[mode.rawValue] = registry.makeGauge(descriptor: Self.d("mode", "enabled", "1 when the mode is on"),
+                                                   labels: [("mode", mode.rawValue)])
+        }
+        modeGauges = mg
+    }
+
+    private static func d(_ name: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "xigmp", metricName: name, unitName: unit, helpText: help)
+    }
+
+    @inline(__always) func count(_ c: ProxyCounter) { counters[c]?.increment() }
+    @inline(__always) func forwarded(_ mode: ProxyMode, on role: InterfaceRole) { forwarded[mode]?[role]?.increment() }
+    @inline(__always) func transmitError(_ role: InterfaceRole) { transmitErrors[role]?.increment() }
+    @inline(__always) func decodeError(_ role: InterfaceRole) { decodeErrors[role]?.increment() }
+
+    func update(port role: InterfaceRole, _ s: PortStatistics) {
+        guard let g = portGauges[role] else { return }
+        g["rx_packets"]?.set(Double(s.rxPackets))
+        g["tx_packets"]?.set(Double(s.txPackets))
+        g["tx_errors"]?.set(Double(s.txErrors))
+        g["wakeups"]?.set(Double(s.wakeups))
+    }
+
+    func update(activeOutside selection: OutsideSelection, modes: ProxyModes) {
+        activeOutside.set(selection == .alt ? 1.0 : 0.0)
+        for mode in ProxyMode.allCases { modeGauges[mode.rawValue]?.set(modes[mode] ? 1.0 : 0.0) }
+    }
+}

@@ -1,0 +1,407 @@
+import Foundation
+import Glibc
+import IGMPProxy
+import IGMPWire
+import Logging
+import Synchronization
+import XDPDatapath
+import XigmpConfig
+
+/// The running proxy: one port per interface role, the policy, and a loop
+/// on a thread of its own that feeds packets to the policy and carries out
+/// what it asks. Everything else (control socket, client API, reloads)
+/// talks to the loop through a command queue, so the policy is only ever
+/// touched by the loop thread and the packet path takes no locks.
+public final class ProxyRuntime: @unchecked Sendable {
+    /// The interfaces and their datapaths, fixed for the runtime's life.
+    public struct InterfaceSet: Sendable {
+        /// Name, index, datapath per role (alt optional).
+        public let roles: [InterfaceRole: (name: String, index: UInt32, datapath: DatapathKind)]
+    }
+
+    /// What the control socket and client API can ask of the loop.
+    public enum Command: Sendable {
+        case status
+        case setOutside(OutsideSelection)
+        case reconfigure(ProxyModes, unicastFallback: IPv4Address?, activeOutside: OutsideSelection)
+        case clientReport(groups: [IPv4Address], version: IGMPVersion)
+        case clientReportRecords([GroupRecord])
+        case clientLeave(groups: [IPv4Address], version: IGMPVersion)
+    }
+
+    /// The loop's answer.
+    public enum Reply: Sendable {
+        case ok([String: String])
+        case failed(String)
+    }
+
+    public let interfaces: InterfaceSet
+    let metrics: ProxyMetrics
+    let logger: Logger
+    let events = EventHub()
+
+    private var policy: ProxyPolicy
+    private var ports: [(role: InterfaceRole, port: any IGMPPort)]
+    private let pending = Mutex<[(Command, @Sendable (Reply) -> Void)]>([])
+    /// A self-pipe: the read end is polled with the ports, a byte written to
+    /// the other end wakes the loop for a command or a stop.
+    private let wakeFD: Int32
+    private let wakeWriteFD: Int32
+    private let stopFlag = Atomic<Bool>(false)
+    private let started = realtimeNs()
+    private var lastQueryForwardNs: UInt64?
+    private var transmitErrorsLogged: UInt64 = 0
+
+    /// Opens the ports (attaching the classifier through unpinned links on
+    /// XDP interfaces) and builds the policy. Nothing is left attached when
+    /// this throws: ports release what they opened as they are dropped.
+    public init(config: LoadedConfig, logger: Logger, metrics registryMetrics: ProxyMetricsFactory) throws(DaemonError) {
+        self.logger = logger
+        let c = config.config
+        var roles: [(InterfaceRole, String, String)] = [(.outside, c.interfaces.outside, "interfaces.outside"),
+                                                      (.inside, c.interfaces.inside, "interfaces.inside")]
+        if let alt = c.interfaces.alt { roles.append((.alt, alt, "interfaces.alt")) }
+        var opened: [(role: InterfaceRole, port: any IGMPPort)] = []
+        var facts: [InterfaceRole: (name: String, index: UInt32, datapath: DatapathKind)] = [:]
+        var addressing: [InterfaceRole: InterfaceAddressing] = [:]
+        for (role, name, key) in roles {
+            func where_() -> String {
+                let line = config.line(of: key).map { ":\($0)" } ?? ""
+                return "\(config.locations.fileName)\(line): \(key)"
+            }
+            let iface: NetworkInterface
+            let info: InterfaceInfo
+            do {
+                iface = try NetworkInterface(named: name)
+                info = try InterfaceInfo(iface)
+            } catch {
+                throw DaemonError("\(where_()): no interface named '\(name)' in this network namespace (see `ip link`)")
+            }
+            guard let v4 = info.ipv4.first else {
+                throw DaemonError("\(where_()): \(name) has no IPv4 address; the proxy sends from the interface's address: add one with `ip addr add`")
+            }
+            addressing[role] = InterfaceAddressing(address: v4.address, prefixLength: v4.prefixLength, mac: info.mac)
+            let choice: DatapathChoice = {
+                switch c.datapath {
+                case .auto: return .auto
+                case .xdp: return .xdp
+                case .kernel: return .kernel
+                }
+            }()
+            do {
+                let kind = try choice.resolve(for: info)
+                let port: any IGMPPort
+                switch kind {
+                case .xdp:
+                    let p = try XDPPort(interface: iface)
+                    for n in p.notes { logger.notice("\(n)") }
+                    port = p
+                case .kernel:
+                    let p = try KernelPort(interface: iface, captureAllGroups: true)
+                    for w in p.warnings { logger.warning("\(w)") }
+                    port = p
+                }
+                opened.append((role, port))
+                facts[role] = (name, iface.index, kind)
+                logger.info("\(role) \(name): \(kind.rawValue) datapath, \(v4.address)/\(v4.prefixLength)")
+            } catch {
+                throw DaemonError("\(where_()): cannot open \(name): \(error.description)")
+            }
+        }
+        guard let outside = addressing[.outside], let inside = addressing[.inside] else {
+            throw DaemonError("internal: outside and inside must be set")
+        }
+        let modes = ProxyModes(c.modes)
+        let proxyConfig = ProxyConfiguration(modes: modes, outside: outside, alt: addressing[.alt], inside: inside,
+                                             activeOutside: c.activeOutside == .alt ? .alt : .primary,
+                                             unicastFallback: c.unicastFallback)
+        do {
+            policy = try ProxyPolicy(configuration: proxyConfig)
+        } catch {
+            throw DaemonError("\(config.locations.fileName): \(error.description)")
+        }
+        ports = opened
+        interfaces = InterfaceSet(roles: facts)
+        metrics = registryMetrics.make(facts.mapValues { ($0.name, $0.datapath) })
+        metrics.update(activeOutside: policy.activeOutside, modes: modes)
+        var p: [Int32] = [0, 0]
+        guard pipe(&p) == 0 else {
+            throw DaemonError("cannot create the wake-up pipe: \(String(cString: strerror(errno)))")
+        }
+        for fd in p {
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        }
+        wakeFD = p[0]
+        wakeWriteFD = p[1]
+    }
+
+    deinit {
+        close(wakeFD)
+        close(wakeWriteFD)
+    }
+
+    /// Runs the loop on the calling thread until `stop()`.
+    public func run() {
+        var fds: [pollfd] = [pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+        for (_, port) in ports { for fd in port.pollDescriptors { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) } }
+        var lastHousekeeping: UInt64 = 0
+        logger.info("proxy running: active outside \(policy.activeOutside), modes \(policy.configuration.modes.enabled.map(\.rawValue))")
+        while !stopFlag.load(ordering: .relaxed) {
+            _ = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), 200) }
+            let now = monotonicNs()
+            var i = 0
+            while i < ports.count {
+                let (role, port) = ports[i]
+                drain(port, role: role, now: now)
+                i += 1
+            }
+            var flushIndex = 0
+            while flushIndex < ports.count {
+                do { try ports[flushIndex].port.flush() } catch { metrics.transmitError(ports[flushIndex].role) }
+                flushIndex += 1
+            }
+            processCommands(now: now)
+            if now &- lastHousekeeping > 1_000_000_000 {
+                lastHousekeeping = now
+                policy.expireQueriers(at: ProxyTime(nanoseconds: now)) { execute($0, now: now) }
+                for (role, port) in ports { metrics.update(port: role, port.statistics) }
+            }
+        }
+        logger.info("proxy loop stopped")
+    }
+
+    /// Asks the loop to stop; `run()` returns within one poll interval.
+    public func stop() {
+        stopFlag.store(true, ordering: .relaxed)
+        wake()
+    }
+
+    /// Sends a command to the loop and waits for its reply.
+    public func perform(_ command: Command) async -> Reply {
+        await withCheckedContinuation { (k: CheckedContinuation<Reply, Never>) in
+            enqueue(command) { k.resume(returning: $0) }
+        }
+    }
+
+    /// Blocking variant for threads that are not in Swift concurrency.
+    public func performSync(_ command: Command) -> Reply {
+        let box = Mutex<Reply?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        enqueue(command) { r in box.withLock { $0 = r }; done.signal() }
+        if done.wait(timeout: .now() + 5) == .timedOut { return .failed("the proxy loop did not answer within 5 s") }
+        return box.withLock { $0 } ?? .failed("no reply")
+    }
+
+    private func enqueue(_ command: Command, _ reply: @escaping @Sendable (Reply) -> Void) {
+        if stopFlag.load(ordering: .relaxed) {
+            reply(.failed("the proxy is shutting down"))
+            return
+        }
+        pending.withLock { $0.append((command, reply)) }
+        wake()
+    }
+
+    private func wake() {
+        var one: UInt8 = 1
+        _ = write(wakeWriteFD, &one, 1)
+    }
+
+    // MARK: - the packet path
+
+    private func drain(_ port: any IGMPPort, role: InterfaceRole, now: UInt64) {
+        do {
+            _ = try port.receive(maxBatch: 64, timeoutMs: 0) { packet in
+                let view: IGMPPacketView
+                do throws(IGMPParseError) {
+                    view = packet.linkLayer == .ethernet ? try IGMPPacketView(ethernetFrame: packet.bytes)
+                                                         : try IGMPPacketView(ipv4Packet: packet.bytes)
+                } catch {
+                    metrics.decodeError(role)
+                    return
+                }
+                policy.handle(view, on: role, at: ProxyTime(nanoseconds: now)) { execute($0, now: now) }
+            }
+        } catch {
+            logger.error("receiving on \(role) \(port.interface.name): \(error.description)")
+        }
+    }
+
+    /// Carries out one action while the packet it may borrow is still lent.
+    private func execute(_ action: ProxyAction, now: UInt64) {
+        switch action {
+        case .count(let c):
+            metrics.count(c)
+        case .event(let e):
+            events.publish(e)
+        case .transmit(let t):
+            transmit(t, now: now)
+        }
+    }
+
+    private func transmit(_ t: ProxyTransmit, now: UInt64) {
+        guard let port = port(for: t.role) else {
+            metrics.transmitError(t.role)
+            return
+        }
+        do throws(DatapathError) {
+            // Inbound payloads are the received bytes; originated messages
+            // are encoded into stack memory by withPayloadBytes.
+            let sent: Void? = try t.withPayloadBytes { (bytes) throws(DatapathError) in
+                try port.send(igmp: bytes, source: t.source, destination: t.destination, options: t.ipOptions)
+            }
+            guard sent != nil else { throw DatapathError(.kernel, "cannot encode the \(t.mode) message") }
+            metrics.forwarded(t.mode, on: t.role)
+            noteLatency(t, now: now)
+        } catch {
+            // A failed send is counted and logged (rate-limited), never fatal:
+            // goIGMP exited on any send error.
+            metrics.transmitError(t.role)
+            transmitErrorsLogged &+= 1
+            if transmitErrorsLogged <= 10 || transmitErrorsLogged % 1000 == 0 {
+                logger.warning("send on \(t.role) failed (\(transmitErrorsLogged) so far): \(error.description)")
+            }
+        }
+    }
+
+    /// Query proxied inside → first report proxied outside: the latency a
+    /// querier sees through the proxy.
+    private func noteLatency(_ t: ProxyTransmit, now: UInt64) {
+        switch t.mode {
+        case .proxyOutToIn:
+            lastQueryForwardNs = now
+        case .proxyInToOut, .unicastProxyInToOut:
+            if let q = lastQueryForwardNs {
+                metrics.queryToReport.record(.nanoseconds(Int64(now &- q)))
+                lastQueryForwardNs = nil
+            }
+        default:
+            break
+        }
+    }
+
+    private func port(for role: InterfaceRole) -> (any IGMPPort)? {
+        var i = 0
+        while i < ports.count {
+            if ports[i].role == role { return ports[i].port }
+            i += 1
+        }
+        return nil
+    }
+
+    // MARK: - commands
+
+    private func processCommands(now: UInt64) {
+        var sink = [UInt8](repeating: 0, count: 64)
+        while sink.withUnsafeMutableBytes({ read(wakeFD, $0.baseAddress, $0.count) }) > 0 {}
+        let batch = pending.withLock { p -> [(Command, @Sendable (Reply) -> Void)] in
+            let b = p
+            p.removeAll()
+            return b
+        }
+        for (command, reply) in batch { reply(handle(command, now: now)) }
+    }
+
+    private func handle(_ command: Command, now: UInt64) -> Reply {
+        let t = ProxyTime(nanoseconds: now)
+        let emit: (ProxyAction) -> Void = { self.execute($0, now: now) }
+        switch command {
+        case .status:
+            return .ok(status(at: t))
+        case .setOutside(let selection):
+            do throws(ProxyConfigurationError) {
+                try policy.setActiveOutside(selection)
+            } catch {
+                return .failed(error.description)
+            }
+            metrics.update(activeOutside: selection, modes: policy.configuration.modes)
+            logger.notice("active outside is now \(selection) (\(interfaces.roles[selection.role]?.name ?? "?"))")
+            var s = status(at: t)
+            s["interface"] = interfaces.roles[selection.role]?.name ?? ""
+            return .ok(s)
+        case .reconfigure(let modes, let fallback, let active):
+            var next = policy.configuration
+            next.modes = modes
+            next.unicastFallback = fallback
+            next.activeOutside = active
+            do throws(ProxyConfigurationError) {
+                try policy.reconfigure(next)
+            } catch {
+                return .failed(error.description)
+            }
+            metrics.update(activeOutside: active, modes: modes)
+            return .ok(status(at: t))
+        case .clientReport(let groups, let version):
+            return client { () throws(ClientRequestError) in try policy.clientReport(groups: groups, version: version, at: t, emit) }
+        case .clientReportRecords(let records):
+            return client { () throws(ClientRequestError) in try policy.clientReport(records: records, at: t, emit) }
+        case .clientLeave(let groups, let version):
+            return client { () throws(ClientRequestError) in try policy.clientLeave(groups: groups, version: version, at: t, emit) }
+        }
+    }
+
+    private func client(_ body: () throws(ClientRequestError) -> ClientDelivery) -> Reply {
+        do {
+            let d = try body()
+            return .ok(["outside": d.outside.description, "route": "\(d.route)", "messages": String(d.messageCount)])
+        } catch {
+            return .failed(error.description)
+        }
+    }
+
+    private func status(at t: ProxyTime) -> [String: String] {
+        var s: [String: String] = [
+            "active_outside": policy.activeOutside.description,
+            "active_interface": interfaces.roles[policy.activeOutside.role]?.name ?? "",
+            "modes": policy.configuration.modes.enabled.map(\.rawValue).joined(separator: ","),
+            "uptime_s": String((realtimeNs() - started) / 1_000_000_000),
+        ]
+        for (role, f) in interfaces.roles {
+            s["\(role)"] = "\(f.name) (\(f.datapath.rawValue))"
+        }
+        if let q = policy.querier(for: policy.activeOutside, at: t) {
+            s["querier"] = "\(q.address) (\(q.version))"
+        }
+        if let f = policy.configuration.unicastFallback { s["unicast_fallback"] = f.description }
+        return s
+    }
+}
+
+/// Creates the metrics once the interfaces are known.
+public struct ProxyMetricsFactory: Sendable {
+    let registry: PrometheusCollectorRegistryBox
+    /// Metrics in `registry`.
+    public init(registry: PrometheusCollectorRegistryBox) { self.registry = registry }
+    func make(_ interfaces: [InterfaceRole: (name: String, datapath: DatapathKind)]) -> ProxyMetrics {
+        ProxyMetrics(registry: registry.registry, interfaces: interfaces)
+    }
+}
+
+extension ProxyModes {
+    /// The policy's modes from the config's.
+    init(_ m: DaemonConfig.Modes) {
+        self.init(proxyOutToIn: m.proxyOutToIn, proxyInToOut: m.proxyInToOut,
+                  unicastProxyInToOut: m.unicastProxyInToOut, queryNotify: m.queryNotify,
+                  membershipReportFromNetwork: m.membershipReportFromNetwork,
+                  membershipReportToNetwork: m.membershipReportToNetwork,
+                  unicastMembershipResponse: m.unicastMembershipResponse, leaveToNetwork: m.leaveToNetwork)
+    }
+}
+
+func monotonicNs() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+}
+
+func realtimeNs() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+}
+
+/// The policy's modes from the config's, for callers outside this module.
+public enum ProxyModesBridge {
+    /// Converts config modes to policy modes.
+    public static func modes(_ m: DaemonConfig.Modes) -> ProxyModes { ProxyModes(m) }
+}

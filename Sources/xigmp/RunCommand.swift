@@ -1,0 +1,179 @@
+import ArgumentParser
+import Dispatch
+import Glibc
+import Logging
+import ServiceLifecycle
+import UnixSignals
+import XDPDatapath
+import XigmpConfig
+import XigmpDaemon
+
+/// `xigmp run --config FILE`: the daemon.
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the IGMP proxy daemon.",
+        discussion: """
+            Attaches the classifier with unpinned links (a crash hands IGMP back to the kernel),
+            runs the ports and the policy. SIGTERM/SIGINT detach everything and restore interface
+            flags; SIGHUP re-reads the config (modes, activeOutside, unicastFallback, logLevel
+            apply live; an invalid file is reported and the running config stays).
+            Exit status: 0 after a clean shutdown, 2 for a bad config (nothing attached), 1 otherwise.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Option(name: .long, help: ArgumentHelp("The YAML config (see README: Config).", valueName: "FILE"))
+    var config: String
+    @Flag(name: .long, help: "Check the config (syntax, keys, interfaces) and exit.")
+    var check = false
+
+    func run() throws {
+        try global.apply()
+        let loaded: LoadedConfig
+        do {
+            loaded = try DaemonConfig.load(path: config)
+        } catch {
+            writeStderr(error.description + "\n")
+            for w in error.warnings { writeStderr("warning: \(w.description)\n") }
+            throw ExitCode(2)
+        }
+        for w in loaded.warnings { writeStderr("xigmp: warning: \(w.description)\n") }
+        let level = Logger.Level(rawValue: loaded.config.logLevel.rawValue) ?? .info
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = level
+            return h
+        }
+        var logger = Logger(label: "xigmp")
+        logger.logLevel = level
+        do {
+            try Privileges.requireBPF("xigmp run")
+            try Privileges.requireRawSockets("xigmp run")
+        } catch {
+            printError(error.description)
+            throw ExitCode(1)
+        }
+        if check {
+            try checkInterfaces(loaded)
+            print("\(config): OK")
+            return
+        }
+        let proxy: RunningProxy
+        do {
+            proxy = try RunningProxy(config: loaded, logger: logger)
+        } catch {
+            printError(error.description)
+            // Config-rooted problems (a named interface missing) are exit 2.
+            throw ExitCode(error.description.hasPrefix(config) ? 2 : 1)
+        }
+        let reloader = ReloadService(path: config, running: loaded, proxy: proxy, logger: logger)
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: ProxyService(proxy: proxy)), .init(service: reloader)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        let done = DispatchSemaphore(value: 0)
+        let failure = FailureBox()
+        Task {
+            do { try await group.run() } catch { failure.set("\(error)") }
+            done.signal()
+        }
+        done.wait()
+        proxy.shutdown()
+        if let f = failure.get() {
+            printError(f)
+            throw ExitCode(1)
+        }
+        logger.info("stopped: links detached, interface flags restored")
+    }
+
+    /// `--check`: the interfaces the config names exist and have addresses.
+    func checkInterfaces(_ loaded: LoadedConfig) throws {
+        let c = loaded.config
+        var problems: [String] = []
+        for (key, name) in [("interfaces.outside", c.interfaces.outside), ("interfaces.inside", c.interfaces.inside)]
+            + (c.interfaces.alt.map { [("interfaces.alt", $0)] } ?? []) {
+            let line = loaded.line(of: key).map { ":\($0)" } ?? ""
+            guard let iface = try? NetworkInterface(named: name) else {
+                problems.append("\(config)\(line): \(key): no interface named '\(name)' in this network namespace (see `ip link`)")
+                continue
+            }
+            if (try? InterfaceInfo(iface))?.primaryIPv4 == nil {
+                problems.append("\(config)\(line): \(key): \(name) has no IPv4 address to send from")
+            }
+        }
+        if !problems.isEmpty {
+            writeStderr(problems.joined(separator: "\n") + "\n")
+            throw ExitCode(2)
+        }
+    }
+}
+
+final class FailureBox: @unchecked Sendable {
+    private let lock = NSLockish()
+    private var value: String?
+    func set(_ v: String) { lock.with { value = v } }
+    func get() -> String? { lock.with { value } }
+}
+
+/// A plain mutex for the few cross-thread hand-offs here.
+final class NSLockish: @unchecked Sendable {
+    private var m = pthread_mutex_t()
+    init() { pthread_mutex_init(&m, nil) }
+    deinit { pthread_mutex_destroy(&m) }
+    func with<T>(_ body: () -> T) -> T {
+        pthread_mutex_lock(&m)
+        defer { pthread_mutex_unlock(&m) }
+        return body()
+    }
+}
+
+/// Keeps the proxy running until graceful shutdown.
+struct ProxyService: Service {
+    let proxy: RunningProxy
+    func run() async throws {
+        try? await gracefulShutdown()
+        proxy.shutdown()
+    }
+}
+
+/// SIGHUP: re-read the config and apply what can change live.
+struct ReloadService: Service {
+    let path: String
+    let running: LoadedConfig
+    let proxy: RunningProxy
+    let logger: Logger
+
+    func run() async throws {
+        var current = running.config
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            logger.notice("SIGHUP: re-reading \(path)")
+            let next: LoadedConfig
+            do {
+                next = try DaemonConfig.load(path: path)
+            } catch {
+                logger.error("the new config is invalid; the running one stays:\n\(error.description)")
+                continue
+            }
+            let n = next.config
+            var restartOnly: [String] = []
+            if n.interfaces != current.interfaces { restartOnly.append("interfaces") }
+            if n.datapath != current.datapath { restartOnly.append("datapath") }
+            if n.metricsListen != current.metricsListen { restartOnly.append("metrics") }
+            if n.controlSocket != current.controlSocket { restartOnly.append("control.socket") }
+            if !restartOnly.isEmpty {
+                logger.warning("changes to \(restartOnly.joined(separator: ", ")) need a restart; applying the rest")
+            }
+            let reply = await proxy.runtime.perform(.reconfigure(
+                ProxyModesBridge.modes(n.modes), unicastFallback: n.unicastFallback,
+                activeOutside: n.activeOutside == .alt ? .alt : .primary))
+            switch reply {
+            case .ok:
+                current.modes = n.modes
+                current.unicastFallback = n.unicastFallback
+                current.activeOutside = n.activeOutside
+                logger.notice("config reloaded: modes \(n.modes.enabled), active outside \(n.activeOutside.rawValue)")
+            case .failed(let why):
+                logger.error("the new config cannot be applied (\(why)); the running one stays")
+            }
+        }
+    }
+}
