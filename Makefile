@@ -13,7 +13,7 @@ SWIFT_FLAGS ?=
 XIGMP_DEBUG := .build/debug/xigmp
 XIGMP := .build/release/xigmp
 
-.PHONY: help build deps deps-test deps-demo bpf swift-debug test unit-test \
+.PHONY: help build deps deps-test deps-demo bpf swift-debug test unit-test demo-classifier \
 	integration-test demo fuzz clean
 
 help:
@@ -57,6 +57,9 @@ test: unit-test integration-test
 
 demo: deps-demo build
 	XIGMP=$(XIGMP) scripts/demo.sh
+
+demo-classifier: deps-demo build
+	XIGMP=$(XIGMP) scripts/demo-classifier.sh
 
 fuzz: deps
 	fuzz/run.sh $${FUZZ_SECONDS:-600}

@@ -1,84 +1,139 @@
 #!/usr/bin/env bash
-# demo.sh - xigmp's classifier on a self-made namespace topology:
+# demo.sh - xigmp as an IGMP proxy between an upstream network and a
+# docker-like bridge, on self-made namespaces:
 #
-#   h1 (IGMPv2 host) --veth-- [rv1]            router namespace:
-#                                  br0 (bridge, IGMP snooping + querier)
-#   h2 (IGMPv3 host) --veth-- [rv2]            xigmp on rv1 and rv2
+#   [up] bridge upbr, IGMPv3 querier 10.10.0.1
+#     |  veth
+#   [proxy] out0 10.10.0.2 --- xigmp run --- dockerbr 10.20.0.1 (bridge)
+#                                              |            |
+#                                     [c1] 10.20.0.11   [c2] 10.20.0.12
+#                                     kernel joins      membership-reporter,
+#                                     239.1.1.1          unicast to the proxy
+#                                                        (translation) 239.2.2.2
 #
-# Real Linux hosts join and leave groups; the bridge's querier asks; the
-# XDP classifier counts every report, leave and query it sees while live
-# stats print. Everything is torn down on exit, pass or fail.
+# Shows, side by side, what is heard upstream and inside, the upstream
+# querier's membership table, and the proxy's stats; tears everything down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 XIGMP=${XIGMP:-.build/release/xigmp}
+REPORTER=${REPORTER:-$(dirname "$XIGMP")/membership-reporter}
 [ "$(id -u)" == 0 ] || { echo "demo: needs root (namespaces, XDP): sudo make demo" >&2; exit 1; }
-[ -x "$XIGMP" ] || { echo "demo: $XIGMP missing: run make demo" >&2; exit 1; }
+for b in "$XIGMP" "$REPORTER"; do [ -x "$b" ] || { echo "demo: $b missing: run make demo" >&2; exit 1; }; done
 
-R=xgdemo-rtr-$$; H1=xgdemo-h1-$$; H2=xgdemo-h2-$$
-WATCH_PID=
+UP=xgdemo-up-$$ PX=xgdemo-px-$$ C1=xgdemo-c1-$$ C2=xgdemo-c2-$$
+TMP=$(mktemp -d)
+PIDS=()
 cleanup() {
-	[ -n "$WATCH_PID" ] && kill "$WATCH_PID" 2>/dev/null
-	"$XIGMP" --netns "$R" unload --all >/dev/null 2>&1 || true
-	for ns in $R $H1 $H2; do ip netns del "$ns" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	for ns in $UP $PX $C1 $C2; do ip netns del "$ns" 2>/dev/null || true; done
+	rm -rf "$TMP"
 }
 trap cleanup EXIT
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-step "topology: $H1 (IGMPv2) and $H2 (IGMPv3) on bridge br0 in $R"
-for ns in $R $H1 $H2; do
+step "topology"
+for ns in $UP $PX $C1 $C2; do
 	ip netns add "$ns"
 	ip -n "$ns" link set lo up
 	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 done
-ip -n "$R" link add br0 type bridge mcast_snooping 1 mcast_querier 1 \
-	mcast_igmp_version 3 mcast_query_interval 400 mcast_query_response_interval 100 mcast_startup_query_count 1
-ip -n "$R" addr add 10.88.0.1/24 dev br0
+ip -n "$UP" link add upbr type bridge mcast_snooping 1 mcast_querier 1 mcast_igmp_version 3 \
+	mcast_query_interval 500 mcast_query_response_interval 100 mcast_startup_query_count 1 \
+	mcast_last_member_interval 50 mcast_membership_interval 1200
+ip -n "$UP" addr add 10.10.0.1/24 dev upbr
+ip -n "$UP" link add uo type veth peer name out0 netns "$PX"
+ip -n "$UP" link set uo master upbr up
+ip -n "$UP" link set upbr up
+ip -n "$PX" addr add 10.10.0.2/24 dev out0
+ip -n "$PX" link set out0 up
+ip -n "$PX" link add dockerbr type bridge mcast_snooping 0
+ip -n "$PX" addr add 10.20.0.1/24 dev dockerbr
+ip -n "$PX" link set dockerbr up
 i=1
-for h in $H1 $H2; do
-	ip -n "$R" link add rv$i type veth peer name eth0 netns "$h"
-	ip -n "$R" link set rv$i master br0 up
-	ip -n "$h" addr add 10.88.0.1$i/24 dev eth0
-	ip -n "$h" link set eth0 up
+for c in $C1 $C2; do
+	ip -n "$PX" link add vc$i type veth peer name eth0 netns "$c"
+	ip -n "$PX" link set vc$i master dockerbr up
+	ip -n "$c" addr add 10.20.0.1$i/24 dev eth0
+	ip -n "$c" link set eth0 up
 	i=$((i + 1))
 done
-ip -n "$R" link set br0 up
-# Faster unsolicited reports so the demo fits in a minute (RFC default 10 s / 1 s).
-ip netns exec "$H1" sysctl -qw net.ipv4.conf.eth0.force_igmp_version=2 net.ipv4.conf.all.igmpv2_unsolicited_report_interval=500
-ip netns exec "$H2" sysctl -qw net.ipv4.conf.eth0.force_igmp_version=3 net.ipv4.conf.all.igmpv3_unsolicited_report_interval=500
+ip netns exec "$C1" sysctl -qw net.ipv4.conf.all.igmpv3_unsolicited_report_interval=500
+cat >"$TMP/xigmp.yaml" <<YAML
+# the demo's proxy: both directions, plus unicast translation for c2
+interfaces: {outside: out0, inside: dockerbr}
+datapath: auto
+modes: {proxyOutToIn: true, proxyInToOut: true, unicastProxyInToOut: true}
+control: {socket: $TMP/xigmp.sock}
+metrics: {listen: "127.0.0.1:9740"}
+YAML
+echo "up: querier bridge 10.10.0.1 | proxy: out0 10.10.0.2, dockerbr 10.20.0.1 | c1 10.20.0.11 | c2 10.20.0.12"
 
-step "xigmp load on the bridge ports (pinned bpf_link, IGMP action: pass)"
-"$XIGMP" --netns "$R" load --iface rv1 --action pass
-"$XIGMP" --netns "$R" load --iface rv2 --action pass
-"$XIGMP" --netns "$R" status
+step "xigmp run (config below)"
+grep -v '^#' "$TMP/xigmp.yaml"
+"$XIGMP" --netns "$PX" run --config "$TMP/xigmp.yaml" >"$TMP/daemon.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 50); do [ -S "$TMP/xigmp.sock" ] && break; sleep 0.1; done
+[ -S "$TMP/xigmp.sock" ] || { echo "demo: the daemon did not start:"; cat "$TMP/daemon.log"; exit 1; }
+"$XIGMP" --netns "$PX" status --socket "$TMP/xigmp.sock"
 
-step "live stats every second while hosts join and leave"
-"$XIGMP" --netns "$R" stats --watch 1 --count 14 &
-WATCH_PID=$!
+# What each side hears, for the side-by-side view at the end.
+"$XIGMP" --netns "$UP" dump --iface upbr --datapath kernel --json >"$TMP/up.json" 2>/dev/null &
+PIDS+=($!)
+"$XIGMP" --netns "$C1" dump --iface eth0 --datapath kernel --json >"$TMP/in.json" 2>/dev/null &
+PIDS+=($!)
 sleep 1
-echo ">> $H1 joins 239.1.1.1 and 239.1.1.2 (IGMPv2), $H2 joins 239.2.2.1 (IGMPv3)"
-ip -n "$H1" addr add 239.1.1.1/32 dev eth0 autojoin
-ip -n "$H1" addr add 239.1.1.2/32 dev eth0 autojoin
-ip -n "$H2" addr add 239.2.2.1/32 dev eth0 autojoin
-sleep 5
-echo ">> the bridge learned (snooping):"
-bridge -n "$R" mdb show | sed 's/^/   /'
-echo ">> $H1 leaves 239.1.1.1 (v2 leave), $H2 leaves 239.2.2.1 (v3 TO_IN{})"
-ip -n "$H1" addr del 239.1.1.1/32 dev eth0
-ip -n "$H2" addr del 239.2.2.1/32 dev eth0
-wait "$WATCH_PID" || true
-WATCH_PID=
 
-step "final counters (JSON)"
-json=$("$XIGMP" --netns "$R" stats --json)
-echo "$json"
-get() { python3 -c "import json,sys; d={i['ifname']:i['counters'] for i in json.loads(sys.argv[1])['interfaces']}; print(d['$1']['$2'])" "$json"; }
-v2r=$(get rv1 v2_report); v2l=$(get rv1 v2_leave); v3r=$(get rv2 v3_report); q=$(get rv1 query)
-echo "rv1: $v2r v2 reports, $v2l v2 leaves; rv2: $v3r v3 reports (queries leave the bridge through rv1/rv2, so ingress XDP sees none there: $q)"
-ok=1
-[ "$v2r" -ge 2 ] || { echo "demo: expected >= 2 v2 reports on rv1" >&2; ok=0; }
-[ "$v2l" -ge 1 ] || { echo "demo: expected a v2 leave on rv1" >&2; ok=0; }
-[ "$v3r" -ge 2 ] || { echo "demo: expected >= 2 v3 reports on rv2" >&2; ok=0; }
+step "c1 joins 239.1.1.1 through its kernel; c2 joins 239.2.2.2 with membership-reporter (unicast to the proxy)"
+ip -n "$C1" addr add 239.1.1.1/32 dev eth0 autojoin
+mkfifo "$TMP/reporter.in"
+ip netns exec "$C2" "$REPORTER" --iface eth0 --proxy 10.20.0.1 --group 239.2.2.2 --igmp-version 2 \
+	--interval 3 <"$TMP/reporter.in" >"$TMP/reporter.log" 2>&1 &
+PIDS+=($!)
+exec 7>"$TMP/reporter.in"
+sleep 7
+step "the upstream querier's table (bridge mdb on up): both groups, learned through the proxy"
+bridge -n "$UP" mdb show | sed 's/^/   /'
+bridge -n "$UP" mdb show | grep -q 239.1.1.1 && bridge -n "$UP" mdb show | grep -q 239.2.2.2 ||
+	{ echo "demo: upstream did not learn both groups" >&2; exit 1; }
 
-step "unload and tear down"
-"$XIGMP" --netns "$R" unload --all
-[ "$ok" == 1 ] && echo "demo: done" || { echo "demo: counters did not show the expected IGMP" >&2; exit 1; }
+step "c1 leaves 239.1.1.1; c2 no longer wants 239.2.2.2"
+ip -n "$C1" addr del 239.1.1.1/32 dev eth0
+echo "-239.2.2.2" >&7
+sleep 4
+echo "upstream table now:"; bridge -n "$UP" mdb show | sed 's/^/   /'; echo "   (end)"
+exec 7>&-
+
+step "heard upstream (on upbr) | heard inside (on c1 eth0)"
+python3 - "$TMP/up.json" "$TMP/in.json" <<'PY'
+import json, sys, time
+def load(path, side):
+    out = []
+    for line in open(path):
+        d = json.loads(line)
+        if 'error' in d: what = 'error: ' + d['error']
+        elif d['type'] == 'query': what = f"query v{d['version']} {d['group'] or 'general'} max {d['max_resp_s']}s"
+        elif d['type'] == 'v3_report': what = 'v3 ' + ', '.join(f"{r['type']} {r['group']}" for r in d['records'])
+        else: what = f"{d['type']} {d['group']}"
+        out.append((d['time'], side, f"{d['src']} > {d['dst']}: {what}"))
+    return out
+rows = sorted(load(sys.argv[1], 0) + load(sys.argv[2], 1))
+for t, side, text in rows:
+    clock = time.strftime('%H:%M:%S', time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}"
+    left, right = (text, '') if side == 0 else ('', text)
+    print(f"{clock}  {left:<58.58} | {right}")
+PY
+
+step "membership-reporter in c2"
+sed 's/^/   /' "$TMP/reporter.log"
+
+step "proxy stats"
+"$XIGMP" --netns "$PX" stats
+ip netns exec "$PX" python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9740/metrics').read().decode())" |
+	grep -E '^xigmp_(forwarded_total\{mode="(proxyOutToIn|proxyInToOut|unicastProxyInToOut)".*\} [1-9]|query_to_report_seconds_(count|sum)|policy_total.* [1-9])' | sed 's/^/   /'
+
+step "shutdown"
+kill -TERM "${PIDS[0]}"; wait "${PIDS[0]}" || true
+tail -2 "$TMP/daemon.log"
+ip -n "$PX" -d link show | grep -q prog/xdp && { echo "demo: XDP left attached" >&2; exit 1; }
+echo "demo: done (nothing left attached; namespaces removed on exit)"

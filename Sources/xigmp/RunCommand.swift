@@ -22,11 +22,21 @@ struct Run: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Option(name: .long, help: ArgumentHelp("The YAML config (see README: Config).", valueName: "FILE"))
-    var config: String
+    var config: String = ""
     @Flag(name: .long, help: "Check the config (syntax, keys, interfaces) and exit.")
     var check = false
+    @Flag(name: .customLong("config-reference"), help: "Print every config key with its type, default and meaning, and exit.")
+    var configReference = false
+
+    func validate() throws {
+        if !configReference && config.isEmpty { throw ValidationError("missing --config FILE (or --config-reference)") }
+    }
 
     func run() throws {
+        if configReference {
+            print(DaemonConfig.reference)
+            return
+        }
         try global.apply()
         let loaded: LoadedConfig
         do {

@@ -20,6 +20,12 @@ import XigmpDaemon
 
 let stopRequested = Atomic<Bool>(false)
 
+/// One line per event, flushed, so a log file shows them as they happen.
+func say(_ line: String) {
+    print(line)
+    fflush(nil)
+}
+
 @main
 struct MembershipReporter: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -35,7 +41,7 @@ struct MembershipReporter: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds between unsolicited reports.") var interval: Double = 10
     @Option(name: .long, help: "Leave everything and exit after this many seconds (default: run until Ctrl-C).")
     var duration: Double?
-    @Option(name: .long, help: "auto, xdp or kernel.") var datapath: String = "kernel"
+    @Option(name: .long, help: "auto, xdp or kernel.") var datapath: String = "auto"
 
     mutating func run() async throws {
         var logger = Logger(label: "membership-reporter")
@@ -72,19 +78,20 @@ struct MembershipReporter: AsyncParsableCommand {
             guard !groups.isEmpty else { return }
             do {
                 try await client.report(groups: groups, version: v)
-                print("report \(groups.map(\.description).joined(separator: " ")) (\(why))")
+                say("report \(groups.map(\.description).joined(separator: " ")) (\(why))")
             } catch {
-                print("report failed: \(error.description)")
+                say("report failed: \(error.description)")
             }
         }
 
         await report(await state.all(), why: "start")
         let queries = Task {
             for await q in client.queries() {
-                let groups = await state.all().filter { q.group == nil || q.group == $0 }
-                // RFC 3376 §5.2: answer after a random delay within Max Resp Time.
+                // RFC 3376 §5.2: answer after a random delay within Max Resp
+                // Time, with the groups still wanted then.
                 let delay = Double.random(in: 0...max(q.maxResponseSeconds, 0.1))
                 try? await Task.sleep(for: .seconds(delay))
+                let groups = await state.all().filter { q.group == nil || q.group == $0 }
                 await report(groups, why: "query from \(q.querier)")
             }
         }
@@ -102,8 +109,8 @@ struct MembershipReporter: AsyncParsableCommand {
                 if op == "+", await state.add(g) {
                     await report([g], why: "joined")
                 } else if op == "-", await state.remove(g) {
-                    do throws(ProxyClientError) { try await client.leave(groups: [g], version: v); print("leave \(g)") }
-                    catch { print("leave failed: \(error.description)") }
+                    do throws(ProxyClientError) { try await client.leave(groups: [g], version: v); say("leave \(g)") }
+                    catch { say("leave failed: \(error.description)") }
                 }
             }
         }
@@ -118,8 +125,8 @@ struct MembershipReporter: AsyncParsableCommand {
         input.cancel()
         let remaining = await state.all()
         if !remaining.isEmpty {
-            do { try await client.leave(groups: remaining, version: v); print("leave \(remaining.map(\.description).joined(separator: " ")) (exit)") }
-            catch { print("leave failed: \(error.description)") }
+            do { try await client.leave(groups: remaining, version: v); say("leave \(remaining.map(\.description).joined(separator: " ")) (exit)") }
+            catch { say("leave failed: \(error.description)") }
         }
         proxy.shutdown()
     }
