@@ -63,6 +63,21 @@ sleep 2
 expect_eq "translated v2 report to its group, exactly once" 1 \
 	"$(seen "$U" "d.get('type')=='v2_report' and d.get('group')=='239.9.9.9' and d.get('dst')=='239.9.9.9' and d.get('src')=='10.1.0.2'")"
 
+echo "== client API (membership-reporter in H): reports and a leave through the proxy, answers to queries"
+REPORTER=$(dirname "$XIGMP")/membership-reporter
+listen "$U" uo 9; sleep 1
+ip netns exec "$H" "$REPORTER" --iface hi --proxy 10.2.0.1 --group 239.6.6.6 --igmp-version 2 \
+	--interval 2 --duration 6 >"$TMP/reporter.log" 2>&1 &
+R=$!; sleep 3
+"$XIGMP" --netns "$U" query --iface uo --datapath kernel --igmp-version 2 --max-resp 500ms >/dev/null
+wait $R; sleep 1
+cat "$TMP/reporter.log" | sed 's/^/    /'
+check "reporter answered the query proxied inside (queryNotify)" grep -q "query from 10.2.0.1" "$TMP/reporter.log"
+expect_eq "its unicast reports went up translated, as v2 reports to the group" yes \
+	"$([ "$(seen "$U" "d.get('type')=='v2_report' and d.get('group')=='239.6.6.6' and d.get('src')=='10.1.0.2'")" -ge 3 ] && echo yes)"
+expect_eq "its leave at exit went up to 224.0.0.2" 1 \
+	"$(seen "$U" "d.get('type')=='v2_leave' and d.get('group')=='239.6.6.6' and d.get('dst')=='224.0.0.2'")"
+
 echo "== alt switching at runtime"
 out=$("$XIGMP" outside alt --socket "$SOCK" 2>&1)
 check "xigmp outside alt" grep -q "active outside: alt (pa)" <<<"$out"
