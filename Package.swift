@@ -51,6 +51,9 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // Counts allocations (malloc calls via uprobes; Swift objects via the
+        // runtime hook) for the no-allocation tests and the benchmarks.
+        .target(name: "AllocationCounting"),
         // Pure helpers of the operator tools: durations, dump formatting,
         // building messages from command-line options. No I/O.
         .target(name: "XigmpTools", dependencies: ["IGMPWire"]),
@@ -75,11 +78,11 @@ let package = Package(
             ],
             path: "examples/membership-reporter"
         ),
-        .testTarget(name: "IGMPWireTests", dependencies: ["IGMPWire"],
+        .testTarget(name: "IGMPWireTests", dependencies: ["IGMPWire", "AllocationCounting"],
                     resources: [.copy("Vectors")]),
-        .testTarget(name: "XDPDatapathTests", dependencies: ["XDPDatapath", "IGMPWire"]),
+        .testTarget(name: "XDPDatapathTests", dependencies: ["XDPDatapath", "IGMPWire", "AllocationCounting"]),
         .testTarget(name: "XigmpToolsTests", dependencies: ["XigmpTools", "IGMPWire"]),
-        .testTarget(name: "IGMPProxyTests", dependencies: ["IGMPProxy", "IGMPWire"]),
+        .testTarget(name: "IGMPProxyTests", dependencies: ["IGMPProxy", "IGMPWire", "AllocationCounting"]),
         .testTarget(name: "XigmpConfigTests", dependencies: ["XigmpConfig"]),
     ],
     swiftLanguageModes: [.v6]

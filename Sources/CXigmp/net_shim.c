@@ -16,7 +16,6 @@
 #include <linux/if_packet.h>
 #include <linux/if_tun.h>
 #include <linux/mroute.h>
-#include <linux/perf_event.h>
 #include <time.h>
 #include "cxigmp_net.h"
 
@@ -130,66 +129,3 @@ int cxigmp_tun_open(const char *name)
 	return fd;
 }
 
-/* File and file offset of the mapping holding addr (/proc/self/maps):
- * what a uprobe is placed by. */
-static int mapped_file_offset(const void *addr, char *path, size_t cap,
-			      uint64_t *offset)
-{
-	FILE *maps = fopen("/proc/self/maps", "re");
-	char line[4352];
-	int rc = -1;
-
-	if (!maps)
-		return -1;
-	while (fgets(line, sizeof(line), maps)) {
-		unsigned long lo, hi, off;
-		char file[4097] = "";
-
-		if (sscanf(line, "%lx-%lx %*s %lx %*s %*s %4096s", &lo, &hi,
-			   &off, file) < 4)
-			continue;
-		if ((unsigned long)addr < lo || (unsigned long)addr >= hi)
-			continue;
-		if (file[0] == '/' && strlen(file) < cap) {
-			strcpy(path, file);
-			*offset = (unsigned long)addr - lo + off;
-			rc = 0;
-		}
-		break;
-	}
-	fclose(maps);
-	if (rc)
-		errno = ENOENT;
-	return rc;
-}
-
-int cxigmp_call_counter_open(const void *function)
-{
-	struct perf_event_attr attr;
-	char path[4097];
-	uint64_t offset;
-	FILE *type_file;
-	int type = -1;
-
-	type_file = fopen("/sys/bus/event_source/devices/uprobe/type", "re");
-	if (!type_file)
-		return -1;
-	if (fscanf(type_file, "%d", &type) != 1)
-		type = -1;
-	fclose(type_file);
-	if (type < 0) {
-		errno = ENOENT;
-		return -1;
-	}
-	if (mapped_file_offset(function, path, sizeof(path), &offset))
-		return -1;
-	memset(&attr, 0, sizeof(attr));
-	attr.size = sizeof(attr);
-	attr.type = (uint32_t)type;
-	attr.config1 = (uint64_t)(uintptr_t)path;	/* uprobe_path */
-	attr.config2 = offset;				/* probe_offset */
-	attr.exclude_kernel = 1;
-	/* pid 0, cpu -1: this thread only, on any CPU. */
-	return (int)syscall(SYS_perf_event_open, &attr, 0, -1, -1,
-			    PERF_FLAG_FD_CLOEXEC);
-}

@@ -1,3 +1,4 @@
+import AllocationCounting
 #if canImport(Glibc)
 import Glibc
 #endif

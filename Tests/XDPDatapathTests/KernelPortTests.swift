@@ -1,3 +1,4 @@
+import AllocationCounting
 import CXigmp
 import Foundation
 import Glibc
@@ -371,7 +372,7 @@ struct KernelPortTests {
             #expect(try port.drain(expecting: n) == n)
 
             try burst()
-            let counter = try AllocationCallCounter()
+            let counter = try MallocCallCounter()
             let (received, calls) = try counter.counting { try port.drain(expecting: n) }
             #expect(received == n, "received \(received) of \(n) (socket buffer too small?)")
             #expect(calls == 0, "\(calls) allocation calls while receiving \(received) packets")

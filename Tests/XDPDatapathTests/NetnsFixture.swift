@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import IGMPWire
 import Synchronization
+import AllocationCounting
 import Testing
 @testable import XDPDatapath
 
@@ -312,51 +313,6 @@ final class StopFlag: Sendable {
 /// A count shared with a helper thread.
 final class AtomicCounter: Sendable {
     let value = Atomic<Int>(0)
-}
-
-/// Counts the calling thread's calls to the libc allocation functions
-/// through uprobes (`cxigmp_call_counter_open`).
-final class AllocationCallCounter {
-    private var descriptors: [Int32] = []
-
-    init() throws {
-        var seen: Set<UnsafeMutableRawPointer> = []
-        for name in ["malloc", "calloc", "realloc", "posix_memalign", "aligned_alloc", "memalign", "valloc"] {
-            guard let function = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name), seen.insert(function).inserted else { continue }
-            let fd = cxigmp_call_counter_open(function)
-            guard fd >= 0 else {
-                throw FixtureError("cannot count calls to \(name) (uprobe perf event): \(String(cString: strerror(errno)))")
-            }
-            descriptors.append(fd)
-        }
-    }
-
-    deinit { for fd in descriptors { close(fd) } }
-
-    /// Calls counted so far, all functions together. Loops over indices:
-    /// at -Onone `for x in array` allocates per element (the unspecialised
-    /// iterator), which would count itself.
-    var total: UInt64 {
-        var sum: UInt64 = 0
-        for i in 0..<descriptors.count {
-            var value: UInt64 = 0
-            if read(descriptors[i], &value, 8) == 8 { sum &+= value }
-        }
-        return sum
-    }
-
-    /// Runs `body`; returns its result and the allocation calls it made.
-    /// A known malloc afterwards proves the counter counts (no vacuous pass).
-    func counting<T>(_ body: () throws -> T) throws -> (T, UInt64) {
-        let before = total
-        let result = try body()
-        let during = total &- before
-        let mark = total
-        free(malloc(24))
-        let probe = total &- mark
-        guard probe == 1 else { throw FixtureError("the malloc counter saw \(probe) calls for one malloc; it cannot be trusted") }
-        return (result, during)
-    }
 }
 
 /// scapy, in the peer namespace: capture one IGMP packet from `src` and

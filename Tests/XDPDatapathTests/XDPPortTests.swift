@@ -1,3 +1,4 @@
+import AllocationCounting
 import Foundation
 import Glibc
 import IGMPWire
@@ -84,7 +85,7 @@ sendp(frames, iface='vb')
         try NetnsFixture.withTopology { net in
             let (a, b) = try topology(net)
             let port = try open(a)
-            let counter = try AllocationCallCounter()
+            let counter = try MallocCallCounter()
             // Warm up: first calls may allocate lazily (metadata, caches).
             let warm = try net.start(b, [NetnsFixture.python, "-c", Self.sendReports, "50"])
             try receive(port, count: 50, seconds: 10) { _ in }

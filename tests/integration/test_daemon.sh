@@ -123,6 +123,19 @@ expect_eq "unicastProxyInToOut on: the unicast v3 report goes up to 224.0.0.22" 
 	"$(seen "$U" "d.get('type')=='v3_report' and d.get('dst')=='224.0.0.22' and any(r['group']=='239.9.9.8' for r in d['records'])")"
 stop_daemon
 
+echo "== and the other way round: proxyInToOut only, unicast translation off"
+config "$TMP/inout.yaml" proxyInToOut
+start_daemon "$TMP/inout.yaml" || exit 1
+listen "$U" uo 4; sleep 1
+ip -n "$H" addr add 239.8.8.10/32 dev hi autojoin
+"$XIGMP" --netns "$H" report --iface hi --datapath kernel --igmp-version 3 --group 239.9.9.7 --to 10.2.0.1 >/dev/null
+sleep 3
+expect_eq "proxyInToOut on: H's multicast join goes up" yes \
+	"$([ "$(seen "$U" "d.get('type')=='v3_report' and any(r['group']=='239.8.8.10' for r in d['records'])")" -ge 1 ] && echo yes)"
+expect_eq "unicastProxyInToOut off: the unicast report stays inside" 0 \
+	"$(seen "$U" "d.get('type')=='v3_report' and any(r['group']=='239.9.9.7' for r in d['records'])")"
+stop_daemon
+
 echo "== full proxy on a reflecting segment: bounded, no loop"
 # outside and inside on the same bridge: every frame the proxy sends on one
 # side comes back in on the other. The own-frame filter must stop it.

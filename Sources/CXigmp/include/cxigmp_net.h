@@ -68,13 +68,5 @@ enum {
  * Returns the fd (O_NONBLOCK, O_CLOEXEC) or -1 with errno set. */
 int cxigmp_tun_open(const char *name);
 
-/* ---- diagnostics ---- */
-
-/* Counts calls the calling thread makes to `function` (code in a mapped ELF
- * file, e.g. libc's malloc) with a uprobe perf event: exact, per thread, and
- * free until the probe is hit.  Needs root (or CAP_PERFMON) and a kernel
- * with the uprobe PMU.  Returns the counter's fd, counting from now (read
- * 8 bytes for the count, close to stop), or -1 with errno set. */
-int cxigmp_call_counter_open(const void *function);
 
 #endif /* CXIGMP_NET_H */

@@ -3,34 +3,29 @@ import Glibc
 #endif
 import Synchronization
 
-// Two independent ways to see allocations from Swift, neither needing the CXigmp
-// module (this test target depends on IGMPProxy and IGMPWire only):
-//
-// 1. MallocCallCounter counts calls to malloc and its siblings on this thread with
-//    uprobes (perf_event_open of the "uprobe" PMU at each function's file offset),
-//    the method XDPDatapathTests' AllocationCallCounter uses through a C shim, done
-//    here in Swift: perf_event_attr is laid out by hand and the variadic syscall(2)
-//    is reached through dlsym, since Swift imports neither the struct's header nor
-//    variadic functions. It sees every heap allocation, Swift's or C's. Needs root
-//    (or perf_event_paranoid ≤ 1 with CAP_PERFMON), like the namespace tests.
-//
-// 2. countSwiftAllocations counts swift_allocObject calls through the runtime's
-//    `_swift_allocObject` hook, as IGMPWireTests does: needs no privilege but sees
-//    only Swift object allocations (arrays, strings, boxes, closure contexts), and
-//    must run in an exit test (see IGMPWireTests/AllocationTests.swift for why).
+// Counts calls to malloc and its siblings made by the calling thread, with
+// uprobes: perf_event_open of the "uprobe" PMU at each function's file
+// offset. It sees every heap allocation, Swift's or C's, so "allocates
+// nothing per packet" can be checked, and checks itself with one known
+// malloc so a broken counter cannot pass vacuously. perf_event_attr is laid
+// out by hand and the variadic syscall(2) is reached through dlsym, since
+// Swift imports neither. Needs root (or CAP_PERFMON with a permissive
+// perf_event_paranoid), like the namespace tests and the benchmarks.
 
 /// Where the counter's known malloc escapes to.
 private let escapedPointer = Atomic<UInt>(0)
 
 /// Counts calls to the C allocator's entry points made by the calling thread.
-final class MallocCallCounter {
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+public final class MallocCallCounter {
+    /// Why the counter cannot run (no uprobe PMU, no permission).
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
     }
 
     private var descriptors: [Int32] = []
 
-    init() throws {
+    /// Opens one uprobe per allocator entry point (needs root).
+    public init() throws {
         let type = try Self.uprobePMUType()
         var seen: [UInt] = []
         for name in ["malloc", "calloc", "realloc", "posix_memalign", "aligned_alloc", "memalign", "valloc"] {
@@ -54,7 +49,7 @@ final class MallocCallCounter {
 
     /// Calls counted so far. An index loop: at -Onone `for x in array` may
     /// allocate, which would count itself.
-    var total: UInt64 {
+    public var total: UInt64 {
         var sum: UInt64 = 0
         var index = 0
         while index < descriptors.count {
@@ -67,7 +62,7 @@ final class MallocCallCounter {
 
     /// Runs `body` and returns the allocator calls it made; then checks that one
     /// known malloc counts as exactly one, so a broken counter cannot pass vacuously.
-    func counting(_ body: () throws -> Void) throws -> UInt64 {
+    public func counting(_ body: () throws -> Void) throws -> UInt64 {
         let before = total
         try body()
         let during = total &- before
@@ -155,43 +150,11 @@ final class MallocCallCounter {
     }
 }
 
-typealias AllocObjectFunction = @convention(c) (UnsafeRawPointer?, Int, Int) -> UnsafeMutableRawPointer?
-
-private let originalAllocObject = Atomic<UInt>(0)
-private let swiftAllocationCount = Atomic<Int>(0)
-private let swizzleFlag = Atomic<UInt>(0)
-
-private let countingAllocObject: AllocObjectFunction = { metadata, size, alignMask in
-    swiftAllocationCount.add(1, ordering: .relaxed)
-    // Calling a non-default hook latches the runtime's instruments-only swizzling
-    // flag, which crashed later retains here; keep it clear (as IGMPWireTests does).
-    if let flag = UnsafeMutablePointer<UInt8>(bitPattern: swizzleFlag.load(ordering: .relaxed)) {
-        flag.pointee = 0
+extension MallocCallCounter {
+    /// Runs `body` and returns its result with the allocator calls it made.
+    public func counting<T>(_ body: () throws -> T) throws -> (T, UInt64) {
+        var result: T?
+        let calls = try counting { result = try body() }
+        return (result!, calls)
     }
-    return unsafeBitCast(originalAllocObject.load(ordering: .relaxed), to: AllocObjectFunction.self)(
-        metadata, size, alignMask)
-}
-
-/// Counts swift_allocObject calls made while `body` runs. Only for use in an exit
-/// test's child process; nil when the runtime has no hook.
-func countSwiftAllocations(_ body: () throws -> Void) rethrows -> Int? {
-    guard let hook = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "_swift_allocObject") else { return nil }
-    let slot = hook.assumingMemoryBound(to: AllocObjectFunction.self)
-    let flag = dlsym(UnsafeMutableRawPointer(bitPattern: 0),
-                     "_swift_enableSwizzlingOfAllocationAndRefCountingFunctions_forInstrumentsOnly")
-    swizzleFlag.store(UInt(bitPattern: flag), ordering: .relaxed)
-    let original = slot.pointee
-    originalAllocObject.store(unsafeBitCast(original, to: UInt.self), ordering: .relaxed)
-    swiftAllocationCount.store(0, ordering: .relaxed)
-    slot.pointee = countingAllocObject
-    defer { slot.pointee = original }
-    try body()
-    return swiftAllocationCount.load(ordering: .relaxed)
-}
-
-/// Exits an exit test's child with the verdict: 0 none, 3 some, 4 no hook.
-func exitWithVerdict(_ count: Int?) -> Never {
-    guard let count else { _exit(4) }
-    if count != 0 { print("swift allocations: \(count)") }
-    _exit(count == 0 ? 0 : 3)
 }
