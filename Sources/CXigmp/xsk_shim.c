@@ -52,3 +52,29 @@ int cxigmp_allmulti_socket(int ifindex)
 	}
 	return fd;
 }
+
+int cxigmp_driver_name(const char *ifname, char *buf, size_t cap)
+{
+	struct ethtool_drvinfo info = { .cmd = ETHTOOL_GDRVINFO };
+	struct ifreq ifr;
+	int fd;
+
+	if (cap == 0)
+		return -EINVAL;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+	ifr.ifr_data = (void *)&info;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0) {
+		int err = errno;
+
+		close(fd);
+		return -err;
+	}
+	close(fd);
+	strncpy(buf, info.driver, cap - 1);
+	buf[cap - 1] = '\0';
+	return 0;
+}

@@ -61,21 +61,8 @@ public enum ClassifierControl {
         let classifier = try Classifier()
         try classifier.setAction(action)
 
-        let link: KernelFD
-        let mode: XDPMode
-        switch request {
-        case .native:
-            link = try XDP.attach(program: classifier.program, to: iface, mode: .native); mode = .native
-        case .generic:
-            link = try XDP.attach(program: classifier.program, to: iface, mode: .generic); mode = .generic
-        case .auto:
-            do {
-                link = try XDP.attach(program: classifier.program, to: iface, mode: .native); mode = .native
-            } catch where error.kind == .kernel {
-                notes.append("native XDP is not available on \(ifname) (\(error.errno.map(errnoName) ?? "unsupported")); using generic mode")
-                link = try XDP.attach(program: classifier.program, to: iface, mode: .generic); mode = .generic
-            }
-        }
+        let (link, mode, attachNotes) = try XDP.attach(program: classifier.program, to: iface, request: request)
+        notes += attachNotes
 
         // Pin link and maps; on any failure, unpin and let the link's last
         // descriptor close, which detaches the program.

@@ -50,22 +50,12 @@ final class ClassifierLease {
                 notes.append("replaced XDP program '\(existing.program.name)' (prog id \(existing.program.id)) on \(interface.name)")
             }
             let classifier = try Classifier()
-            var attached: (KernelFD, XDPMode)
-            switch request {
-            case .native: attached = (try XDP.attach(program: classifier.program, to: interface, mode: .native), .native)
-            case .generic: attached = (try XDP.attach(program: classifier.program, to: interface, mode: .generic), .generic)
-            case .auto:
-                do {
-                    attached = (try XDP.attach(program: classifier.program, to: interface, mode: .native), .native)
-                } catch where error.kind == .kernel {
-                    notes.append("native XDP is not available on \(interface.name); using generic mode")
-                    attached = (try XDP.attach(program: classifier.program, to: interface, mode: .generic), .generic)
-                }
-            }
+            let attached = try XDP.attach(program: classifier.program, to: interface, request: request)
+            notes += attached.notes
             xsks = classifier.xsks
             actions = classifier.actions
-            link = attached.0
-            mode = attached.1
+            link = attached.link
+            mode = attached.mode
             programID = classifier.info.id
         }
         var previous: [(IGMPClass, xigmp_action_value?)] = []

@@ -100,4 +100,27 @@ public enum XDP {
         try libbpfCheck(cxigmp_xdp_detach(Int32(attachment.interface.index), attachment.mode.flags),
                         "detaching XDP program \(attachment.program.id) from \(attachment.interface.name)")
     }
+
+    /// Attaches with a mode request: `auto` tries the modes cheapest first
+    /// for the driver (generic on veth, else native then generic) and says
+    /// which it took and why.
+    public static func attach(program: KernelFD, to interface: NetworkInterface,
+                              request: ClassifierControl.ModeRequest) throws(DatapathError)
+        -> (link: KernelFD, mode: XDPMode, notes: [String]) {
+        let attempts = request.attempts(for: interface)
+        var notes: [String] = []
+        if request == .auto, attempts == [.generic], let d = interface.driver {
+            notes.append("auto mode: generic XDP on \(interface.name) (driver \(d): cheaper than native there, see `make bench`)")
+        }
+        var lastError: DatapathError?
+        for (i, mode) in attempts.enumerated() {
+            do {
+                return (try attach(program: program, to: interface, mode: mode), mode, notes)
+            } catch where error.kind == .kernel && i + 1 < attempts.count {
+                notes.append("\(mode.rawValue) XDP is not available on \(interface.name) (\(error.errno.map(errnoName) ?? "unsupported")); trying \(attempts[i + 1].rawValue)")
+                lastError = error
+            }
+        }
+        throw lastError ?? DatapathError(.kernel, "no XDP mode to try on \(interface.name)")
+    }
 }

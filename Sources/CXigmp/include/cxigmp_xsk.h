@@ -4,6 +4,7 @@
 #ifndef CXIGMP_XSK_H
 #define CXIGMP_XSK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Number of RX queues of an interface (ETHTOOL_GCHANNELS: max of rx and
@@ -15,5 +16,9 @@ int cxigmp_rx_queue_count(const char *ifname);
  * memberships and drops them when the socket closes, so ALLMULTI is
  * restored even if the process dies.  Returns the fd or -errno. */
 int cxigmp_allmulti_socket(int ifindex);
+
+/* The interface's driver name (ETHTOOL_GDRVINFO), e.g. "veth"; -errno when
+ * the driver does not answer. */
+int cxigmp_driver_name(const char *ifname, char *buf, size_t cap);
 
 #endif /* CXIGMP_XSK_H */
