@@ -142,26 +142,53 @@ public final class ProxyRuntime: @unchecked Sendable {
     }
 
     /// Runs the loop on the calling thread until `stop()`.
+    ///
+    /// Only what poll(2) reported ready is touched: a port is drained when
+    /// one of its descriptors is readable, the wake-up pipe is read when it
+    /// is, and only ports that queued transmissions are kicked. At low rates
+    /// a batch is one message, so every avoided syscall is a large share of
+    /// the cost per message.
     public func run() {
         var fds: [pollfd] = [pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
-        for (_, port) in ports { for fd in port.pollDescriptors { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) } }
+        var owner: [Int] = [-1]  // index into `ports` for each pollfd; -1: the pipe
+        var p = 0
+        while p < ports.count {
+            for fd in ports[p].port.pollDescriptors {
+                fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
+                owner.append(p)
+            }
+            p += 1
+        }
+        var ready = [Bool](repeating: false, count: ports.count)
         var lastHousekeeping: UInt64 = 0
         logger.info("proxy running: active outside \(policy.activeOutside), modes \(policy.configuration.modes.enabled.map(\.rawValue))")
         while !stopFlag.load(ordering: .relaxed) {
-            _ = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), 200) }
+            let n = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), 200) }
             let now = monotonicNs()
+            var wake = false
+            if n > 0 {
+                var i = 0
+                while i < fds.count {
+                    if fds[i].revents != 0 {
+                        if owner[i] < 0 { wake = true } else { ready[owner[i]] = true }
+                    }
+                    i += 1
+                }
+            }
             var i = 0
             while i < ports.count {
-                let (role, port) = ports[i]
-                drain(port, role: role, now: now)
+                if ready[i] {
+                    ready[i] = false
+                    drain(ports[i].port, role: ports[i].role, now: now)
+                }
                 i += 1
             }
-            var flushIndex = 0
-            while flushIndex < ports.count {
-                do { try ports[flushIndex].port.flush() } catch { metrics.transmitError(ports[flushIndex].role) }
-                flushIndex += 1
+            i = 0
+            while i < ports.count {
+                do { try ports[i].port.flush() } catch { metrics.transmitError(ports[i].role) }
+                i += 1
             }
-            processCommands(now: now)
+            if wake { processCommands(now: now) }
             if now &- lastHousekeeping > 1_000_000_000 {
                 lastHousekeeping = now
                 policy.expireQueriers(at: ProxyTime(nanoseconds: now)) { execute($0, now: now) }
