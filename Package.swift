@@ -40,6 +40,9 @@ let package = Package(
         // The daemon's YAML configuration: parsing and validation with
         // file/line/key errors. No I/O beyond reading the text it is given.
         .target(name: "XigmpConfig", dependencies: ["IGMPWire", .product(name: "Yams", package: "Yams")]),
+        // RFC 3376 router-side membership state and the querier: pure, time
+        // passed in, actions through a closure.
+        .target(name: "IGMPMembership", dependencies: ["IGMPWire"]),
         // The daemon: ports + policy on a loop thread, control socket,
         // metrics endpoint, client API. The I/O edge around IGMPProxy.
         .target(
@@ -84,6 +87,7 @@ let package = Package(
         .testTarget(name: "XigmpToolsTests", dependencies: ["XigmpTools", "IGMPWire"]),
         .testTarget(name: "IGMPProxyTests", dependencies: ["IGMPProxy", "IGMPWire", "AllocationCounting"]),
         .testTarget(name: "XigmpConfigTests", dependencies: ["XigmpConfig"]),
+        .testTarget(name: "IGMPMembershipTests", dependencies: ["IGMPMembership", "IGMPWire"]),
     ],
     swiftLanguageModes: [.v6]
 )
