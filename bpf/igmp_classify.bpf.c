@@ -35,6 +35,20 @@ struct {
 	__type(value, __u32);
 } xigmp_xsks SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xigmp_limit_config);
+} xigmp_limits SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XIGMP_MAX_BUCKETS);
+	__type(key, __u32);	/* source IPv4, network order */
+	__type(value, struct xigmp_bucket);
+} xigmp_buckets SEC(".maps");
+
 static __always_inline void count(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&xigmp_counters, &idx);
@@ -66,6 +80,40 @@ static __always_inline __u32 lookup_action(__u32 ifindex, __u32 cls)
 		v = bpf_map_lookup_elem(&xigmp_actions, &key);
 	}
 	return v ? v->action : XIGMP_ACTION_PASS;
+}
+
+/* Takes one frame's cost from the source's bucket; false when it has not
+ * enough credit.  Buckets are shared across CPUs without locks: two CPUs
+ * may both spend the same credit, so the limit is approximate by at most
+ * one frame per CPU, which is fine for a flood guard. */
+static __always_inline int within_rate(__u32 saddr)
+{
+	__u32 zero = 0;
+	struct xigmp_limit_config *cfg = bpf_map_lookup_elem(&xigmp_limits, &zero);
+	struct xigmp_bucket *b, fresh;
+	__u64 now, credit;
+
+	if (!cfg || !cfg->cost_ns)
+		return 1;
+	now = bpf_ktime_get_ns();
+	b = bpf_map_lookup_elem(&xigmp_buckets, &saddr);
+	if (!b) {
+		/* A new source starts with a full bucket, less this frame. */
+		fresh.last_ns = now;
+		fresh.credit_ns = cfg->burst_ns > cfg->cost_ns ? cfg->burst_ns - cfg->cost_ns : 0;
+		bpf_map_update_elem(&xigmp_buckets, &saddr, &fresh, BPF_ANY);
+		return 1;
+	}
+	credit = b->credit_ns + (now - b->last_ns);
+	if (credit > cfg->burst_ns)
+		credit = cfg->burst_ns;
+	b->last_ns = now;
+	if (credit < cfg->cost_ns) {
+		b->credit_ns = credit;
+		return 0;
+	}
+	b->credit_ns = credit - cfg->cost_ns;
+	return 1;
 }
 
 SEC("xdp")
@@ -114,6 +162,12 @@ int xigmp_classify(struct xdp_md *ctx)
 	if (ihl_bytes == 20 ||
 	    !xigmp_has_router_alert(iph + 1, ihl_bytes - 20, data_end))
 		count(XIGMP_CNT_NO_ROUTER_ALERT);
+
+	if (!within_rate(iph->saddr)) {
+		count(XIGMP_CNT_RATE_LIMITED);
+		count(XIGMP_CNT_DROPPED);
+		return XDP_DROP;
+	}
 
 	action = lookup_action(ctx->ingress_ifindex, cls);
 	if (action == XIGMP_ACTION_DROP) {

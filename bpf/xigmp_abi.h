@@ -20,6 +20,8 @@
 #define XIGMP_MAP_ACTIONS	"xigmp_actions"
 #define XIGMP_MAP_COUNTERS	"xigmp_counters"
 #define XIGMP_MAP_XSKS		"xigmp_xsks"
+#define XIGMP_MAP_LIMITS	"xigmp_limits"
+#define XIGMP_MAP_BUCKETS	"xigmp_buckets"
 
 /* XSKMAP slots: one per RX queue; a frame on queue q goes to slot q. */
 #define XIGMP_MAX_QUEUES	64
@@ -62,6 +64,23 @@ struct xigmp_action_value {
 	__u32 reserved;		/* zero; room for flags */
 };
 
+/* Per-source token bucket (RFC 3376 §9 asks routers to guard their state;
+ * the FreeBSD IGMPv3 work rate-limits per host).  One row in the limits
+ * array; cost_ns 0 turns the limiter off.  Each IGMP frame from a source
+ * costs cost_ns of credit; credit refills with elapsed time up to burst_ns.
+ * So rate = 1e9 / cost_ns frames per second, burst = burst_ns / cost_ns. */
+struct xigmp_limit_config {
+	__u64 cost_ns;
+	__u64 burst_ns;
+};
+
+#define XIGMP_MAX_BUCKETS	65536	/* LRU: a flood of sources evicts the oldest */
+
+struct xigmp_bucket {
+	__u64 last_ns;
+	__u64 credit_ns;
+};
+
 /* Per-CPU counter slots (BPF_MAP_TYPE_PERCPU_ARRAY of __u64).
  *
  * Class counters count IGMP frames by message class.  Action counters count
@@ -87,7 +106,9 @@ enum xigmp_counter {
 	XIGMP_CNT_NO_SOCKET = 12,
 	/* IGMP carried under one or two VLAN tags. */
 	XIGMP_CNT_VLAN = 13,
-	XIGMP_CNT__MAX = 14,
+	/* IGMP over its source's token bucket: dropped (also in DROPPED). */
+	XIGMP_CNT_RATE_LIMITED = 14,
+	XIGMP_CNT__MAX = 15,
 };
 
 #endif /* XIGMP_ABI_H */

@@ -13,6 +13,8 @@ public final class Classifier: @unchecked Sendable {
     public let counters: BPFMap
     /// XSKMAP: RX queue -> AF_XDP socket.
     public let xsks: BPFMap
+    /// The per-source token bucket's configuration (one row).
+    public let limits: BPFMap
     /// Kernel info of the program.
     public let info: BPFProgramInfo
 
@@ -24,6 +26,7 @@ public final class Classifier: @unchecked Sendable {
         actions = try object.map(named: XIGMP_MAP_ACTIONS_NAME)
         counters = try object.map(named: XIGMP_MAP_COUNTERS_NAME)
         xsks = try object.map(named: XIGMP_MAP_XSKS_NAME)
+        limits = try object.map(named: XIGMP_MAP_LIMITS_NAME)
         info = try BPFProgramInfo(fd: program.raw)
     }
 
@@ -37,6 +40,15 @@ public final class Classifier: @unchecked Sendable {
     /// Sets one action for every class on every interface (wildcard rows).
     public func setAction(_ action: ClassifierAction) throws(DatapathError) {
         for c in IGMPClass.allCases { try setAction(action, for: c) }
+    }
+
+    /// Limits IGMP from each source to `perSecond` frames per second with
+    /// bursts of `burst`, in XDP before anything reaches the ring; frames
+    /// over it are dropped and counted as `rate_limited`. 0 turns it off.
+    public func setRateLimit(perSecond: UInt32, burst: UInt32) throws(DatapathError) {
+        let cost: UInt64 = perSecond == 0 ? 0 : 1_000_000_000 / UInt64(perSecond)
+        let config = xigmp_limit_config(cost_ns: cost, burst_ns: cost * UInt64(max(burst, 1)))
+        try limits.update(UInt32(0), config)
     }
 
     /// Reads the counters.
@@ -97,3 +109,4 @@ public enum XDPTestRun {
 let XIGMP_MAP_ACTIONS_NAME = "xigmp_actions"
 let XIGMP_MAP_COUNTERS_NAME = "xigmp_counters"
 let XIGMP_MAP_XSKS_NAME = "xigmp_xsks"
+let XIGMP_MAP_LIMITS_NAME = "xigmp_limits"

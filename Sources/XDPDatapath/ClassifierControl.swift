@@ -30,7 +30,8 @@ public enum ClassifierControl {
     }
 
     /// Pin file names inside an interface's pin directory.
-    static let pinNames = ["link", XIGMP_MAP_ACTIONS_NAME, XIGMP_MAP_COUNTERS_NAME, XIGMP_MAP_XSKS_NAME]
+    static let pinNames = ["link", XIGMP_MAP_ACTIONS_NAME, XIGMP_MAP_COUNTERS_NAME, XIGMP_MAP_XSKS_NAME,
+                           XIGMP_MAP_LIMITS_NAME]
 
     /// Attaches a new classifier instance to `ifname` with a pinned bpf_link,
     /// every IGMP class set to `action`.
@@ -38,7 +39,8 @@ public enum ClassifierControl {
     /// Refuses when any XDP program is attached (ours or not) unless `force`,
     /// which detaches it first.
     public static func load(ifname: String, mode request: ModeRequest, force: Bool,
-                            action: ClassifierAction = .redirect) throws(DatapathError) -> LoadResult {
+                            action: ClassifierAction = .redirect,
+                            rateLimit: (perSecond: UInt32, burst: UInt32)? = nil) throws(DatapathError) -> LoadResult {
         try Privileges.requireBPF("xigmp load")
         let iface = try NetworkInterface(named: ifname)
         try BPFFS.ensureMounted()
@@ -60,6 +62,7 @@ public enum ClassifierControl {
 
         let classifier = try Classifier()
         try classifier.setAction(action)
+        if let rateLimit { try classifier.setRateLimit(perSecond: rateLimit.perSecond, burst: rateLimit.burst) }
 
         let (link, mode, attachNotes) = try XDP.attach(program: classifier.program, to: iface, request: request)
         notes += attachNotes
@@ -72,6 +75,7 @@ public enum ClassifierControl {
             try classifier.actions.pin(at: "\(dir)/\(XIGMP_MAP_ACTIONS_NAME)")
             try classifier.counters.pin(at: "\(dir)/\(XIGMP_MAP_COUNTERS_NAME)")
             try classifier.xsks.pin(at: "\(dir)/\(XIGMP_MAP_XSKS_NAME)")
+            try classifier.limits.pin(at: "\(dir)/\(XIGMP_MAP_LIMITS_NAME)")
         } catch {
             _ = bpf_link_detach(link.raw)
             removePins(dir)

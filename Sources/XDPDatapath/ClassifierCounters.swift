@@ -28,6 +28,7 @@ public struct ClassifierCounters: Sendable, Equatable {
         Field(key: "no_router_alert", slot: Int(XIGMP_CNT_NO_ROUTER_ALERT.rawValue)),
         Field(key: "no_socket", slot: Int(XIGMP_CNT_NO_SOCKET.rawValue)),
         Field(key: "vlan", slot: Int(XIGMP_CNT_VLAN.rawValue)),
+        Field(key: "rate_limited", slot: Int(XIGMP_CNT_RATE_LIMITED.rawValue)),
     ]
 
     /// Number of slots in the map.

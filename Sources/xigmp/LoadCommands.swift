@@ -28,10 +28,17 @@ struct Load: ParsableCommand {
     @Option(name: .long, help: "What to do with IGMP: redirect (to AF_XDP; passed while no socket is bound), pass, drop.")
     var action: ClassifierAction = .redirect
 
+    @Option(name: .customLong("rate-limit"), help: ArgumentHelp("Per-source limit on IGMP frames per second, enforced in XDP (0: off).", valueName: "PPS"))
+    var rateLimit: UInt32 = 0
+
+    @Option(name: .long, help: "With --rate-limit: frames a source may send at once.")
+    var burst: UInt32 = 10
+
     func run() throws {
         try global.apply()
         let r = try XigmpCLI.run { () throws(DatapathError) in
-            try ClassifierControl.load(ifname: iface, mode: mode, force: force, action: action)
+            try ClassifierControl.load(ifname: iface, mode: mode, force: force, action: action,
+                                       rateLimit: rateLimit > 0 ? (rateLimit, burst) : nil)
         }
         for n in r.notes { printNote(n) }
         print("attached xigmp_classify (prog id \(r.programID)) to \(r.interface.name) (ifindex \(r.interface.index)) in \(r.mode.rawValue) mode, IGMP action \(action.rawValue); pinned at \(r.pinDirectory)")

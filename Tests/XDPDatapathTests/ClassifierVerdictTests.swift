@@ -186,4 +186,27 @@ struct ClassifierVerdictTests {
         let prog = try XDPTestRun.loadPassProgram()
         #expect(try XDPTestRun.run(program: prog, frame: TestFrames.igmpFrame(type: 0x16)).verdict == .pass)
     }
+
+    @Test("per-source token bucket: a source over its burst is dropped and counted, others pass")
+    func rateLimit() throws {
+        let c = try loaded(.pass)
+        try c.setRateLimit(perSecond: 1, burst: 3)
+        let frame = TestFrames.igmpFrame(type: 0x16)
+        var verdicts: [XDPVerdict] = []
+        for _ in 0..<5 { verdicts.append(try run(c, frame).0) }
+        #expect(verdicts == [.pass, .pass, .pass, .drop, .drop])
+        let moved = try run(c, frame).1
+        #expect(moved == ["v2_report": 1, "rate_limited": 1, "dropped": 1])
+        // Another source has its own bucket.
+        let msg = TestFrames.igmp(type: 0x16, group: [239, 1, 2, 3])
+        let other = TestFrames.ethernet() + TestFrames.ipv4(payloadLength: msg.count, src: [10, 0, 0, 9]) + msg
+        #expect(try run(c, other).0 == .pass)
+        // Non-IGMP traffic never touches the buckets.
+        let udp: [UInt8] = [0x13, 0x88, 0x13, 0x88, 0, 12, 0, 0, 1, 2, 3, 4]
+        let udpFrame = TestFrames.ethernet() + TestFrames.ipv4(payloadLength: udp.count, proto: 17, options: []) + udp
+        #expect(try run(c, udpFrame) == (.pass, ["non_igmp": 1]))
+        // Off again: the source that was limited passes.
+        try c.setRateLimit(perSecond: 0, burst: 0)
+        #expect(try run(c, frame).0 == .pass)
+    }
 }
