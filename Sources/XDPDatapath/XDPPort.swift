@@ -247,19 +247,34 @@ public final class XDPPort: IGMPPort {
     }
 
     /// Tells the kernel to process the TX ring (copy mode always needs it;
-    /// with need_wakeup, only when the flag is set).
+    /// with need_wakeup, only when the flag is set). In copy mode one
+    /// sendto(2) transmits at most a small batch (TX_BATCH_SIZE, 32 in
+    /// net/xdp/xsk.c), so it is repeated until the kernel has taken every
+    /// descriptor: one kick per receive batch of 64 left half of them
+    /// waiting, the TX ring filled up and sends failed under load.
     private func kick() throws(DatapathError) {
         let s = sockets[0]
         guard let tx = s.tx else { return }
         txPending = 0
-        guard xsk_ring_prod__needs_wakeup(tx) != 0 else { return }
-        statistics.wakeups &+= 1
-        if sendto(s.fd, nil, 0, Int32(MSG_DONTWAIT), nil, 0) < 0 {
-            let code = errno
-            // Busy/again: the kernel is still working through the ring.
-            if code == EAGAIN || code == EBUSY || code == ENOBUFS || code == ENETDOWN { return }
-            throw DatapathError.system("kicking the AF_XDP TX ring of \(interface.name)", errno: code)
+        var rounds = 0
+        while rounds < 64 && outstanding(tx) > 0 {
+            rounds += 1
+            guard xsk_ring_prod__needs_wakeup(tx) != 0 else { return }
+            statistics.wakeups &+= 1
+            if sendto(s.fd, nil, 0, Int32(MSG_DONTWAIT), nil, 0) < 0 {
+                let code = errno
+                // Busy/again: the kernel is still working through the ring.
+                if code == EAGAIN || code == EBUSY || code == ENOBUFS || code == ENETDOWN { return }
+                throw DatapathError.system("kicking the AF_XDP TX ring of \(interface.name)", errno: code)
+            }
         }
+    }
+
+    /// TX descriptors submitted that the kernel has not consumed yet.
+    @inline(__always)
+    private func outstanding(_ tx: UnsafeMutablePointer<xsk_ring_prod>) -> UInt32 {
+        let consumer = cxigmp_load_acquire_u32(tx.pointee.consumer)
+        return tx.pointee.cached_prod &- consumer
     }
 
     /// Returns completed TX frames to the free stack.

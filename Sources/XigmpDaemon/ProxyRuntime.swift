@@ -272,12 +272,18 @@ public final class ProxyRuntime: @unchecked Sendable {
             return
         }
         do throws(DatapathError) {
-            // Inbound payloads are the received bytes; originated messages
-            // are encoded into stack memory by withPayloadBytes.
-            let sent: Void? = try t.withPayloadBytes { (bytes) throws(DatapathError) in
+            // Inbound payloads are the received bytes, sent directly: the
+            // generic withPayloadBytes runs unspecialised across modules and
+            // cost a quarter of the per-message time (make bench). Originated
+            // messages are encoded into stack memory by it.
+            if case .inbound(let bytes) = t.payload {
                 try port.send(igmp: bytes, source: t.source, destination: t.destination, options: t.ipOptions)
+            } else {
+                let sent: Void? = try t.withPayloadBytes { (bytes) throws(DatapathError) in
+                    try port.send(igmp: bytes, source: t.source, destination: t.destination, options: t.ipOptions)
+                }
+                guard sent != nil else { throw DatapathError(.kernel, "cannot encode the \(t.mode) message") }
             }
-            guard sent != nil else { throw DatapathError(.kernel, "cannot encode the \(t.mode) message") }
             metrics.forwarded(t.mode, on: t.role)
             noteLatency(t, now: now)
         } catch {

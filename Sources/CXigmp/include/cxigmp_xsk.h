@@ -21,4 +21,11 @@ int cxigmp_allmulti_socket(int ifindex);
  * the driver does not answer. */
 int cxigmp_driver_name(const char *ifname, char *buf, size_t cap);
 
+/* Acquire-load of a ring index the kernel writes (Swift has no atomic
+ * view of a plain uint32_t in shared memory). */
+static inline uint32_t cxigmp_load_acquire_u32(const uint32_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
 #endif /* CXIGMP_XSK_H */
