@@ -13,13 +13,14 @@ SWIFT_FLAGS ?=
 XIGMP_DEBUG := .build/debug/xigmp
 XIGMP := .build/release/xigmp
 
-.PHONY: help build deps deps-test deps-demo bpf swift-debug test unit-test demo-classifier \
+.PHONY: help build deps deps-test deps-demo deps-bench bench bpf swift-debug test unit-test demo-classifier \
 	integration-test demo fuzz clean
 
 help:
 	@echo "make            build BPF objects and the release xigmp binary"
 	@echo "make test       every test: unit, BPF_PROG_TEST_RUN, namespace integration"
 	@echo "make demo       the namespace demo (kernel hosts join/leave, live stats)"
+	@echo "make bench      the benchmark suite (bench/results/latest.json, plot, table)"
 	@echo "make fuzz       libFuzzer on the IGMP decoder (FUZZ_SECONDS, default 600)"
 	@echo "make clean      remove build products"
 
@@ -29,6 +30,8 @@ deps-test:
 	@scripts/deps.sh test
 deps-demo:
 	@scripts/deps.sh demo
+deps-bench:
+	@scripts/deps.sh bench
 
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/*.h | deps
 	@mkdir -p $(@D)
@@ -60,6 +63,9 @@ demo: deps-demo build
 
 demo-classifier: deps-demo build
 	XIGMP=$(XIGMP) scripts/demo-classifier.sh
+
+bench: deps-bench build
+	bench/run.sh
 
 fuzz: deps
 	fuzz/run.sh $${FUZZ_SECONDS:-600}

@@ -71,6 +71,22 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // The benchmark driver: classifier cost, veth throughput, control-plane cost.
+        .executableTarget(
+            name: "xigmp-bench",
+            dependencies: [
+                "IGMPWire", "IGMPProxy", "XDPDatapath", "CXigmp", "AllocationCounting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Traffic generator for the end-to-end benchmarks (translation, joins).
+        .executableTarget(
+            name: "xigmp-gen",
+            dependencies: [
+                "IGMPWire", "XDPDatapath", "CXigmp",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         // goIGMP's example client, on the client API.
         .executableTarget(
             name: "membership-reporter",

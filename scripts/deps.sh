@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# deps.sh [build|test|demo] - install the Debian packages xigmp needs for a
+# deps.sh [build|test|demo|bench] - install the Debian packages xigmp needs for a
 # stage, only those missing.  Idempotent; runs `apt-get update` at most once.
 set -euo pipefail
 stage=${1:-build}
@@ -8,8 +8,9 @@ pkgs=(libbpf-dev libxdp-dev libelf-dev zlib1g-dev linux-libc-dev iproute2)
 case $stage in
 	test) pkgs+=(tshark python3-scapy) ;;
 	demo) pkgs+=(python3-scapy) ;;
+	bench) pkgs+=(python3-scapy python3-matplotlib igmpproxy tshark) ;;
 	build) ;;
-	*) echo "deps.sh: unknown stage '$stage' (build|test|demo)" >&2; exit 2 ;;
+	*) echo "deps.sh: unknown stage '$stage' (build|test|demo|bench)" >&2; exit 2 ;;
 esac
 
 missing=()

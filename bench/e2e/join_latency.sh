@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# join_latency.sh - issue 7 item 4: join propagation, xigmp versus igmpproxy.
+#
+#   [H] hi 10.81.0.2 ── veth ── pi 10.81.0.1 [P: proxy] po 10.82.0.1 ── veth ── uo 10.82.0.2 [U]
+#
+# H's kernel joins groups one at a time (`ip addr add G/32 dev hi autojoin`);
+# per group, the time from H's report on the inside wire (captured leaving
+# hi) to the proxy's report naming the group on the outside wire (captured
+# arriving on uo), both with kernel timestamps (bench/e2e/join_latency.py).
+# Each proxy runs alone in P, one after the other, each with fresh groups:
+#   xigmp-xdp      `xigmp run`, modes {proxyInToOut}, datapath xdp (headline)
+#   xigmp-kernel   the same on the kernel datapath
+#   igmpproxy-default   Debian's igmpproxy, P's igmp_max_memberships untouched (20)
+#   igmpproxy      igmpproxy after raising P's net.ipv4.igmp_max_memberships
+# U runs no querier: neither proxy needs one to join upstream (igmpproxy
+# acts on the first report; its upstream joins are the P kernel's
+# unsolicited reports). H's own net.ipv4.igmp_max_memberships is raised: its
+# autojoins all go through one kernel socket too (that is the host, not the
+# proxy).
+#
+# Needs root and igmpproxy (scripts/deps.sh bench). One JSON object on
+# stdout, progress on stderr. Env: GROUPS_N (default 60), SPACING (s, 0.15).
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 1
+XIGMP=${XIGMP:-.build/release/xigmp}
+PY=${PY:-/usr/bin/python3}
+IGMPPROXY=${IGMPPROXY:-$(command -v igmpproxy || echo /usr/sbin/igmpproxy)}
+N=${GROUPS_N:-60}
+SPACING=${SPACING:-0.15}
+log() { echo "join_latency: $*" >&2; }
+[ "$(id -u)" == 0 ] || { log "needs root (namespaces, XDP): sudo $0"; exit 1; }
+[ -x "$XIGMP" ] || { log "$XIGMP missing: run make build"; exit 1; }
+
+TAG=xgbj-$$
+H=$TAG-h P=$TAG-p U=$TAG-u
+TMP=$(mktemp -d /tmp/xigmp-join.XXXXXX)
+NSS=()
+PROXY=
+stop_proxy() {
+	[ -n "$PROXY" ] || return 0
+	kill -TERM "$PROXY" 2>/dev/null
+	for _ in $(seq 50); do kill -0 "$PROXY" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$PROXY" 2>/dev/null
+	wait "$PROXY" 2>/dev/null
+	PROXY=
+}
+cleanup() {
+	stop_proxy
+	for ns in "${NSS[@]}"; do ip netns del "$ns" 2>/dev/null; done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+for ns in $H $P $U; do
+	ip netns add "$ns" || { log "cannot create netns $ns"; exit 1; }
+	NSS+=("$ns")
+	ip -n "$ns" link set lo up
+	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+done
+ip -n "$H" link add hi type veth peer name pi netns "$P"
+ip -n "$P" link add po type veth peer name uo netns "$U"
+ip -n "$H" addr add 10.81.0.2/24 dev hi
+ip -n "$P" addr add 10.81.0.1/24 dev pi
+ip -n "$P" addr add 10.82.0.1/24 dev po
+ip -n "$U" addr add 10.82.0.2/24 dev uo
+ip -n "$H" link set hi up; ip -n "$P" link set pi up; ip -n "$P" link set po up; ip -n "$U" link set uo up
+H_MAXMEM=$((N + 64))
+ip netns exec "$H" sysctl -qw net.ipv4.igmp_max_memberships=$H_MAXMEM
+P_DEFAULT_MAXMEM=$(ip netns exec "$P" sysctl -n net.ipv4.igmp_max_memberships)
+
+RUNS=()
+measure() { # measure LABEL GROUP_BASE [COUNT]
+	log "$1: ${3:-$N} groups from $2, one every ${SPACING}s"
+	$PY bench/e2e/join_latency.py measure --label "$1" --group-base "$2" --count "${3:-$N}" --spacing "$SPACING" \
+		--inside-ns "$H" --inside-if hi --inside-src 10.81.0.2 \
+		--outside-ns "$U" --outside-if uo --outside-src 10.82.0.1 >"$TMP/$1.json" || { log "$1: capture failed"; return 1; }
+	RUNS+=("$TMP/$1.json")
+	$PY -c "
+import json,sys; r=json.load(open('$TMP/$1.json')); v=sorted(r['latencies_us'])
+print(f\"join_latency:   {r['propagated']}/{r['groups']} propagated\" + (f\", p50 {v[len(v)//2]:.1f} us, max {v[-1]:.1f} us\" if v else ''), file=sys.stderr)"
+}
+leave_all() { # the host leaves every group it joined (while no proxy runs)
+	ip -n "$H" -4 addr show dev hi | awk '/inet 2(2[4-9]|3[0-9])\./ {print "addr del", $2, "dev hi"}' |
+		ip -n "$H" -batch - 2>/dev/null
+	sleep 0.5
+}
+
+# ---- xigmp, both datapaths
+xigmp_notes=()
+for dp in xdp kernel; do
+	cat >"$TMP/xigmp-$dp.yaml" <<YAML
+interfaces: {outside: po, inside: pi}
+datapath: $dp
+modes: {proxyInToOut: true}
+control: {socket: $TMP/xigmp.sock}
+logLevel: warning
+YAML
+	"$XIGMP" --netns "$P" run --config "$TMP/xigmp-$dp.yaml" >"$TMP/xigmp-$dp.log" 2>&1 &
+	PROXY=$!
+	for _ in $(seq 100); do [ -S "$TMP/xigmp.sock" ] && break; sleep 0.1; done
+	[ -S "$TMP/xigmp.sock" ] || { log "xigmp ($dp) did not start:"; cat "$TMP/xigmp-$dp.log" >&2; exit 1; }
+	sleep 0.3
+	base=239.$([ $dp == xdp ] && echo 10 || echo 11).0.1
+	measure "xigmp-$dp" "$base"
+	stop_proxy
+	leave_all
+done
+xigmp_maxmem=$(ip netns exec "$P" sysctl -n net.ipv4.igmp_max_memberships)
+
+# ---- igmpproxy
+if [ ! -x "$IGMPPROXY" ]; then
+	log "igmpproxy not installed (scripts/deps.sh bench installs it): skipping it"
+	igmpproxy_notes="igmpproxy not installed"
+else
+	cat >"$TMP/igmpproxy.conf" <<CONF
+# join_latency.sh: upstream po (towards U), downstream pi (towards H)
+quickleave
+phyint po upstream ratelimit 0 threshold 1
+phyint pi downstream ratelimit 0 threshold 1
+phyint lo disabled
+CONF
+	start_igmpproxy() { # start_igmpproxy LOG
+		ip netns exec "$P" "$IGMPPROXY" -n -d -v "$TMP/igmpproxy.conf" >"$1" 2>&1 &
+		PROXY=$!
+		sleep 1.5 # its start-up: VIFs, MRT_INIT, first queries downstream
+		kill -0 "$PROXY" 2>/dev/null || { log "igmpproxy exited at start:"; tail -5 "$1" >&2; return 1; }
+	}
+	# 1. as installed: the upstream joins ride one kernel socket, capped by
+	#    net.ipv4.igmp_max_memberships.
+	LIMIT_N=$((P_DEFAULT_MAXMEM + 10))
+	start_igmpproxy "$TMP/igmpproxy-default.log" && {
+		measure igmpproxy-default 239.12.0.1 "$LIMIT_N"
+		stop_proxy
+	}
+	leave_all
+	cap_errors=$(grep -ciE "no buffer space|ENOBUFS|errno\(105\)" "$TMP/igmpproxy-default.log")
+	cap_line=$(grep -iE "no buffer space|ENOBUFS|errno\(105\)" "$TMP/igmpproxy-default.log" | head -1 | tr -d '"\\' | cut -c1-160)
+	# 2. past the cap: raise the sysctl in P's namespace (per-netns).
+	P_MAXMEM=$((N + 64))
+	ip netns exec "$P" sysctl -qw net.ipv4.igmp_max_memberships=$P_MAXMEM
+	start_igmpproxy "$TMP/igmpproxy.log" && {
+		measure igmpproxy 239.13.0.1
+		stop_proxy
+	}
+	ip netns exec "$P" sysctl -qw net.ipv4.igmp_max_memberships="$P_DEFAULT_MAXMEM"
+	prop_default=$($PY -c "import json; r=json.load(open('$TMP/igmpproxy-default.json')); print(f\"{r['propagated']}/{r['groups']}\")" 2>/dev/null)
+	igmpproxy_notes="$(dpkg-query -W -f='igmpproxy ${Version}' igmpproxy 2>/dev/null || echo igmpproxy): with P's net.ipv4.igmp_max_memberships at its default $P_DEFAULT_MAXMEM only $prop_default groups reached upstream (the cap counts every membership of its one socket, so fewer than the cap; log: $cap_errors membership errors, e.g. '$cap_line'); it needed 'sysctl -w net.ipv4.igmp_max_memberships=$P_MAXMEM' in P's namespace for $N groups. Each upstream join is an IP_ADD_MEMBERSHIP on one socket, so P's kernel sends the report from its IGMP timer. xigmp ran with the sysctl at $xigmp_maxmem and forwarded all groups (it re-sends the host's report, no socket membership per group). No querier upstream (neither needs one); igmpproxy queries downstream itself."
+fi
+
+meta=$($PY -c "import json,sys; print(json.dumps({'igmpproxy_notes': sys.argv[1], 'host_igmp_max_memberships': int(sys.argv[2]), 'spacing_s': float(sys.argv[3]), 'proxy_default_igmp_max_memberships': int(sys.argv[4])}))" \
+	"${igmpproxy_notes:-}" "$H_MAXMEM" "$SPACING" "$P_DEFAULT_MAXMEM")
+$PY bench/e2e/join_latency.py summarize --meta "$meta" "${RUNS[@]}"

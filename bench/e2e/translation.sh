@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# translation.sh - issue 7 item 3: unicast translation, AF_XDP datapath
+# versus kernel datapath, side by side.
+#
+#   [G] gi 10.71.0.2 ── veth ── pi 10.71.0.1 [P: xigmp run] po 10.72.0.1 ── veth ── si 10.72.0.2 [S]
+#
+# Two such topologies are built, one per datapath, each with its own daemon
+# (`modes: {unicastProxyInToOut: true}`), and the measurements alternate
+# between them so machine noise hits both alike. xigmp-gen sends IGMPv3
+# reports unicast to the proxy's inside address from G (AF_XDP TX, frames
+# addressed to pi's MAC); the proxy re-sends each as multicast to 224.0.0.22
+# on po; xigmp-gen receive counts them in S with kernel timestamps. See
+# bench/e2e/translation.py for what is measured.
+#
+# Needs root. Prints progress on stderr and one JSON object on stdout.
+# Env: XIGMP, GEN (binaries), PIN=0 to let the scheduler place everything
+# (default: proxy on CPU 0, generator and sink on CPU 1), QUICK=1 for a
+# shorter run.
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 1
+XIGMP=${XIGMP:-.build/release/xigmp}
+GEN=${GEN:-.build/release/xigmp-gen}
+PY=${PY:-/usr/bin/python3}
+log() { echo "translation: $*" >&2; }
+[ "$(id -u)" == 0 ] || { log "needs root (namespaces, XDP, AF_XDP): sudo $0"; exit 1; }
+for b in "$XIGMP" "$GEN"; do [ -x "$b" ] || { log "$b missing: run make build"; exit 1; }; done
+
+TAG=xgbt-$$
+TMP=$(mktemp -d /tmp/xigmp-translation.XXXXXX)
+NSS=()
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	for ns in "${NSS[@]}"; do ip netns del "$ns" 2>/dev/null; done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+new_ns() {
+	ip netns add "$1" || { log "cannot create netns $1"; exit 1; }
+	NSS+=("$1")
+	ip -n "$1" link set lo up
+	ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+}
+mac_of() { ip -n "$1" -j link show "$2" | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["address"])'; }
+
+NCPU=$(nproc)
+PIN=${PIN:-1}
+[ "$NCPU" -ge 2 ] || PIN=0
+PROXY_CPU=0 LOAD_CPU=1
+
+ARGS=()
+for dp in xdp kernel; do
+	G=$TAG-g-$dp P=$TAG-p-$dp S=$TAG-s-$dp
+	for ns in $G $P $S; do new_ns "$ns"; done
+	ip -n "$G" link add gi type veth peer name pi netns "$P"
+	ip -n "$P" link add po type veth peer name si netns "$S"
+	ip -n "$G" addr add 10.71.0.2/24 dev gi
+	ip -n "$P" addr add 10.71.0.1/24 dev pi
+	ip -n "$P" addr add 10.72.0.1/24 dev po
+	ip -n "$S" addr add 10.72.0.2/24 dev si
+	ip -n "$G" link set gi up; ip -n "$P" link set pi up; ip -n "$P" link set po up; ip -n "$S" link set si up
+	if [ "$PIN" == 1 ]; then
+		# The sink's receive processing (softirq) would otherwise run in the
+		# proxy's context when it transmits and be charged to it: steer it
+		# (RPS) to the load CPU.
+		ip netns exec "$S" sh -c "for q in /sys/class/net/si/queues/rx-*; do echo $(printf %x $((1 << LOAD_CPU))) > \$q/rps_cpus; done"
+	fi
+	cat >"$TMP/$dp.yaml" <<YAML
+interfaces: {outside: po, inside: pi}
+datapath: $dp
+modes: {unicastProxyInToOut: true}
+control: {socket: $TMP/$dp.sock}
+metrics: {listen: "127.0.0.1:19750"}
+logLevel: warning
+YAML
+	if [ "$PIN" == 1 ]; then
+		taskset -c $PROXY_CPU "$XIGMP" --netns "$P" run --config "$TMP/$dp.yaml" >"$TMP/$dp.log" 2>&1 &
+	else
+		"$XIGMP" --netns "$P" run --config "$TMP/$dp.yaml" >"$TMP/$dp.log" 2>&1 &
+	fi
+	pid=$!
+	PIDS+=("$pid")
+	for _ in $(seq 100); do [ -S "$TMP/$dp.sock" ] && break; sleep 0.1; done
+	[ -S "$TMP/$dp.sock" ] || { log "the $dp daemon did not start:"; cat "$TMP/$dp.log" >&2; exit 1; }
+	log "$dp: daemon pid $pid in $P ($(ip -n "$P" -d link show pi | grep -o 'prog/xdp[a-z]*' | head -1 || echo no-xdp) on pi)"
+	ARGS+=(--topology "$dp,$G,$P,$S,$(mac_of "$P" pi),$pid")
+done
+
+[ "$PIN" == 1 ] && ARGS+=(--load-cpu $LOAD_CPU)
+[ "${QUICK:-0}" == 1 ] && ARGS+=(--quick)
+$PY bench/e2e/translation.py --gen "$GEN" --tmp "$TMP" "${ARGS[@]}"
+rc=$?
+for dp in xdp kernel; do
+	if grep -qiE "error|warn" "$TMP/$dp.log"; then log "$dp daemon log:"; sed 's/^/  /' "$TMP/$dp.log" | tail -20 >&2; fi
+done
+exit $rc

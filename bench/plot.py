@@ -1,0 +1,287 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+"""bench/plot.py - the table and the plot of a benchmark run.
+
+    bench/plot.py RESULTS.json [--table] [--markdown] [--png OUT.png] [--svg OUT.svg]
+
+--table prints the summary table (figure, value, baseline, ratio, goal, met)
+to stdout as aligned text, --markdown as a Markdown table (what the README
+carries).  --png/--svg draw every figure beside its baseline with
+matplotlib (Debian's python3-matplotlib, hence /usr/bin/python3: a pyenv
+python on PATH would not have it).  A section that failed or was not run
+shows its error instead of numbers; it never stops the rest.
+"""
+import argparse
+import json
+import sys
+
+
+def num(section, key):
+    """section[key] as a float, or None when missing or not a number."""
+    if not isinstance(section, dict):
+        return None
+    v = section.get(key)
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def fmt(v, unit=""):
+    if v is None:
+        return "-"
+    if abs(v) >= 100000:
+        s = f"{v / 1e6:.3f} M"
+    elif abs(v) >= 100:
+        s = f"{v:.0f}"
+    elif abs(v) >= 10:
+        s = f"{v:.1f}"
+    else:
+        s = f"{v:.2f}"
+    return f"{s} {unit}".strip() if unit else s
+
+
+def section(results, name):
+    """(dict, error) for a section; error set when it failed or is absent."""
+    s = results.get(name)
+    if s is None:
+        return None, "not run"
+    if isinstance(s, dict) and "error" in s:
+        return None, str(s["error"])
+    return s, None
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def rows(results):
+    """The summary rows: (figure, xigmp, baseline, ratio, goal, met).
+
+    `ratio` is always xigmp / baseline (below 1 is better for times, above 1
+    for rates); `met` is True/False/None (no goal set)."""
+    out = []
+
+    def missing(label, err):
+        out.append((label, "error: " + err[:60], "", "", "", None))
+
+    c, err = section(results, "classifier")
+    if c:
+        base = num(c, "baseline_pass_ns")
+        added = num(c, "non_igmp_added_ns")
+        v = num(c, "non_igmp_ns")
+        out.append(("classifier, non-IGMP frame (ns/frame)", fmt(v), f"XDP_PASS {fmt(base)}",
+                    f"{fmt(ratio(v, base))} (+{fmt(added)} ns)", "<= +5 ns",
+                    added is not None and added <= 5))
+        for key, label in (("igmp", "IGMP v2 report"), ("vlan_igmp", "VLAN-tagged IGMP")):
+            b = num(c, f"baseline_pass_{key}_ns") or base
+            v = num(c, f"{key}_ns")
+            out.append((f"classifier, {label} (ns/frame)", fmt(v), f"XDP_PASS {fmt(b)}",
+                        f"{fmt(ratio(v, b))} (+{fmt(num(c, f'{key}_added_ns'))} ns)", "", None))
+    else:
+        missing("classifier", err)
+
+    t, err = section(results, "throughput")
+    if t:
+        for mode in ("native", "generic"):
+            m = t.get(mode, {})
+            r = num(m, "classifier_over_pass")
+            out.append((f"veth non-IGMP, classifier, {mode} (pps)", fmt(num(m, "classifier_pps")),
+                        f"XDP_PASS {fmt(num(m, 'pass_pps'))}", fmt(r), ">= 0.95",
+                        r is not None and r >= 0.95))
+        for mode in ("native", "generic"):
+            m = t.get(mode, {})
+            out.append((f"veth non-IGMP, XDP_PASS, {mode} (pps)", fmt(num(m, "pass_pps")),
+                        f"nothing attached {fmt(num(t, 'bare_pps'))}", fmt(num(m, "pass_over_bare")), "", None))
+        out.append(("`xigmp load --mode auto` on veth", str(t.get("auto_mode", "-")),
+                    f"cheaper: {t.get('cheaper_mode', '-')}", "", "picks the cheaper",
+                    t.get("auto_picks_cheaper")))
+    else:
+        missing("throughput", err)
+
+    x, err = section(results, "translation")
+    if x:
+        xc, kc = num(x, "xdp_cpu_ns_per_msg"), num(x, "kernel_cpu_ns_per_msg")
+        r = ratio(xc, kc)
+        out.append(("translation, proxy CPU per message (ns)", fmt(xc), f"kernel datapath {fmt(kc)}",
+                    fmt(r), "<= 0.5 (2x msgs/CPU-s)", r is not None and r <= 0.5))
+        xr, kr = num(x, "xdp_msgs_per_s"), num(x, "kernel_msgs_per_s")
+        out.append(("translation, msgs/s at zero loss", fmt(xr), f"kernel datapath {fmt(kr)}",
+                    fmt(ratio(xr, kr)), "", None))
+        for p in ("p50", "p99"):
+            xv, kv = num(x, f"xdp_{p}_us"), num(x, f"kernel_{p}_us")
+            out.append((f"translation latency {p} (us)", fmt(xv), f"kernel datapath {fmt(kv)}",
+                        fmt(ratio(xv, kv)), "", None))
+    else:
+        missing("translation", err)
+
+    j, err = section(results, "join_latency")
+    if j:
+        for p in ("p50", "p99"):
+            xv, iv = num(j, f"xigmp_{p}_us"), num(j, f"igmpproxy_{p}_us")
+            r = ratio(xv, iv)
+            goal = p == "p50"
+            out.append((f"join propagation {p} (us)", fmt(xv), f"igmpproxy {fmt(iv)}",
+                        fmt(r), "<= 0.1 (10x lower)" if goal else "",
+                        (r is not None and r <= 0.1) if goal else None))
+    else:
+        missing("join_latency", err)
+
+    cp, err = section(results, "control_plane")
+    if cp:
+        ns, base = num(cp, "ns_per_msg"), num(cp, "baseline_owned_ns_per_msg")
+        out.append(("control plane, decode+policy+encode (ns/msg)", fmt(ns),
+                    f"owned values {fmt(base)}", fmt(ratio(ns, base)), "", None))
+        a, ab = num(cp, "allocs_per_msg"), num(cp, "baseline_owned_allocs_per_msg")
+        out.append(("control plane, allocations per message", fmt(a), f"owned values {fmt(ab)}",
+                    "", "0", a == 0 if a is not None else None))
+    else:
+        missing("control_plane", err)
+    return out
+
+
+HEAD = ("figure", "xigmp", "baseline", "xigmp/baseline", "goal", "met")
+
+
+def met_text(m):
+    return "" if m is None else ("yes" if m else "NO")
+
+
+def print_table(results, markdown):
+    data = [tuple(r[:5]) + (met_text(r[5]),) for r in rows(results)]
+    if markdown:
+        print("| " + " | ".join(HEAD) + " |")
+        print("|" + "|".join("---" for _ in HEAD) + "|")
+        for r in data:
+            print("| " + " | ".join(r) + " |")
+        return
+    widths = [max(len(str(r[i])) for r in data + [HEAD]) for i in range(len(HEAD))]
+    for r in [HEAD] + data:
+        print("  ".join(str(v).ljust(widths[i]) for i, v in enumerate(r)).rstrip())
+
+
+def draw(results, paths):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    XIGMP, BASE = "#1f77b4", "#bbbbbb"
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
+    axes = axes.flatten()
+
+    def pairs(ax, title, unit, labels, ours, base, base_name, log=False, lower_better=True,
+              ours_name="xigmp"):
+        import numpy as np
+        x = np.arange(len(labels))
+        w = 0.38
+        ours = [v if v is not None else 0 for v in ours]
+        base = [v if v is not None else 0 for v in base]
+        b1 = ax.bar(x - w / 2, ours, w, color=XIGMP, label=ours_name)
+        b2 = ax.bar(x + w / 2, base, w, color=BASE, label=base_name)
+        for bars in (b1, b2):
+            for b in bars:
+                h = b.get_height()
+                if h > 0:
+                    ax.annotate(fmt(h), (b.get_x() + b.get_width() / 2, h), ha="center",
+                                va="bottom", fontsize=7, xytext=(0, 2), textcoords="offset points")
+        ax.set_xticks(x, labels, fontsize=8)
+        ax.set_ylabel(unit + (" (lower is better)" if lower_better else " (higher is better)"), fontsize=8)
+        ax.set_title(title, fontsize=10)
+        top = max(ours + base + [0])
+        if log:
+            ax.set_yscale("log")
+            if top > 0:
+                ax.set_ylim(top=top * 4)
+        elif top > 0 and ax.get_ylim()[1] < top * 1.3:
+            ax.set_ylim(0, top * 1.3)  # room for the legend above the bars
+        ax.legend(fontsize=7, loc="upper left")
+
+    def failed(ax, title, err):
+        ax.set_title(title, fontsize=10)
+        ax.text(0.5, 0.5, "not measured:\n" + err[:120], ha="center", va="center",
+                fontsize=8, wrap=True, transform=ax.transAxes)
+        ax.set_axis_off()
+
+    c, err = section(results, "classifier")
+    if c:
+        pairs(axes[0], "Classifier cost, BPF_PROG_TEST_RUN", "ns per frame",
+              ["non-IGMP", "IGMP", "VLAN IGMP"],
+              [num(c, "non_igmp_ns"), num(c, "igmp_ns"), num(c, "vlan_igmp_ns")],
+              [num(c, "baseline_pass_non_igmp_ns") or num(c, "baseline_pass_ns"),
+               num(c, "baseline_pass_igmp_ns"), num(c, "baseline_pass_vlan_igmp_ns")],
+              "XDP_PASS (baseline)", ours_name="classifier")
+    else:
+        failed(axes[0], "Classifier cost", err)
+
+    t, err = section(results, "throughput")
+    if t:
+        n, g = t.get("native", {}), t.get("generic", {})
+        bare = num(t, "bare_pps")
+        if bare:
+            axes[1].axhline(bare / 1e6, color="#555555", linestyle="--", linewidth=1,
+                            label=f"nothing attached ({fmt(bare / 1e6)} Mpps)")
+        pairs(axes[1], f"Non-IGMP frames through a veth (`load --mode auto` picks {t.get('auto_mode')})",
+              "Mpps", ["native XDP", "generic XDP"],
+              [(num(n, "classifier_pps") or 0) / 1e6, (num(g, "classifier_pps") or 0) / 1e6],
+              [(num(n, "pass_pps") or 0) / 1e6, (num(g, "pass_pps") or 0) / 1e6],
+              "XDP_PASS (baseline)", lower_better=False, ours_name="classifier")
+        axes[1].set_ylim(0, (bare or 1e6) / 1e6 * 1.25)
+    else:
+        failed(axes[1], "Non-IGMP throughput", err)
+
+    x, err = section(results, "translation")
+    if x:
+        pairs(axes[2], "Unicast translation, proxy CPU per message", "ns CPU per message",
+              ["xigmp proxy"], [num(x, "xdp_cpu_ns_per_msg")], [num(x, "kernel_cpu_ns_per_msg")],
+              "kernel datapath (baseline)", ours_name="AF_XDP datapath")
+        pairs(axes[3], "Unicast translation latency", "us", ["p50", "p99"],
+              [num(x, "xdp_p50_us"), num(x, "xdp_p99_us")],
+              [num(x, "kernel_p50_us"), num(x, "kernel_p99_us")], "kernel datapath (baseline)",
+              log=True, ours_name="AF_XDP datapath")
+    else:
+        failed(axes[2], "Unicast translation", err)
+        failed(axes[3], "Unicast translation latency", err)
+
+    j, err = section(results, "join_latency")
+    if j:
+        pairs(axes[4], "Join propagation, host report -> upstream report", "us", ["p50", "p99"],
+              [num(j, "xigmp_p50_us"), num(j, "xigmp_p99_us")],
+              [num(j, "igmpproxy_p50_us"), num(j, "igmpproxy_p99_us")], "igmpproxy (baseline)", log=True)
+    else:
+        failed(axes[4], "Join propagation", err)
+
+    cp, err = section(results, "control_plane")
+    if cp:
+        pairs(axes[5], f"Control plane per message (allocs: {fmt(num(cp, 'allocs_per_msg'))} vs "
+              f"{fmt(num(cp, 'baseline_owned_allocs_per_msg'))})", "ns per message",
+              ["decode+policy+encode"], [num(cp, "ns_per_msg")], [num(cp, "baseline_owned_ns_per_msg")],
+              "owned-value decode (baseline)", ours_name="xigmp (views, no copies)")
+    else:
+        failed(axes[5], "Control plane", err)
+
+    m = results.get("machine", {})
+    fig.suptitle(f"xigmp benchmarks - {m.get('cpu_model', '?')}, {m.get('cores', '?')} cores, "
+                 f"Linux {m.get('kernel', '?')}, {m.get('date', '?')} (medians of alternating rounds)",
+                 fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    for p in paths:
+        fig.savefig(p, dpi=110)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("results")
+    ap.add_argument("--table", action="store_true")
+    ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--png")
+    ap.add_argument("--svg")
+    a = ap.parse_args()
+    with open(a.results) as f:
+        results = json.load(f)
+    if a.table or a.markdown:
+        print_table(results, a.markdown)
+    out = [p for p in (a.png, a.svg) if p]
+    if out:
+        draw(results, out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# bench/run.sh - xigmp's benchmark suite in one go (`make bench` runs it after
+# `make build`): classifier cost, veth throughput and control-plane cost from
+# xigmp-bench, then the end-to-end scripts bench/e2e/translation.sh and
+# bench/e2e/join_latency.sh when present.  Each prints one JSON object; a
+# section that is missing or fails is recorded as {"error": "..."} and the
+# run goes on.  Writes bench/results/latest.json and latest.png, prints the
+# table, and exits non-zero if any section failed (after writing).
+#
+# Needs root: it loads BPF programs, creates network namespaces (xbench-PID-*,
+# deleted on exit, also on Ctrl-C) and counts allocations with uprobes.  It
+# never touches the machine's own interfaces.
+#
+# Environment: XIGMP_BENCH (default .build/release/xigmp-bench),
+# BENCH_QUICK=1 (fewer rounds, for trying the script out; not for results).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+BENCH=${XIGMP_BENCH:-.build/release/xigmp-bench}
+RESULTS=bench/results
+PY=/usr/bin/python3	# Debian's, with python3-matplotlib (not a pyenv one)
+
+die() { echo "bench/run.sh: $*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "needs root (loads BPF programs, creates network namespaces, counts allocations with uprobes): run \`sudo make bench\`"
+[ -x "$BENCH" ] || die "$BENCH not found: run \`make build\` first (or \`make bench\`, which does)"
+[ -x "$PY" ] && "$PY" -c 'import matplotlib' 2>/dev/null ||
+	die "Debian's python3 with matplotlib is missing: run \`scripts/deps.sh bench\` (or \`make bench\`)"
+
+tmp=$(mktemp -d /tmp/xigmp-bench.XXXXXX)
+child=0
+
+# Deletes namespaces left by xigmp-bench processes that are gone (it deletes
+# its own on exit and on SIGINT/SIGTERM; this catches a SIGKILL).
+sweep_namespaces() {
+	local ns pid
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+		case $ns in xbench-*) ;; *) continue ;; esac
+		pid=${ns#xbench-}; pid=${pid%%-*}
+		kill -0 "$pid" 2>/dev/null || ip netns del "$ns" 2>/dev/null
+	done
+	# Pins of a `xigmp load` interrupted between its load and unload.
+	for d in /sys/fs/bpf/xigmp/@xbench-*; do
+		[ -d "$d" ] || continue
+		pid=${d#*/@xbench-}; pid=${pid%%-*}
+		kill -0 "$pid" 2>/dev/null || rm -rf "$d"
+	done
+}
+cleanup() {
+	if [ "$child" != 0 ] && kill -0 "$child" 2>/dev/null; then
+		kill -TERM "$child" 2>/dev/null
+		wait "$child" 2>/dev/null
+	fi
+	sweep_namespaces
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'echo "bench/run.sh: interrupted" >&2; exit 130' INT TERM HUP
+
+if [ -n "${BENCH_QUICK:-}" ]; then
+	classifier_args=(--rounds 3 --repeat 1000000)
+	throughput_args=(--rounds 2 --window 1)
+	control_args=(--rounds 3)
+else
+	classifier_args=(--rounds 7 --repeat 2000000)
+	throughput_args=(--rounds 10 --window 1)
+	control_args=(--rounds 7)
+fi
+
+failed=()
+
+# run_section NAME TIMEOUT CMD... : runs CMD with stderr shown, keeps the last
+# JSON object it printed on stdout as $tmp/NAME.json, or an error object.
+run_section() {
+	local name=$1 limit=$2 status
+	shift 2
+	echo "== $name: $*" >&2
+	local start=$SECONDS
+	timeout -k 10 "$limit" "$@" >"$tmp/$name.out" 2> >(tee "$tmp/$name.err" >&2) &
+	child=$!
+	wait "$child"
+	status=$?
+	child=0
+	sleep 0.2	# let tee write the last stderr lines
+	"$PY" - "$name" "$status" "$limit" "$tmp" <<'EOF'
+import json, sys
+name, status, limit, tmp = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+out = open(f"{tmp}/{name}.out", errors="replace").read()
+err = [l for l in open(f"{tmp}/{name}.err", errors="replace").read().splitlines() if l.strip()]
+obj = None
+for line in reversed([l for l in out.splitlines() if l.strip()]):
+    try:
+        obj = json.loads(line)
+        break
+    except ValueError:
+        continue
+if obj is None:
+    try:
+        obj = json.loads(out)
+    except ValueError:
+        pass
+if status == 124 or status == 137:
+    result = {"error": f"timed out after {limit} s"}
+elif status != 0 or not isinstance(obj, dict):
+    why = err[-1] if err else "no output"
+    result = {"error": f"exit {status}: {why}" if status else f"printed no JSON object: {why}"}
+else:
+    # An e2e script may wrap its figures in its section name.
+    result = obj[name] if len(obj) == 1 and isinstance(obj.get(name), dict) else obj
+json.dump(result, open(f"{tmp}/{name}.json", "w"))
+sys.exit(0 if "error" not in result else 1)
+EOF
+	local ok=$?
+	echo "== $name: $([ $ok = 0 ] && echo done || echo FAILED) in $((SECONDS - start)) s" >&2
+	[ $ok = 0 ] || failed+=("$name")
+}
+
+run_e2e() {
+	local name=$1 script=bench/e2e/$1.sh
+	if [ -x "$script" ]; then
+		run_section "$name" 240 "$script"
+	else
+		echo "== $name: $script is missing or not executable" >&2
+		printf '{"error": "%s is missing or not executable"}' "$script" >"$tmp/$name.json"
+		failed+=("$name")
+	fi
+}
+
+sweep_namespaces
+total_start=$SECONDS
+run_section classifier 180 "$BENCH" classifier "${classifier_args[@]}"
+run_section throughput 300 "$BENCH" throughput "${throughput_args[@]}"
+run_section control_plane 180 "$BENCH" control-plane "${control_args[@]}"
+run_e2e translation
+run_e2e join_latency
+
+mkdir -p "$RESULTS"
+cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+"$PY" - "$tmp" "$RESULTS/latest.json" "$(uname -r)" "$(nproc)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+	"$cpu" "$(systemd-detect-virt 2>/dev/null || echo unknown)" \
+	"$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo -dirty)" \
+	"$(swift --version 2>/dev/null | head -1)" "$((SECONDS - total_start))" "${BENCH_QUICK:+quick}" <<'EOF'
+import json, sys
+tmp, out, kernel, cores, date, cpu, virt, commit, swift, seconds, quick = sys.argv[1:12]
+results = {"machine": {"kernel": kernel, "cores": int(cores), "date": date, "cpu_model": cpu,
+                       "virtualization": virt, "commit": commit, "swift": swift,
+                       "suite_seconds": int(seconds)}}
+if quick:
+    results["machine"]["quick"] = True
+for name in ("classifier", "throughput", "translation", "join_latency", "control_plane"):
+    try:
+        results[name] = json.load(open(f"{tmp}/{name}.json"))
+    except (OSError, ValueError) as e:
+        results[name] = {"error": f"no result: {e}"}
+with open(out, "w") as f:
+    json.dump(results, f, indent=2)
+    f.write("\n")
+EOF
+echo
+"$PY" bench/plot.py "$RESULTS/latest.json" --table --png "$RESULTS/latest.png" ||
+	failed+=("plot")
+echo
+echo "wrote $RESULTS/latest.json and $RESULTS/latest.png in $((SECONDS - total_start)) s"
+if ((${#failed[@]})); then
+	echo "bench/run.sh: failed: ${failed[*]} (recorded as errors in $RESULTS/latest.json)" >&2
+	exit 1
+fi
