@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "IGMPProxy", dependencies: ["IGMPWire"]),
         // The daemon's YAML configuration: parsing and validation with
         // file/line/key errors. No I/O beyond reading the text it is given.
-        .target(name: "XigmpConfig", dependencies: ["IGMPWire", .product(name: "Yams", package: "Yams")]),
+        .target(name: "XigmpConfig", dependencies: ["IGMPWire", "IGMPProxy", .product(name: "Yams", package: "Yams")]),
         // RFC 3376 router-side membership state and the querier: pure, time
         // passed in, actions through a closure.
         .target(name: "IGMPMembership", dependencies: ["IGMPWire"]),

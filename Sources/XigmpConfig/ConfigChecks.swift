@@ -92,7 +92,7 @@ extension ConfigParser {
     mutating func checkModes(_ modes: DaemonConfig.Modes, line: Int) {
         // unicastMembershipResponse only changes where client-sent messages
         // go; on its own it sends nothing.
-        let acting = modes.enabled.filter { $0 != "unicastMembershipResponse" }
+        let acting = modes.enabledNames.filter { $0 != "unicastMembershipResponse" }
         if acting.isEmpty {
             let why = modes.unicastMembershipResponse
                 ? "only unicastMembershipResponse is true, which changes where client reports go but sends none, so xigmp would have nothing to do; expected membershipReportToNetwork: true as well, or another mode"

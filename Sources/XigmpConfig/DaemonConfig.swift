@@ -1,3 +1,4 @@
+import IGMPProxy
 import IGMPWire
 
 /// The daemon's configuration (`xigmp run --config FILE`), as read from YAML.
@@ -134,66 +135,21 @@ extension DaemonConfig {
 }
 
 extension DaemonConfig {
-    /// The eight proxy modes, each independently on or off (YAML `modes`).
-    ///
-    /// Every mode defaults to `false`. Names and meanings follow goIGMP's
-    /// switches; the behaviour is the policy engine's (`IGMPProxy`).
-    public struct Modes: Sendable, Equatable {
-        /// Queries heard on the active outside interface are re-sent on the
-        /// inside interface (general and group-specific).
-        public var proxyOutToIn: Bool
-        /// Reports and leaves heard on the inside interface are re-sent on the
-        /// active outside interface, from the outside interface's address.
-        public var proxyInToOut: Bool
-        /// IGMP sent unicast to the proxy's inside address is re-sent as
-        /// multicast on the active outside interface (unicast translation).
-        public var unicastProxyInToOut: Bool
-        /// Client API: a stream of the queries heard outside.
-        public var queryNotify: Bool
-        /// Client API: a stream of the reports heard, as joins and leaves.
-        public var membershipReportFromNetwork: Bool
-        /// Client API: clients may send reports through the proxy.
-        public var membershipReportToNetwork: Bool
-        /// Client reports go unicast to the learned querier (or to
-        /// `unicastFallback` until one is heard) instead of multicast.
-        public var unicastMembershipResponse: Bool
-        /// Client API: clients may send leaves through the proxy.
-        public var leaveToNetwork: Bool
+    /// The eight proxy modes, each independently on or off (YAML `modes`):
+    /// the policy engine's own ``ProxyModes``, so the file and the engine
+    /// cannot disagree on what a mode is. Every mode defaults to `false`.
+    public typealias Modes = ProxyModes
+}
 
-        /// Creates a mode set; every mode not named is off.
-        public init(proxyOutToIn: Bool = false, proxyInToOut: Bool = false,
-                    unicastProxyInToOut: Bool = false, queryNotify: Bool = false,
-                    membershipReportFromNetwork: Bool = false,
-                    membershipReportToNetwork: Bool = false,
-                    unicastMembershipResponse: Bool = false, leaveToNetwork: Bool = false) {
-            self.proxyOutToIn = proxyOutToIn
-            self.proxyInToOut = proxyInToOut
-            self.unicastProxyInToOut = unicastProxyInToOut
-            self.queryNotify = queryNotify
-            self.membershipReportFromNetwork = membershipReportFromNetwork
-            self.membershipReportToNetwork = membershipReportToNetwork
-            self.unicastMembershipResponse = unicastMembershipResponse
-            self.leaveToNetwork = leaveToNetwork
-        }
+extension ProxyModes {
+    /// The YAML names of the modes, in the order the documentation uses.
+    public static var names: [String] { ProxyMode.allCases.map(\.rawValue) }
 
-        /// The YAML names of the modes, in the order the documentation uses.
-        public static let names: [String] = [
-            "proxyOutToIn", "proxyInToOut", "unicastProxyInToOut", "queryNotify",
-            "membershipReportFromNetwork", "membershipReportToNetwork",
-            "unicastMembershipResponse", "leaveToNetwork",
-        ]
-
-        /// Each mode's YAML name with its setting, in ``names`` order.
-        public var settings: [(name: String, isOn: Bool)] {
-            [("proxyOutToIn", proxyOutToIn), ("proxyInToOut", proxyInToOut),
-             ("unicastProxyInToOut", unicastProxyInToOut), ("queryNotify", queryNotify),
-             ("membershipReportFromNetwork", membershipReportFromNetwork),
-             ("membershipReportToNetwork", membershipReportToNetwork),
-             ("unicastMembershipResponse", unicastMembershipResponse),
-             ("leaveToNetwork", leaveToNetwork)]
-        }
-
-        /// The YAML names of the modes that are on.
-        public var enabled: [String] { settings.filter(\.isOn).map(\.name) }
+    /// Each mode's YAML name with its setting, in ``names`` order.
+    public var settings: [(name: String, isOn: Bool)] {
+        ProxyMode.allCases.map { ($0.rawValue, self[$0]) }
     }
+
+    /// The YAML names of the modes that are on.
+    public var enabledNames: [String] { enabled.map(\.rawValue) }
 }

@@ -111,7 +111,7 @@ public final class ProxyRuntime: @unchecked Sendable {
         guard let outside = addressing[.outside], let inside = addressing[.inside] else {
             throw DaemonError("internal: outside and inside must be set")
         }
-        let modes = ProxyModes(c.modes)
+        let modes = c.modes
         let proxyConfig = ProxyConfiguration(modes: modes, outside: outside, alt: addressing[.alt], inside: inside,
                                              activeOutside: c.activeOutside == .alt ? .alt : .primary,
                                              unicastFallback: c.unicastFallback)
@@ -410,17 +410,6 @@ public struct ProxyMetricsFactory: Sendable {
     }
 }
 
-extension ProxyModes {
-    /// The policy's modes from the config's.
-    init(_ m: DaemonConfig.Modes) {
-        self.init(proxyOutToIn: m.proxyOutToIn, proxyInToOut: m.proxyInToOut,
-                  unicastProxyInToOut: m.unicastProxyInToOut, queryNotify: m.queryNotify,
-                  membershipReportFromNetwork: m.membershipReportFromNetwork,
-                  membershipReportToNetwork: m.membershipReportToNetwork,
-                  unicastMembershipResponse: m.unicastMembershipResponse, leaveToNetwork: m.leaveToNetwork)
-    }
-}
-
 func monotonicNs() -> UInt64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
@@ -431,10 +420,4 @@ func realtimeNs() -> UInt64 {
     var ts = timespec()
     clock_gettime(CLOCK_REALTIME, &ts)
     return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
-}
-
-/// The policy's modes from the config's, for callers outside this module.
-public enum ProxyModesBridge {
-    /// Converts config modes to policy modes.
-    public static func modes(_ m: DaemonConfig.Modes) -> ProxyModes { ProxyModes(m) }
 }

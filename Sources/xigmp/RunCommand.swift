@@ -173,14 +173,14 @@ struct ReloadService: Service {
                 logger.warning("changes to \(restartOnly.joined(separator: ", ")) need a restart; applying the rest")
             }
             let reply = await proxy.runtime.perform(.reconfigure(
-                ProxyModesBridge.modes(n.modes), unicastFallback: n.unicastFallback,
+                n.modes, unicastFallback: n.unicastFallback,
                 activeOutside: n.activeOutside == .alt ? .alt : .primary))
             switch reply {
             case .ok:
                 current.modes = n.modes
                 current.unicastFallback = n.unicastFallback
                 current.activeOutside = n.activeOutside
-                logger.notice("config reloaded: modes \(n.modes.enabled), active outside \(n.activeOutside.rawValue)")
+                logger.notice("config reloaded: modes \(n.modes.enabledNames), active outside \(n.activeOutside.rawValue)")
             case .failed(let why):
                 logger.error("the new config cannot be applied (\(why)); the running one stays")
             }

@@ -60,7 +60,7 @@ import XigmpConfig
             controlSocket: "/run/xigmp/control.sock", logLevel: .debug)
         #expect(loaded.config == expected)
         #expect(loaded.warnings.isEmpty)
-        #expect(loaded.config.modes.enabled == DaemonConfig.Modes.names)
+        #expect(loaded.config.modes.enabledNames == DaemonConfig.Modes.names)
         #expect(loaded.config.outsideInterface(.alt) == "gre0")
     }
 
