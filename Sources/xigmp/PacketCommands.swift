@@ -53,6 +53,8 @@ struct Dump: ParsableCommand {
     @Flag(name: .long, help: "One JSON object per line.") var json = false
     @Option(name: .long, help: ArgumentHelp("Also save the packets to a pcap file.", valueName: "FILE.pcap")) var write: String?
     @Option(name: .long, help: "Datapath for live capture: auto, xdp or kernel.") var datapath: DatapathChoice = .auto
+    @Option(name: .customLong("xdp-mode"), help: "With the xdp datapath, when dump attaches the classifier: auto, native or generic.")
+    var xdpMode: ClassifierControl.ModeRequest = .auto
 
     func validate() throws {
         if (iface == nil) == (read == nil) { throw ValidationError("give exactly one of --iface IF or --read FILE.pcap") }
@@ -76,7 +78,7 @@ struct Dump: ParsableCommand {
         if let read { return try dumpFile(read) }
         guard let iface else { return }
         let port = try XigmpCLI.run { () throws(DatapathError) in
-            try PortOpening.open(ifname: iface, choice: datapath, receive: true)
+            try PortOpening.open(ifname: iface, choice: datapath, receive: true, mode: xdpMode)
         }
         let layer: LinkLayer = port.kind == .xdp ? .ethernet : .ipv4
         var sink: PcapFileSink?
