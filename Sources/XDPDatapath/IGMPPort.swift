@@ -57,6 +57,8 @@ public struct PortStatistics: Sendable, Equatable {
     public var txErrors: UInt64 = 0
     /// Times the kernel had to be woken (need_wakeup / sendto kicks).
     public var wakeups: UInt64 = 0
+    /// Times received frames had to wait for fill-ring room (AF_XDP).
+    public var fillDeferred: UInt64 = 0
     /// Creates zeroed statistics.
     public init() {}
 }

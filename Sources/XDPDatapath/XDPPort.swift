@@ -156,6 +156,7 @@ public final class XDPPort: IGMPPort {
         while step < count && handed < maxBatch {
             let s = sockets[(nextQueue + step) % count]
             step += 1
+            returnFrames(s)
             var rxIdx: UInt32 = 0
             let n = xsk_ring_cons__peek(s.rx, UInt32(maxBatch - handed), &rxIdx)
             if n == 0 {
@@ -165,21 +166,17 @@ public final class XDPPort: IGMPPort {
                 }
                 continue
             }
-            var fillIdx: UInt32 = 0
-            // The fill ring has room for every frame this queue owns, and
-            // these n came out of it, so the reservation cannot fail.
-            _ = xsk_ring_prod__reserve(s.fill, n, &fillIdx)
             var i: UInt32 = 0
             while i < n {
                 let desc = xsk_ring_cons__rx_desc(s.rx, rxIdx &+ i)!.pointee
                 let bytes = UnsafeRawBufferPointer(start: umem.data(desc.addr), count: Int(desc.len))
                 body(PortPacket(ifindex: interface.index, queue: s.queue, linkLayer: .ethernet,
                                 bytes: bytes, timestampNs: now))
-                xsk_ring_prod__fill_addr(s.fill, fillIdx &+ i).pointee = desc.addr & frameMask
+                s.pendingFill.push(desc.addr & frameMask)
                 i &+= 1
             }
-            xsk_ring_prod__submit(s.fill, n)
             xsk_ring_cons__release(s.rx, n)
+            returnFrames(s)
             handed += Int(n)
             statistics.rxPackets &+= UInt64(n)
             statistics.rxBatches &+= 1
@@ -244,6 +241,37 @@ public final class XDPPort: IGMPPort {
     public func flush() throws(DatapathError) {
         if txPending > 0 { try kick() }
         reclaimCompletions()
+        // Frames held back for want of fill-ring room go back here too, so
+        // a queue that received nothing since still gets them.
+        if lease != nil {
+            var q = 0
+            while q < sockets.count {
+                returnFrames(sockets[q])
+                q += 1
+            }
+        }
+    }
+
+    /// Gives held-back received frames to the fill ring, as many as it has
+    /// room for now.
+    @inline(__always)
+    private func returnFrames(_ s: XSKQueueSocket) {
+        let waiting = UInt32(s.pendingFill.count)
+        guard waiting > 0 else { return }
+        let room = min(xsk_prod_nb_free(s.fill, waiting), waiting)
+        guard room > 0 else {
+            statistics.fillDeferred &+= 1
+            return
+        }
+        var idx: UInt32 = 0
+        guard xsk_ring_prod__reserve(s.fill, room, &idx) == room else { return }
+        var i: UInt32 = 0
+        while i < room {
+            xsk_ring_prod__fill_addr(s.fill, idx &+ i).pointee = s.pendingFill.pop()!
+            i &+= 1
+        }
+        xsk_ring_prod__submit(s.fill, room)
+        if room < waiting { statistics.fillDeferred &+= 1 }
     }
 
     /// Tells the kernel to process the TX ring (copy mode always needs it;

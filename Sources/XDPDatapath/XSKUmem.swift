@@ -120,10 +120,18 @@ final class XSKQueueSocket {
     private let ownsRings: Bool
     private(set) var handle: OpaquePointer?
     let fd: Int32
+    /// Received frames waiting for room in the fill ring. The kernel
+    /// publishes its fill-ring consumer index lazily (it reads entries in
+    /// batches), so right after a burst the ring can look full even though
+    /// the frames just received came out of it; writing them anyway would
+    /// overwrite entries the kernel has not read and hand one frame out
+    /// twice (seen as duplicated and lost packets under overload).
+    var pendingFill: FrameStack
 
     init(umem: XSKUmem, ifname: String, queue: UInt32, withRX: Bool = true, withTX: Bool,
          ringSize: Int, txSize: Int) throws(DatapathError) {
         self.queue = queue
+        pendingFill = FrameStack(capacity: max(ringSize, 1))
         hasRX = withRX
         rx = .allocate(capacity: 1)
         rx.initialize(to: xsk_ring_cons())
