@@ -80,11 +80,7 @@ public final class KernelPort: IGMPPort {
     private let fd: Int32
     private let filterInterface: Bool
     private var counters = PortStatistics()
-    private let packets: UnsafeMutableRawPointer
-    private let controls: UnsafeMutableRawPointer
-    private let controlSpace: Int
-    private let iovecs: UnsafeMutablePointer<iovec>
-    private let headers: UnsafeMutablePointer<cxigmp_mmsghdr>
+    private let batch: ReceiveBatch
     private var joined: [IPv4Address] = []
 
     /// Opens the port on `interface`.
@@ -146,21 +142,7 @@ public final class KernelPort: IGMPPort {
         capturesAllGroups = mroute
         pollDescriptors = [fd]
         packetBufferSize = Self.bufferSize(for: interface)
-        controlSpace = (cxigmp_rx_control_space() + 7) & ~7
-        packets = .allocate(byteCount: batchSize * packetBufferSize, alignment: 64)
-        controls = .allocate(byteCount: batchSize * controlSpace, alignment: 8)
-        controls.initializeMemory(as: UInt8.self, repeating: 0, count: batchSize * controlSpace)
-        iovecs = .allocate(capacity: batchSize)
-        headers = .allocate(capacity: batchSize)
-        for i in 0..<batchSize {
-            iovecs[i] = iovec(iov_base: packets + i * packetBufferSize, iov_len: packetBufferSize)
-            var h = cxigmp_mmsghdr()
-            h.msg_hdr.msg_iov = iovecs + i
-            h.msg_hdr.msg_iovlen = 1
-            h.msg_hdr.msg_control = controls + i * controlSpace
-            h.msg_hdr.msg_controllen = controlSpace
-            headers[i] = h
-        }
+        batch = ReceiveBatch(capacity: batchSize, bufferSize: packetBufferSize)
         self.warnings = warnings
         // Joins come last so a failure above leaves no membership behind
         // (deinit leaves them; close would too).
@@ -174,10 +156,6 @@ public final class KernelPort: IGMPPort {
         for group in joined { try? membership(IP_DROP_MEMBERSHIP, group) }
         if capturesAllGroups { _ = cxigmp_mrt_done(fd) }
         close(fd)
-        packets.deallocate()
-        controls.deallocate()
-        iovecs.deallocate()
-        headers.deallocate()
     }
 
     public func receive(maxBatch: Int, timeoutMs: Int32, _ body: (PortPacket) -> Void) throws(DatapathError) -> Int {
@@ -197,7 +175,7 @@ public final class KernelPort: IGMPPort {
         var remaining = maxBatch
         while remaining > 0 {
             let want = min(remaining, batchSize)
-            let n = Int(cxigmp_recvmmsg(fd, headers, UInt32(want), Int32(MSG_DONTWAIT)))
+            let n = batch.receive(from: fd, count: want)
             if n < 0 {
                 let code = errno
                 if code == EAGAIN || code == EINTR { break }
@@ -220,19 +198,14 @@ public final class KernelPort: IGMPPort {
     /// is IGMP from this interface, and readies its header for reuse.
     @inline(__always)
     private func accept(_ i: Int, _ body: (PortPacket) -> Void) -> Bool {
-        let header = UnsafeMutableRawPointer(headers + i).assumingMemoryBound(to: msghdr.self)
-        defer {
-            // recvmmsg wrote back the control length used and the flags.
-            header.pointee.msg_controllen = controlSpace
-            header.pointee.msg_flags = 0
-        }
-        let length = Int(headers[i].msg_len)
+        let header = batch.header(i)
+        defer { batch.reset(i) }
         if header.pointee.msg_flags & Int32(MSG_TRUNC) != 0 {
             drops.truncated &+= 1
             return false
         }
-        let bytes = UnsafeRawBufferPointer(start: packets + i * packetBufferSize, count: length)
-        guard length >= 20, bytes[0] >> 4 == 4 else {
+        let bytes = batch.bytes(i)
+        guard bytes.count >= 20, bytes[0] >> 4 == 4 else {
             drops.malformed &+= 1
             return false
         }

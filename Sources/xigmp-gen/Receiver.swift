@@ -23,13 +23,7 @@ final class ProbeReceiver {
 
     private let fd: Int32
     private let runID: UInt16?
-    private let batch = 64
-    private let bufferSize = 2048
-    private let packets: UnsafeMutableRawPointer
-    private let controls: UnsafeMutableRawPointer
-    private let controlSpace: Int
-    private let iovecs: UnsafeMutablePointer<iovec>
-    private let headers: UnsafeMutablePointer<cxigmp_mmsghdr>
+    private let batch = ReceiveBatch(capacity: 64, bufferSize: 2048)
     private var seen: [UInt64] = []
     var result = Result()
 
@@ -59,20 +53,6 @@ final class ProbeReceiver {
         // Drop whatever queued before the bind took effect, and reset the stats.
         while recv(fd, nil, 0, Int32(MSG_DONTWAIT | MSG_TRUNC)) >= 0 {}
         _ = Self.readDrops(fd)
-        controlSpace = (cxigmp_rx_control_space() + 7) & ~7
-        packets = .allocate(byteCount: batch * bufferSize, alignment: 64)
-        controls = .allocate(byteCount: batch * controlSpace, alignment: 8)
-        iovecs = .allocate(capacity: batch)
-        headers = .allocate(capacity: batch)
-        for i in 0..<batch {
-            iovecs[i] = iovec(iov_base: packets + i * bufferSize, iov_len: bufferSize)
-            var h = cxigmp_mmsghdr()
-            h.msg_hdr.msg_iov = iovecs + i
-            h.msg_hdr.msg_iovlen = 1
-            h.msg_hdr.msg_control = controls + i * controlSpace
-            h.msg_hdr.msg_controllen = controlSpace
-            headers[i] = h
-        }
         result.latencies.reserveCapacity(max(expected, 1 << 16))
         seen = [UInt64](repeating: 0, count: max(expected, 1 << 16) / 64 + 1)
     }
@@ -108,10 +88,10 @@ final class ProbeReceiver {
     func run(stop: (Result, UInt64) -> Bool) {
         var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         while stopRequested == 0 {
-            let n = Int(cxigmp_recvmmsg(fd, headers, UInt32(batch), Int32(MSG_DONTWAIT)))
+            let n = batch.receive(from: fd, count: batch.capacity)
             if n > 0 {
                 for i in 0..<n { take(i) }
-                if n == batch { continue }
+                if n == batch.capacity { continue }
             }
             if stop(result, monotonicNs()) { break }
             _ = poll(&pfd, 1, 20)
@@ -121,13 +101,10 @@ final class ProbeReceiver {
 
     @inline(__always)
     private func take(_ i: Int) {
-        let header = UnsafeMutableRawPointer(headers + i).assumingMemoryBound(to: msghdr.self)
-        defer {
-            header.pointee.msg_controllen = controlSpace
-            header.pointee.msg_flags = 0
-        }
-        let length = Int(headers[i].msg_len)
-        let b = UnsafePointer((packets + i * bufferSize).assumingMemoryBound(to: UInt8.self))
+        let header = batch.header(i)
+        defer { batch.reset(i) }
+        let length = batch.length(i)
+        let b = batch.bytes(i).baseAddress!.assumingMemoryBound(to: UInt8.self)
         guard length >= 20 + Probe.igmpLength, b[0] >> 4 == 4, b[9] == 2 else { return }
         let ihl = Int(b[0] & 0x0F) * 4
         guard let probe = Probe.parse(b + ihl, length: length - ihl) else { return }
