@@ -75,7 +75,7 @@ let package = Package(
         .executableTarget(
             name: "xigmp-bench",
             dependencies: [
-                "IGMPWire", "IGMPProxy", "XDPDatapath", "CXigmp", "AllocationCounting",
+                "IGMPWire", "IGMPProxy", "XDPDatapath", "CXigmp", "AllocationCounting", "XigmpTools",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -59,3 +59,28 @@ public enum JSON: Sendable {
         }
     }
 }
+
+extension JSON {
+    /// A number, written without a fraction when it is whole (figures such
+    /// as counts and whole nanoseconds read better as `25` than `25.0`);
+    /// non-finite values become null.
+    public static func number(_ v: Double) -> JSON {
+        guard v.isFinite else { return .null }
+        if v == v.rounded(), abs(v) < 1e15 { return .int(Int64(v)) }
+        return .double(v)
+    }
+
+    /// An integer.
+    public static func integer(_ v: Int) -> JSON { .int(Int64(v)) }
+
+    /// A number rounded to `digits` decimals (medians of noisy figures do
+    /// not deserve 15 digits); non-finite values become null.
+    public static func rounded(_ value: Double, _ digits: Int = 3) -> JSON {
+        guard value.isFinite else { return .null }
+        var scale = 1.0
+        var d = 0
+        while d < digits { scale *= 10; d += 1 }
+        return number((value * scale).rounded() / scale)
+    }
+}
+

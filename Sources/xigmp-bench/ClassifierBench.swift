@@ -1,3 +1,4 @@
+import XigmpTools
 import IGMPWire
 import XDPDatapath
 

@@ -1,3 +1,4 @@
+import XigmpTools
 import AllocationCounting
 import Glibc
 import IGMPProxy

@@ -1,3 +1,4 @@
+import XigmpTools
 import Glibc
 import IGMPWire
 import XDPDatapath

@@ -1,3 +1,4 @@
+import XigmpTools
 import ArgumentParser
 import Foundation
 import Glibc
