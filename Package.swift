@@ -36,10 +36,10 @@ let package = Package(
         .target(name: "XDPDatapath", dependencies: ["CXigmp", "IGMPWire"]),
         // The proxy's policy engine: modes, roles, querier learning, client
         // events. A pure function of (state, inbound message, clock): no I/O.
-        .target(name: "IGMPProxy", dependencies: ["IGMPWire"]),
+        .target(name: "IGMPProxy", dependencies: ["IGMPWire", "IGMPMembership"]),
         // The daemon's YAML configuration: parsing and validation with
         // file/line/key errors. No I/O beyond reading the text it is given.
-        .target(name: "XigmpConfig", dependencies: ["IGMPWire", "IGMPProxy", .product(name: "Yams", package: "Yams")]),
+        .target(name: "XigmpConfig", dependencies: ["IGMPWire", "IGMPProxy", "IGMPMembership", "XigmpTools", .product(name: "Yams", package: "Yams")]),
         // RFC 3376 router-side membership state and the querier: pure, time
         // passed in, actions through a closure.
         .target(name: "IGMPMembership", dependencies: ["IGMPWire"]),
@@ -101,8 +101,8 @@ let package = Package(
                     resources: [.copy("Vectors")]),
         .testTarget(name: "XDPDatapathTests", dependencies: ["XDPDatapath", "IGMPWire", "AllocationCounting"]),
         .testTarget(name: "XigmpToolsTests", dependencies: ["XigmpTools", "IGMPWire"]),
-        .testTarget(name: "IGMPProxyTests", dependencies: ["IGMPProxy", "IGMPWire", "AllocationCounting"]),
-        .testTarget(name: "XigmpConfigTests", dependencies: ["XigmpConfig"]),
+        .testTarget(name: "IGMPProxyTests", dependencies: ["IGMPProxy", "IGMPWire", "IGMPMembership", "AllocationCounting"]),
+        .testTarget(name: "XigmpConfigTests", dependencies: ["XigmpConfig", "IGMPMembership", "IGMPProxy", "IGMPWire"]),
         .testTarget(name: "IGMPMembershipTests", dependencies: ["IGMPMembership", "IGMPWire"]),
     ],
     swiftLanguageModes: [.v6]

@@ -23,7 +23,7 @@ extension ProxyPolicy {
     /// (RFC 2236 §9), v3 report → 224.0.0.22 (RFC 3376 §4.2.14), from the active
     /// outside's address.
     mutating func handleMembership(_ message: IGMPMessageView, metadata: FrameMetadata, on role: InterfaceRole,
-                                   _ emit: (ProxyAction) -> Void) {
+                                   at now: ProxyTime, _ emit: (ProxyAction) -> Void) {
         guard let receiving = configuration.addressing(for: role) else {
             // Unreachable: an absent alt is never the active outside.
             emit(.count(.droppedInactiveOutside))
@@ -46,6 +46,12 @@ extension ProxyPolicy {
         }
         let modes = configuration.modes
         var handled = false
+        if routers[role] != nil {
+            // The membership table takes reports sent to it unicast as well: a
+            // host may (RFC 3376 §4.2.14 lets routers accept any destination).
+            routerHear(message, metadata: metadata, on: role, at: now, emit)
+            handled = true
+        }
         if role == .inside {
             let mode: ProxyMode = isUnicastToUs ? .unicastProxyInToOut : .proxyInToOut
             if modes[mode] {

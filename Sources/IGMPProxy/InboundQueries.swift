@@ -28,13 +28,17 @@ extension ProxyPolicy {
             return
         }
         let modes = configuration.modes
+        if configuration.membership == .track, let outside = OutsideSelection(role: role) {
+            // RFC 4605 §4.1: the proxy answers the upstream querier as a host.
+            hostHearQuery(message, on: outside, at: now, emit)
+        }
         if isUnicastToUs {
             emit(.count(.unicastQueryNotElected))
             if modes.queryNotify { notifyQuery(message, metadata: metadata, on: role, unicast: true, emit) }
             return
         }
         learnQuerier(message, from: metadata.source, on: role, at: now, emit)
-        var handled = false
+        var handled = configuration.membership == .track
         if modes.proxyOutToIn {
             // Re-sent unchanged: Max Resp Code, QRV, QQIC, S flag and sources
             // reach the hosts exactly as the querier set them (goIGMP re-encoded

@@ -1,3 +1,4 @@
+import IGMPMembership
 import IGMPWire
 
 /// What the policy asks its caller to do. Handed to the caller's closure one at a
@@ -12,6 +13,30 @@ public enum ProxyAction {
     case event(ProxyEvent)
     /// Add one to a counter.
     case count(ProxyCounter)
+    /// Add one to a membership-table or querier counter of the interface in the role.
+    case routerCount(MembershipCounter, InterfaceRole)
+    /// Add one to an upstream host-side counter of the interface in the role.
+    case upstreamCount(HostCounter, InterfaceRole)
+}
+
+/// Why a transmit is sent: a mode forwarding or originating it, or the
+/// membership engines (``MembershipTracking/track`` and the queriers).
+public enum TransmitPurpose: Sendable, Hashable, CustomStringConvertible {
+    /// A proxy mode.
+    case mode(ProxyMode)
+    /// A query of xigmp's own querier.
+    case query
+    /// A report or leave of the upstream host side (RFC 4605).
+    case upstreamReport
+
+    /// The mode name, `query` or `upstream_report` (metric label values).
+    public var description: String {
+        switch self {
+        case .mode(let mode): mode.rawValue
+        case .query: "query"
+        case .upstreamReport: "upstream_report"
+        }
+    }
 }
 
 @available(*, unavailable, message: "may borrow packet memory; execute inside the closure")
@@ -48,19 +73,33 @@ public struct ProxyTransmit {
     /// How to build the IP header: always the IGMP defaults (TTL 1, TOS 0xc0,
     /// Router Alert; RFC 2236 §2, RFC 3376 §4), also for unicast destinations.
     public var ipOptions: IPv4EncodeOptions
-    /// The mode that asked for it.
-    public var mode: ProxyMode
+    /// Who asked for it.
+    public var purpose: TransmitPurpose
+
+    /// The mode that asked for it; nil for the membership engines' messages.
+    public var mode: ProxyMode? {
+        if case .mode(let mode) = purpose { return mode }
+        return nil
+    }
 
     /// Creates a transmit with the IGMP IP defaults.
     public init(role: InterfaceRole, source: IPv4Address, destination: IPv4Address,
-                payload: ProxyPayload, mode: ProxyMode,
+                payload: ProxyPayload, purpose: TransmitPurpose,
                 ipOptions: IPv4EncodeOptions = IPv4EncodeOptions()) {
         self.role = role
         self.source = source
         self.destination = destination
         self.payload = payload
-        self.mode = mode
+        self.purpose = purpose
         self.ipOptions = ipOptions
+    }
+
+    /// Creates a transmit a mode asked for, with the IGMP IP defaults.
+    public init(role: InterfaceRole, source: IPv4Address, destination: IPv4Address,
+                payload: ProxyPayload, mode: ProxyMode,
+                ipOptions: IPv4EncodeOptions = IPv4EncodeOptions()) {
+        self.init(role: role, source: source, destination: destination, payload: payload,
+                  purpose: .mode(mode), ipOptions: ipOptions)
     }
 
     /// The payload's byte count.

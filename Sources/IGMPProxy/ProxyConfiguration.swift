@@ -1,3 +1,4 @@
+import IGMPMembership
 import IGMPWire
 
 /// What the policy needs to know about one interface: its IPv4 address and subnet
@@ -66,11 +67,22 @@ public struct ProxyConfiguration: Sendable, Hashable {
     public var unicastFallback: IPv4Address?
     /// Per-message bounds.
     public var limits: ProxyLimits
+    /// How upstream membership is kept (``MembershipTracking``).
+    public var membership: MembershipTracking
+    /// A querier with a membership table per interface (RFC 3376 §6). With
+    /// ``MembershipTracking/track`` the inside always has one (RFC defaults
+    /// unless given here); upstream interfaces may have one only in passthrough.
+    public var routers: [InterfaceRole: MembershipConfiguration]
+    /// The host side on the active outside under ``MembershipTracking/track``.
+    public var upstream: UpstreamConfiguration
 
     /// Creates a configuration.
     public init(modes: ProxyModes, outside: InterfaceAddressing, alt: InterfaceAddressing? = nil,
                 inside: InterfaceAddressing, activeOutside: OutsideSelection = .primary,
-                unicastFallback: IPv4Address? = nil, limits: ProxyLimits = ProxyLimits()) {
+                unicastFallback: IPv4Address? = nil, limits: ProxyLimits = ProxyLimits(),
+                membership: MembershipTracking = .passthrough,
+                routers: [InterfaceRole: MembershipConfiguration] = [:],
+                upstream: UpstreamConfiguration = UpstreamConfiguration()) {
         self.modes = modes
         self.outside = outside
         self.alt = alt
@@ -78,6 +90,17 @@ public struct ProxyConfiguration: Sendable, Hashable {
         self.activeOutside = activeOutside
         self.unicastFallback = unicastFallback
         self.limits = limits
+        self.membership = membership
+        self.routers = routers
+        self.upstream = upstream
+    }
+
+    /// The routers in force: ``routers``, plus the inside's default one when
+    /// tracking.
+    public var effectiveRouters: [InterfaceRole: MembershipConfiguration] {
+        var result = routers
+        if membership == .track && result[.inside] == nil { result[.inside] = MembershipConfiguration() }
+        return result
     }
 
     /// The facts of the interface in `role`; nil only for an absent alt.
@@ -113,6 +136,46 @@ public struct ProxyConfiguration: Sendable, Hashable {
         guard limits.maxSourcesPerRecord >= 0 else {
             throw .negativeLimit(limits.maxSourcesPerRecord)
         }
+        if membership == .track {
+            let forwarding = [ProxyMode.proxyInToOut, .proxyOutToIn, .unicastProxyInToOut].filter { modes[$0] }
+            if !forwarding.isEmpty { throw .forwardingWhileTracking(forwarding) }
+            for role in [InterfaceRole.outside, .alt] where routers[role] != nil {
+                throw .routerOnUpstreamWhileTracking(role)
+            }
+        }
+        for (role, router) in effectiveRouters.sorted(by: { $0.key.description < $1.key.description }) {
+            if addressing(for: role) == nil { throw .routerOnMissingInterface(role) }
+            do throws(MembershipConfigurationError) { try router.validate() } catch {
+                throw .invalidRouter(role, error.description)
+            }
+        }
+        guard (1...7).contains(upstream.robustness) else { throw .invalidUpstream("robustness must be 1…7") }
+        guard upstream.unsolicitedReportInterval > .zero else {
+            throw .invalidUpstream("the unsolicited report interval must be positive")
+        }
+    }
+}
+
+/// How the proxy keeps upstream membership.
+public enum MembershipTracking: String, Sendable, Hashable, CaseIterable {
+    /// goIGMP's way: reports and leaves are forwarded as they are (the modes decide).
+    case passthrough
+    /// RFC 4605: the inside's membership table decides; the union is reported on
+    /// the active outside by xigmp's own host side, which also answers queries there.
+    case track
+}
+
+/// The host side of the active outside (RFC 3376 §5, §8.1, §8.11).
+public struct UpstreamConfiguration: Sendable, Hashable {
+    /// Transmissions of each state-change report (the Robustness Variable).
+    public var robustness: Int
+    /// Retransmissions are spread at random over this interval.
+    public var unsolicitedReportInterval: Duration
+
+    /// Creates one; defaults are RFC 3376's.
+    public init(robustness: Int = 2, unsolicitedReportInterval: Duration = .seconds(1)) {
+        self.robustness = robustness
+        self.unsolicitedReportInterval = unsolicitedReportInterval
     }
 }
 
@@ -129,6 +192,16 @@ public enum ProxyConfigurationError: Error, Sendable, Hashable, CustomStringConv
     case unusableFallback(IPv4Address)
     /// A negative limit.
     case negativeLimit(Int)
+    /// Forwarding modes on while membership is tracked.
+    case forwardingWhileTracking([ProxyMode])
+    /// A querier on an upstream while membership is tracked.
+    case routerOnUpstreamWhileTracking(InterfaceRole)
+    /// A querier on an interface that is not configured.
+    case routerOnMissingInterface(InterfaceRole)
+    /// A querier configuration RFC 3376 §8 does not allow.
+    case invalidRouter(InterfaceRole, String)
+    /// An upstream host-side setting out of range.
+    case invalidUpstream(String)
 
     /// One line for operators.
     public var description: String {
@@ -143,6 +216,18 @@ public enum ProxyConfigurationError: Error, Sendable, Hashable, CustomStringConv
             "unicastFallback \(address) is not a unicast address"
         case .negativeLimit(let value):
             "maxSourcesPerRecord \(value) is negative"
+        case .forwardingWhileTracking(let modes):
+            "membership: track reports upstream from the membership table, so the forwarding modes "
+                + modes.map(\.rawValue).joined(separator: ", ")
+                + " would report everything twice; turn them off (or use membership: passthrough)"
+        case .routerOnUpstreamWhileTracking(let role):
+            "querier.\(role): with membership: track xigmp is a host on the upstream (RFC 4605 §4), never its querier; remove querier.\(role)"
+        case .routerOnMissingInterface(let role):
+            "querier.\(role): no \(role) interface is configured"
+        case .invalidRouter(let role, let why):
+            "querier.\(role): \(why)"
+        case .invalidUpstream(let why):
+            "upstream: \(why)"
         }
     }
 }

@@ -1,3 +1,4 @@
+import IGMPMembership
 import IGMPWire
 
 /// Something a client of the proxy wants to hear about. Owned values: events
@@ -11,6 +12,11 @@ public enum ProxyEvent: Sendable, Hashable {
     /// election, or forgotten after the Other Querier Present Interval. Emitted
     /// whatever the modes, so operators can see it.
     case querierChanged(QuerierChange)
+    /// xigmp's own querier on an interface became querier, non-querier or passive
+    /// (RFC 3376 §6.6.2).
+    case routerQuerierChanged(InterfaceRole, QuerierStatus)
+    /// The forwarding state of a group on an interface with a membership table changed.
+    case groupChanged(InterfaceRole, MembershipChange)
 }
 
 /// A query heard on the active outside.

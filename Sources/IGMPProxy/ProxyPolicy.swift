@@ -1,3 +1,4 @@
+import IGMPMembership
 import IGMPWire
 
 /// The proxy's policy engine: a pure function of (its state, one inbound message
@@ -36,11 +37,33 @@ public struct ProxyPolicy: Sendable {
     public private(set) var configuration: ProxyConfiguration
     /// The querier learned on each upstream.
     var queriers = QuerierTable()
+    /// xigmp's own querier and membership table per interface (RFC 3376 §6).
+    var routers = RouterSet()
+    /// The host side of each upstream (RFC 4605 with ``MembershipTracking/track``).
+    var hostPrimary: HostMembership
+    var hostAlt: HostMembership
 
     /// Creates a policy; throws when ``ProxyConfiguration/validate()`` does.
-    public init(configuration: ProxyConfiguration) throws(ProxyConfigurationError) {
+    /// Queriers start at `now` (their startup queries are due at once: call
+    /// ``tick(at:_:)``); `seed` drives the random report delays.
+    public init(configuration: ProxyConfiguration, startingAt now: ProxyTime = ProxyTime(nanoseconds: 0),
+                seed: UInt64 = 1) throws(ProxyConfigurationError) {
         try configuration.validate()
         self.configuration = configuration
+        let upstream = configuration.upstream
+        hostPrimary = HostMembership(robustness: upstream.robustness,
+                                     unsolicitedReportInterval: upstream.unsolicitedReportInterval, seed: seed)
+        hostAlt = HostMembership(robustness: upstream.robustness,
+                                 unsolicitedReportInterval: upstream.unsolicitedReportInterval, seed: seed &+ 1)
+        for (role, router) in configuration.effectiveRouters {
+            guard let address = configuration.addressing(for: role)?.address else { continue }
+            do throws(MembershipConfigurationError) {
+                routers[role] = try MembershipRouter(configuration: router, address: address,
+                                                     startingAt: MembershipTime(nanoseconds: now.nanoseconds))
+            } catch {
+                throw .invalidRouter(role, error.description)
+            }
+        }
     }
 
     /// Which upstream is active.
@@ -128,13 +151,17 @@ public struct ProxyPolicy: Sendable {
             return
         }
         if message.type == .query {
+            // Another router's query: the election and timers of xigmp's own
+            // querier there (RFC 3376 §6.6), whatever the modes.
+            let heardByRouter = routers[role] != nil
+            if heardByRouter { routerHear(message, metadata: metadata, on: role, at: now, emit) }
             guard role.isUpstream else {
-                emit(.count(.droppedQueryOnInside))
+                if !heardByRouter { emit(.count(.droppedQueryOnInside)) }
                 return
             }
             handleQuery(message, metadata: metadata, on: role, at: now, emit)
         } else {
-            handleMembership(message, metadata: metadata, on: role, emit)
+            handleMembership(message, metadata: metadata, on: role, at: now, emit)
         }
     }
 

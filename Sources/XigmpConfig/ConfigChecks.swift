@@ -1,3 +1,5 @@
+import IGMPProxy
+import IGMPMembership
 import IGMPWire
 
 /// Checks of single values that need no system access.
@@ -104,6 +106,29 @@ extension ConfigParser {
         if modes.unicastMembershipResponse && !modes.membershipReportToNetwork && !modes.leaveToNetwork {
             warn(locations.line(of: "modes.unicastMembershipResponse") ?? line, "modes.unicastMembershipResponse",
                  "has no effect while membershipReportToNetwork and leaveToNetwork are false: it only changes where messages sent through the client API go")
+        }
+    }
+
+    /// `membership: track` against the forwarding modes and upstream queriers;
+    /// queriers on interfaces that are not configured.
+    mutating func checkMembership(_ membership: MembershipTracking, modes: DaemonConfig.Modes,
+                                  queriers: [DaemonConfig.QuerierInterface: MembershipConfiguration],
+                                  interfaces: DaemonConfig.Interfaces?) {
+        if membership == .track {
+            for mode in [ProxyMode.proxyInToOut, .proxyOutToIn, .unicastProxyInToOut] where modes[mode] {
+                let key = "modes.\(mode.rawValue)"
+                error(locations.line(of: key) ?? locations.line(of: "membership"), key,
+                      "must be false with membership: track: xigmp reports upstream from its membership table, and forwarding the hosts' messages as well would report everything twice (use membership: passthrough to forward)")
+            }
+            // By where it was written: a querier with a bad value is still one too many.
+            for role in [DaemonConfig.QuerierInterface.outside, .alt]
+            where queriers[role] != nil || locations.line(of: "querier.\(role.rawValue)") != nil {
+                error(locations.line(of: "querier.\(role.rawValue)"), "querier.\(role.rawValue)",
+                      "not allowed with membership: track: xigmp is a host on the upstream (RFC 4605 §4), never its querier")
+            }
+        }
+        if queriers[.alt] != nil, let interfaces, interfaces.alt == nil {
+            error(locations.line(of: "querier.alt"), "querier.alt", "there is no interfaces.alt to run it on")
         }
     }
 }

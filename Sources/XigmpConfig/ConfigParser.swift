@@ -1,3 +1,5 @@
+import IGMPMembership
+import IGMPProxy
 import IGMPWire
 import Yams
 
@@ -125,6 +127,17 @@ struct ConfigParser {
         let logLevel = setting("logLevel", in: &section) {
             $0.choice($1, DaemonConfig.LogLevel.self)
         }.or(.info)
+        let membership = setting("membership", in: &section) {
+            $0.choice($1, MembershipTracking.self)
+        }.or(.passthrough)
+        let limitSettings = mappingSetting("limits", in: &section) { $0.readLimits($1) }.or((MembershipLimits(), nil))
+        let limits = limitSettings?.0
+        let querierEntry = take("querier", from: &section)
+        let queriers: [DaemonConfig.QuerierInterface: MembershipConfiguration]?? = querierEntry.map { entry in
+            limits.map { readQueriers(entry, limits: $0) } ?? nil
+        } ?? .some([:])
+        let upstream = mappingSetting("upstream", in: &section) { $0.readUpstream($1) }.or(UpstreamConfiguration())
+        let egress = mappingSetting("egressFilter", in: &section) { $0.readEgressFilter($1) }
         finish(section)
 
         if let interfaces, let activeOutside {
@@ -138,13 +151,25 @@ struct ConfigParser {
             }
         }
 
+        if let membership, let modes {
+            checkMembership(membership, modes: modes, queriers: (queriers ?? nil) ?? [:], interfaces: interfaces)
+        }
+
         guard let interfaces, let activeOutside, let datapath, let modes, let logLevel,
               let controlSocket, case .some(let fallback) = unicastFallback.optional,
-              case .some(let metricsListen) = metrics.optional else { return nil }
+              case .some(let metricsListen) = metrics.optional,
+              let membership, let limits, let queriers = queriers ?? nil, let upstream,
+              case .some(let egressAllow) = egress.optional else { return nil }
+        var routers = queriers
+        if membership == .track && routers[.inside] == nil {
+            routers[.inside] = MembershipConfiguration(limits: limits)
+        }
         return DaemonConfig(interfaces: interfaces, activeOutside: activeOutside,
                             datapath: datapath, modes: modes, unicastFallback: fallback,
                             metricsListen: metricsListen, controlSocket: controlSocket,
-                            logLevel: logLevel)
+                            logLevel: logLevel, membership: membership, queriers: routers,
+                            upstream: upstream, limits: limits, reportRateLimit: limitSettings?.1,
+                            egressAllow: egressAllow)
     }
 
     /// Reads the optional scalar key `name` with `read`; written empty

@@ -15,7 +15,44 @@ extension DaemonConfig {
         if let metricsListen { lines += ["metrics:", "  listen: \"\(metricsListen)\""] }
         lines += ["control:", "  socket: \(quoted(controlSocket))"]
         lines.append("logLevel: \(logLevel.rawValue)")
+        lines.append("membership: \(membership.rawValue)")
+        lines += ["limits:", "  maxGroups: \(limits.maxGroups)", "  maxGroupsPerHost: \(limits.maxGroupsPerHost)",
+                  "  maxSourcesPerRecord: \(limits.maxSourcesPerRecord)", "  maxSourcesPerGroup: \(limits.maxSourcesPerGroup)",
+                  "  maxSuccessiveSourceQueries: \(limits.maxSuccessiveSourceQueries)"]
+        if let rate = reportRateLimit {
+            lines += ["  reportsPerSecondPerHost: \(rate.perSecond)", "  reportBurst: \(rate.burst)"]
+        }
+        if !queriers.isEmpty {
+            lines.append("querier:")
+            for role in QuerierInterface.allCases {
+                guard let q = queriers[role] else { continue }
+                lines += ["  \(role.rawValue):",
+                          "    version: \(q.queryVersion == .v1 ? 1 : q.queryVersion == .v2 ? 2 : 3)",
+                          "    robustness: \(q.robustness)",
+                          "    queryInterval: \(Self.render(q.queryInterval))",
+                          "    queryResponseInterval: \(Self.render(q.queryResponseInterval))",
+                          "    lastMemberQueryInterval: \(Self.render(q.lastMemberQueryInterval))"]
+                if let n = q.lastMemberQueryCount { lines.append("    lastMemberQueryCount: \(n)") }
+                if let d = q.startupQueryInterval { lines.append("    startupQueryInterval: \(Self.render(d))") }
+                if let n = q.startupQueryCount { lines.append("    startupQueryCount: \(n)") }
+                lines += ["    passive: \(q.passive)", "    adoptQuerierParameters: \(q.adoptQuerierParameters)"]
+            }
+        }
+        lines += ["upstream:", "  robustness: \(upstream.robustness)",
+                  "  unsolicitedReportInterval: \(Self.render(upstream.unsolicitedReportInterval))"]
+        if let egressAllow {
+            lines += ["egressFilter:", "  allow: [\(egressAllow.map(\.description).joined(separator: ", "))]"]
+        }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// A duration as the config writes it: milliseconds when whole, else seconds.
+    static func render(_ d: Duration) -> String {
+        let (seconds, attoseconds) = d.components
+        let nanos = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+        if nanos % 1_000_000_000 == 0 { return "\(nanos / 1_000_000_000)s" }
+        if nanos % 1_000_000 == 0 { return "\(nanos / 1_000_000)ms" }
+        return "\(nanos / 1000)us"
     }
 
     /// A YAML double-quoted scalar: always safe, whatever the name holds.

@@ -1,3 +1,4 @@
+import IGMPMembership
 import IGMPProxy
 import IGMPWire
 
@@ -40,6 +41,21 @@ public struct DaemonConfig: Sendable, Equatable {
     public var controlSocket: String
     /// Lowest level logged (YAML `logLevel`).
     public var logLevel: LogLevel
+    /// How upstream membership is kept (YAML `membership`: `passthrough` or `track`).
+    public var membership: MembershipTracking
+    /// xigmp's own queriers by interface (YAML `querier`); under `track` the
+    /// inside always has one, with RFC 3376 defaults unless given.
+    public var queriers: [QuerierInterface: MembershipConfiguration]
+    /// The upstream host side under `track` (YAML `upstream`).
+    public var upstream: UpstreamConfiguration
+    /// Caps against abuse (YAML `limits`), applied to every querier's table.
+    public var limits: MembershipLimits
+    /// The XDP per-source report rate (YAML `limits.reportsPerSecondPerHost`);
+    /// nil: unlimited.
+    public var reportRateLimit: ReportRateLimit?
+    /// Groups the host's own kernel may report on the outside interfaces
+    /// (YAML `egressFilter.allow`); nil: no egress filter.
+    public var egressAllow: [Prefix]?
 
     /// The control socket used when `control.socket` is not given.
     public static let defaultControlSocket = "/run/xigmp.sock"
@@ -50,7 +66,11 @@ public struct DaemonConfig: Sendable, Equatable {
                 datapath: Datapath = .auto, modes: Modes, unicastFallback: IPv4Address? = nil,
                 metricsListen: ListenAddress? = nil,
                 controlSocket: String = DaemonConfig.defaultControlSocket,
-                logLevel: LogLevel = .info) {
+                logLevel: LogLevel = .info, membership: MembershipTracking = .passthrough,
+                queriers: [QuerierInterface: MembershipConfiguration] = [:],
+                upstream: UpstreamConfiguration = UpstreamConfiguration(),
+                limits: MembershipLimits = MembershipLimits(), reportRateLimit: ReportRateLimit? = nil,
+                egressAllow: [Prefix]? = nil) {
         self.interfaces = interfaces
         self.activeOutside = activeOutside
         self.datapath = datapath
@@ -59,6 +79,12 @@ public struct DaemonConfig: Sendable, Equatable {
         self.metricsListen = metricsListen
         self.controlSocket = controlSocket
         self.logLevel = logLevel
+        self.membership = membership
+        self.queriers = queriers
+        self.upstream = upstream
+        self.limits = limits
+        self.reportRateLimit = reportRateLimit
+        self.egressAllow = egressAllow
     }
 
     /// The name of the interface that is outside when `selection` is active;

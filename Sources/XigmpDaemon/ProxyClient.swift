@@ -67,6 +67,16 @@ public final class ProxyClient: Sendable {
         switch await runtime.perform(.status) {
         case .ok(let s): return s
         case .failed(let why): throw ProxyClientError(description: why)
+        case .membership: throw ProxyClientError(description: "unexpected reply")
+        }
+    }
+
+    /// The membership tables, queriers and upstream state (`xigmp groups`).
+    public func groups() async throws(ProxyClientError) -> ProxyRuntime.MembershipReport {
+        switch await runtime.perform(.groups) {
+        case .membership(let report): return report
+        case .failed(let why): throw ProxyClientError(description: why)
+        case .ok: throw ProxyClientError(description: "unexpected reply")
         }
     }
 

@@ -1,3 +1,4 @@
+import IGMPMembership
 import IGMPProxy
 import Prometheus
 import XDPDatapath
@@ -7,7 +8,13 @@ import XDPDatapath
 final class ProxyMetrics: @unchecked Sendable {
     let registry: PrometheusCollectorRegistry
     private let counters: [ProxyCounter: Counter]
-    private let forwarded: [ProxyMode: [InterfaceRole: Counter]]
+    private let forwarded: [TransmitPurpose: [InterfaceRole: Counter]]
+    private let routerCounters: [InterfaceRole: [MembershipCounter: Counter]]
+    private let hostCounters: [InterfaceRole: [HostCounter: Counter]]
+    /// The membership counts so far, per interface: `xigmp groups` shows them.
+    private(set) var routerTotals: [InterfaceRole: [MembershipCounter: UInt64]] = [:]
+    private(set) var hostTotals: [InterfaceRole: [HostCounter: UInt64]] = [:]
+    private let groupGauges: [InterfaceRole: Gauge]
     private let transmitErrors: [InterfaceRole: Counter]
     private let decodeErrors: [InterfaceRole: Counter]
     private let portGauges: [InterfaceRole: [String: Gauge]]
@@ -23,17 +30,42 @@ final class ProxyMetrics: @unchecked Sendable {
                                               labels: [("counter", counter.rawValue)])
         }
         counters = c
-        var f: [ProxyMode: [InterfaceRole: Counter]] = [:]
-        for mode in ProxyMode.allCases {
+        var f: [TransmitPurpose: [InterfaceRole: Counter]] = [:]
+        for purpose in ProxyMode.allCases.map(TransmitPurpose.mode) + [.query, .upstreamReport] {
             var perRole: [InterfaceRole: Counter] = [:]
             for (role, iface) in interfaces {
                 perRole[role] = registry.makeCounter(
-                    descriptor: Self.d("forwarded", "total", "IGMP messages sent, by the mode that sent them and the egress interface"),
-                    labels: [("mode", mode.rawValue), ("role", role.description), ("ifname", iface.name)])
+                    descriptor: Self.d("forwarded", "total", "IGMP messages sent, by the mode (or engine: query, upstream_report) that sent them and the egress interface"),
+                    labels: [("mode", purpose.description), ("role", role.description), ("ifname", iface.name)])
             }
-            f[mode] = perRole
+            f[purpose] = perRole
         }
         forwarded = f
+        var rc: [InterfaceRole: [MembershipCounter: Counter]] = [:]
+        var hc: [InterfaceRole: [HostCounter: Counter]] = [:]
+        var gg: [InterfaceRole: Gauge] = [:]
+        for (role, iface) in interfaces {
+            let labels = [("role", role.description), ("ifname", iface.name)]
+            var r: [MembershipCounter: Counter] = [:]
+            for counter in MembershipCounter.allCases {
+                r[counter] = registry.makeCounter(
+                    descriptor: Self.d("membership", "total", "Membership table and querier events (RFC 3376 §6), limits included"),
+                    labels: labels + [("counter", counter.rawValue)])
+            }
+            rc[role] = r
+            var h: [HostCounter: Counter] = [:]
+            for counter in HostCounter.allCases {
+                h[counter] = registry.makeCounter(
+                    descriptor: Self.d("upstream", "total", "Reports the upstream host side sent (RFC 4605)"),
+                    labels: labels + [("counter", counter.rawValue)])
+            }
+            hc[role] = h
+            gg[role] = registry.makeGauge(descriptor: Self.d("groups", "count", "Groups in the interface's membership table"),
+                                          labels: labels)
+        }
+        routerCounters = rc
+        hostCounters = hc
+        groupGauges = gg
         var te: [InterfaceRole: Counter] = [:], de: [InterfaceRole: Counter] = [:]
         var pg: [InterfaceRole: [String: Gauge]] = [:]
         for (role, iface) in interfaces {
@@ -71,7 +103,16 @@ final class ProxyMetrics: @unchecked Sendable {
     }
 
     @inline(__always) func count(_ c: ProxyCounter) { counters[c]?.increment() }
-    @inline(__always) func forwarded(_ mode: ProxyMode, on role: InterfaceRole) { forwarded[mode]?[role]?.increment() }
+    @inline(__always) func forwarded(_ purpose: TransmitPurpose, on role: InterfaceRole) { forwarded[purpose]?[role]?.increment() }
+    func count(_ c: MembershipCounter, on role: InterfaceRole) {
+        routerCounters[role]?[c]?.increment()
+        routerTotals[role, default: [:]][c, default: 0] += 1
+    }
+    func count(_ c: HostCounter, on role: InterfaceRole) {
+        hostCounters[role]?[c]?.increment()
+        hostTotals[role, default: [:]][c, default: 0] += 1
+    }
+    func update(groups: Int, on role: InterfaceRole) { groupGauges[role]?.set(Double(groups)) }
     @inline(__always) func transmitError(_ role: InterfaceRole) { transmitErrors[role]?.increment() }
     @inline(__always) func decodeError(_ role: InterfaceRole) { decodeErrors[role]?.increment() }
 

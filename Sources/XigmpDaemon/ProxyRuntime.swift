@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import IGMPMembership
 import IGMPProxy
 import IGMPWire
 import Logging
@@ -27,12 +28,31 @@ public final class ProxyRuntime: @unchecked Sendable {
         case clientReport(groups: [IPv4Address], version: IGMPVersion)
         case clientReportRecords([GroupRecord])
         case clientLeave(groups: [IPv4Address], version: IGMPVersion)
+        case groups
     }
 
     /// The loop's answer.
     public enum Reply: Sendable {
         case ok([String: String])
+        case membership(MembershipReport)
         case failed(String)
+    }
+
+    /// What `xigmp groups` shows: each interface's table and querier, and what
+    /// the active outside reports upstream.
+    public struct MembershipReport: Sendable {
+        /// The membership mode (`track` or `passthrough`).
+        public var tracking: MembershipTracking
+        /// Tables by interface.
+        public var interfaces: [(name: String, membership: InterfaceMembership)]
+        /// The active outside's interface name.
+        public var upstreamInterface: String
+        /// Its reported memberships (tracking only).
+        public var upstream: [(group: IPv4Address, state: GroupFilterState)]
+        /// The version reports go upstream in.
+        public var upstreamVersion: IGMPVersion
+        /// Membership counters per interface name (limits included).
+        public var counters: [String: [String: UInt64]]
     }
 
     public let interfaces: InterfaceSet
@@ -112,11 +132,23 @@ public final class ProxyRuntime: @unchecked Sendable {
             throw DaemonError("internal: outside and inside must be set")
         }
         let modes = c.modes
+        var routers: [InterfaceRole: MembershipConfiguration] = [:]
+        for (name, router) in c.queriers {
+            switch name {
+            case .inside: routers[.inside] = router
+            case .outside: routers[.outside] = router
+            case .alt: routers[.alt] = router
+            }
+        }
         let proxyConfig = ProxyConfiguration(modes: modes, outside: outside, alt: addressing[.alt], inside: inside,
                                              activeOutside: c.activeOutside == .alt ? .alt : .primary,
-                                             unicastFallback: c.unicastFallback)
+                                             unicastFallback: c.unicastFallback,
+                                             limits: ProxyLimits(maxSourcesPerRecord: c.limits.maxSourcesPerRecord),
+                                             membership: c.membership, routers: routers,
+                                             upstream: c.upstream)
         do {
-            policy = try ProxyPolicy(configuration: proxyConfig)
+            policy = try ProxyPolicy(configuration: proxyConfig, startingAt: ProxyTime(nanoseconds: monotonicNs()),
+                                     seed: realtimeNs())
         } catch {
             throw DaemonError("\(config.locations.fileName): \(error.description)")
         }
@@ -163,7 +195,13 @@ public final class ProxyRuntime: @unchecked Sendable {
         var lastHousekeeping: UInt64 = 0
         logger.info("proxy running: active outside \(policy.activeOutside), modes \(policy.configuration.modes.enabled.map(\.rawValue))")
         while !stopFlag.load(ordering: .relaxed) {
-            let n = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), 200) }
+            var timeout: Int32 = 200
+            if let deadline = policy.nextDeadline?.nanoseconds {
+                let before = monotonicNs()
+                let wait = deadline > before ? (deadline - before + 999_999) / 1_000_000 : 0
+                timeout = Int32(min(UInt64(timeout), wait))
+            }
+            let n = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), timeout) }
             let now = monotonicNs()
             var wake = false
             if n > 0 {
@@ -183,16 +221,20 @@ public final class ProxyRuntime: @unchecked Sendable {
                 }
                 i += 1
             }
-            i = 0
-            while i < ports.count {
-                do { try ports[i].port.flush() } catch { metrics.transmitError(ports[i].role) }
-                i += 1
+            if let deadline = policy.nextDeadline?.nanoseconds, deadline <= now {
+                policy.tick(at: ProxyTime(nanoseconds: now)) { execute($0, now: now) }
             }
             if wake { processCommands(now: now) }
             if now &- lastHousekeeping > 1_000_000_000 {
                 lastHousekeeping = now
                 policy.expireQueriers(at: ProxyTime(nanoseconds: now)) { execute($0, now: now) }
                 for (role, port) in ports { metrics.update(port: role, port.statistics) }
+                for role in policy.routerRoles { metrics.update(groups: policy.groupCount(on: role), on: role) }
+            }
+            i = 0
+            while i < ports.count {
+                do { try ports[i].port.flush() } catch { metrics.transmitError(ports[i].role) }
+                i += 1
             }
         }
         logger.info("proxy loop stopped")
@@ -259,7 +301,24 @@ public final class ProxyRuntime: @unchecked Sendable {
         switch action {
         case .count(let c):
             metrics.count(c)
+        case .routerCount(let c, let role):
+            metrics.count(c, on: role)
+        case .upstreamCount(let c, let role):
+            metrics.count(c, on: role)
         case .event(let e):
+            switch e {
+            case .routerQuerierChanged(let role, let status):
+                let name = interfaces.roles[role]?.name ?? "\(role)"
+                switch status {
+                case .querier: logger.notice("\(name): xigmp is the querier")
+                case .nonQuerier(let other, _): logger.notice("\(name): \(other) is the querier (lower address); xigmp is quiet")
+                case .passive: logger.notice("\(name): passive, not querying")
+                }
+            case .groupChanged(let role, let change):
+                logger.info("\(interfaces.roles[role]?.name ?? "\(role)"): \(change.group) \(change.old) → \(change.new)")
+            default:
+                break
+            }
             events.publish(e)
         case .transmit(let t):
             transmit(t, now: now)
@@ -282,9 +341,9 @@ public final class ProxyRuntime: @unchecked Sendable {
                 let sent: Void? = try t.withPayloadBytes { (bytes) throws(DatapathError) in
                     try port.send(igmp: bytes, source: t.source, destination: t.destination, options: t.ipOptions)
                 }
-                guard sent != nil else { throw DatapathError(.kernel, "cannot encode the \(t.mode) message") }
+                guard sent != nil else { throw DatapathError(.kernel, "cannot encode the \(t.purpose) message") }
             }
-            metrics.forwarded(t.mode, on: t.role)
+            metrics.forwarded(t.purpose, on: t.role)
             noteLatency(t, now: now)
         } catch {
             // A failed send is counted and logged (rate-limited), never fatal:
@@ -343,7 +402,7 @@ public final class ProxyRuntime: @unchecked Sendable {
             return .ok(status(at: t))
         case .setOutside(let selection):
             do throws(ProxyConfigurationError) {
-                try policy.setActiveOutside(selection)
+                try policy.setActiveOutside(selection, at: t, emit)
             } catch {
                 return .failed(error.description)
             }
@@ -356,9 +415,11 @@ public final class ProxyRuntime: @unchecked Sendable {
             var next = policy.configuration
             next.modes = modes
             next.unicastFallback = fallback
-            next.activeOutside = active
             do throws(ProxyConfigurationError) {
+                try next.validate()
                 try policy.reconfigure(next)
+                // Through the switch, so tracked memberships move with it.
+                try policy.setActiveOutside(active, at: t, emit)
             } catch {
                 return .failed(error.description)
             }
@@ -370,7 +431,27 @@ public final class ProxyRuntime: @unchecked Sendable {
             return client { () throws(ClientRequestError) in try policy.clientReport(records: records, at: t, emit) }
         case .clientLeave(let groups, let version):
             return client { () throws(ClientRequestError) in try policy.clientLeave(groups: groups, version: version, at: t, emit) }
+        case .groups:
+            let tables = policy.membership(at: t).map { (name: interfaces.roles[$0.role]?.name ?? "\($0.role)", membership: $0) }
+            let active = policy.activeOutside
+            return .membership(MembershipReport(
+                tracking: policy.configuration.membership, interfaces: tables,
+                upstreamInterface: interfaces.roles[active.role]?.name ?? "",
+                upstream: policy.upstreamMemberships(on: active),
+                upstreamVersion: policy.upstreamCompatibility(on: active, at: t),
+                counters: membershipCounters()))
         }
+    }
+
+    private func membershipCounters() -> [String: [String: UInt64]] {
+        var out: [String: [String: UInt64]] = [:]
+        for (role, f) in interfaces.roles {
+            var c: [String: UInt64] = [:]
+            for (k, v) in metrics.routerTotals[role] ?? [:] { c[k.rawValue] = v }
+            for (k, v) in metrics.hostTotals[role] ?? [:] { c["upstream_" + k.rawValue] = v }
+            if !c.isEmpty { out[f.name] = c }
+        }
+        return out
     }
 
     private func client(_ body: () throws(ClientRequestError) -> ClientDelivery) -> Reply {
@@ -387,6 +468,7 @@ public final class ProxyRuntime: @unchecked Sendable {
             "active_outside": policy.activeOutside.description,
             "active_interface": interfaces.roles[policy.activeOutside.role]?.name ?? "",
             "modes": policy.configuration.modes.enabled.map(\.rawValue).joined(separator: ","),
+            "membership": policy.configuration.membership.rawValue,
             "uptime_s": String((realtimeNs() - started) / 1_000_000_000),
         ]
         for (role, f) in interfaces.roles {

@@ -79,7 +79,8 @@ public final class RunningProxy: @unchecked Sendable {
 }
 
 /// The control socket's protocol: one JSON object per line each way.
-/// Requests: `{"cmd":"ping"}`, `{"cmd":"status"}`, `{"cmd":"outside","value":"primary"|"alt"}`.
+/// Requests: `{"cmd":"ping"}`, `{"cmd":"status"}`, `{"cmd":"outside","value":"primary"|"alt"}`,
+/// `{"cmd":"groups"}`.
 enum ControlProtocol {
     static func handle(_ request: [UInt8], runtime: ProxyRuntime) -> [UInt8] {
         guard let obj = try? JSONSerialization.jsonObject(with: Data(request)) as? [String: Any],
@@ -97,17 +98,53 @@ enum ControlProtocol {
                 return reply(["ok": false, "error": "outside takes \"primary\" or \"alt\""])
             }
             result = runtime.performSync(.setOutside(sel))
+        case "groups":
+            result = runtime.performSync(.groups)
         default:
-            return reply(["ok": false, "error": "unknown command '\(cmd)' (ping, status, outside)"])
+            return reply(["ok": false, "error": "unknown command '\(cmd)' (ping, status, outside, groups)"])
         }
         switch result {
         case .ok(let fields):
             var out: [String: Any] = ["ok": true]
             for (k, v) in fields { out[k] = v }
             return reply(out)
+        case .membership(let report):
+            return reply(membershipObject(report))
         case .failed(let why):
             return reply(["ok": false, "error": why])
         }
+    }
+
+    /// The `groups` reply: timers in seconds, rounded to milliseconds.
+    static func membershipObject(_ report: ProxyRuntime.MembershipReport) -> [String: Any] {
+        func seconds(_ s: Double) -> Double { (s * 1000).rounded() / 1000 }
+        let interfaces: [[String: Any]] = report.interfaces.map { name, m in
+            var querier: [String: Any]
+            switch m.querier {
+            case .querier: querier = ["role": "querier"]
+            case .passive: querier = ["role": "passive"]
+            case .nonQuerier(let other, _): querier = ["role": "non-querier", "querier": other.description]
+            }
+            let groups: [[String: Any]] = m.table.groups.map { g in
+                var o: [String: Any] = [
+                    "group": g.group.description, "filter_mode": g.filterMode.rawValue,
+                    "compatibility": g.compatibilityMode, "last_reporter": g.lastReporter.description,
+                    "sources": g.sources.map { ["address": $0.address.description, "timer_s": seconds($0.timerSeconds),
+                                                "forwarding": $0.forwarding] as [String: Any] },
+                ]
+                if let t = g.groupTimerSeconds { o["group_timer_s"] = seconds(t) }
+                return o
+            }
+            return ["interface": name, "role": "\(m.role)", "querier": querier, "groups": groups]
+        }
+        let upstream: [[String: Any]] = report.upstream.map {
+            ["group": $0.group.description, "filter_mode": $0.state.mode.rawValue,
+             "sources": $0.state.sources.map(\.description)]
+        }
+        return ["ok": true, "membership": report.tracking.rawValue, "interfaces": interfaces,
+                "upstream": ["interface": report.upstreamInterface, "version": "\(report.upstreamVersion)",
+                             "groups": upstream] as [String: Any],
+                "counters": report.counters]
     }
 
     static func reply(_ obj: [String: Any]) -> [UInt8] {

@@ -169,6 +169,11 @@ struct ReloadService: Service {
             if n.datapath != current.datapath { restartOnly.append("datapath") }
             if n.metricsListen != current.metricsListen { restartOnly.append("metrics") }
             if n.controlSocket != current.controlSocket { restartOnly.append("control.socket") }
+            if n.membership != current.membership { restartOnly.append("membership") }
+            if n.queriers != current.queriers { restartOnly.append("querier") }
+            if n.upstream != current.upstream { restartOnly.append("upstream") }
+            if n.limits != current.limits || n.reportRateLimit != current.reportRateLimit { restartOnly.append("limits") }
+            if n.egressAllow != current.egressAllow { restartOnly.append("egressFilter") }
             if !restartOnly.isEmpty {
                 logger.warning("changes to \(restartOnly.joined(separator: ", ")) need a restart; applying the rest")
             }
@@ -183,6 +188,8 @@ struct ReloadService: Service {
                 logger.notice("config reloaded: modes \(n.modes.enabledNames), active outside \(n.activeOutside.rawValue)")
             case .failed(let why):
                 logger.error("the new config cannot be applied (\(why)); the running one stays")
+            case .membership:
+                break
             }
         }
     }

@@ -1,3 +1,4 @@
+import IGMPMembership
 import IGMPProxy
 import IGMPWire
 import Testing
@@ -55,7 +56,7 @@ struct Sent: Hashable, CustomStringConvertible {
     var source: IPv4Address
     var destination: IPv4Address
     var bytes: [UInt8]
-    var mode: ProxyMode
+    var purpose: TransmitPurpose
     var ipOptions: IPv4EncodeOptions
     /// True when the payload was the inbound bytes (a forward), false for an
     /// originated message.
@@ -64,8 +65,11 @@ struct Sent: Hashable, CustomStringConvertible {
     /// The payload decoded.
     var message: IGMPMessage? { try? IGMPDecoder.decode(igmpMessage: bytes).message }
 
+    /// The mode that sent it; nil for the membership engines' messages.
+    var mode: ProxyMode? { if case .mode(let m) = purpose { m } else { nil } }
+
     var description: String {
-        "\(mode) on \(role) \(source)→\(destination) \(message.map { "\($0)" } ?? "undecodable")"
+        "\(purpose) on \(role) \(source)→\(destination) \(message.map { "\($0)" } ?? "undecodable")"
     }
 }
 
@@ -76,6 +80,8 @@ struct Recorded: Hashable {
         case sent(Sent)
         case event(ProxyEvent)
         case count(ProxyCounter)
+        case routerCount(MembershipCounter, InterfaceRole)
+        case upstreamCount(HostCounter, InterfaceRole)
     }
     var items: [Item] = []
 
@@ -96,12 +102,16 @@ struct Recorded: Hashable {
             var forwarded = false
             if case .inbound = transmit.payload { forwarded = true }
             items.append(.sent(Sent(role: transmit.role, source: transmit.source,
-                                    destination: transmit.destination, bytes: bytes, mode: transmit.mode,
+                                    destination: transmit.destination, bytes: bytes, purpose: transmit.purpose,
                                     ipOptions: transmit.ipOptions, forwarded: forwarded)))
         case .event(let event):
             items.append(.event(event))
         case .count(let counter):
             items.append(.count(counter))
+        case .routerCount(let counter, let role):
+            items.append(.routerCount(counter, role))
+        case .upstreamCount(let counter, let role):
+            items.append(.upstreamCount(counter, role))
         }
     }
 }

@@ -1,3 +1,5 @@
+import IGMPProxy
+import IGMPMembership
 import IGMPWire
 import Testing
 import XigmpConfig
@@ -43,11 +45,39 @@ import XigmpConfig
         control:
           socket: /run/xigmp/control.sock
         logLevel: debug
+        membership: passthrough
+        limits:
+          maxGroups: 100
+          maxGroupsPerHost: 10
+          maxSourcesPerRecord: 8
+          maxSourcesPerGroup: 16
+          maxSuccessiveSourceQueries: 4
+          reportsPerSecondPerHost: 500
+          reportBurst: 50
+        querier:
+          inside:
+            version: 2
+            robustness: 3
+            queryInterval: 60s
+            queryResponseInterval: 5s
+            lastMemberQueryInterval: 500ms
+            lastMemberQueryCount: 1
+            startupQueryInterval: 10s
+            startupQueryCount: 4
+            passive: true
+            adoptQuerierParameters: false
+        upstream:
+          robustness: 3
+          unsolicitedReportInterval: 2s
+        egressFilter:
+          allow: [239.1.0.0/16, 232.1.1.1]
 
         """
 
     @Test func everyKeyIsRead() throws {
         let loaded = try #require(parsed(Self.everyKey))
+        let limits = MembershipLimits(maxGroups: 100, maxGroupsPerHost: 10, maxSourcesPerRecord: 8,
+                                      maxSourcesPerGroup: 16, maxSuccessiveSourceQueries: 4)
         let expected = DaemonConfig(
             interfaces: .init(outside: "enp1s0", alt: "gre0", inside: "dockerbr"),
             activeOutside: .alt, datapath: .kernel,
@@ -57,7 +87,15 @@ import XigmpConfig
                          leaveToNetwork: true),
             unicastFallback: IPv4Address(10, 99, 0, 1),
             metricsListen: ListenAddress(host: .any, port: 9100),
-            controlSocket: "/run/xigmp/control.sock", logLevel: .debug)
+            controlSocket: "/run/xigmp/control.sock", logLevel: .debug, membership: .passthrough,
+            queriers: [.inside: MembershipConfiguration(
+                robustness: 3, queryInterval: .seconds(60), queryResponseInterval: .seconds(5),
+                lastMemberQueryInterval: .milliseconds(500), lastMemberQueryCount: 1,
+                startupQueryInterval: .seconds(10), startupQueryCount: 4, queryVersion: .v2, passive: true,
+                adoptQuerierParameters: false, limits: limits)],
+            upstream: UpstreamConfiguration(robustness: 3, unsolicitedReportInterval: .seconds(2)),
+            limits: limits, reportRateLimit: DaemonConfig.ReportRateLimit(perSecond: 500, burst: 50),
+            egressAllow: [DaemonConfig.Prefix("239.1.0.0/16")!, DaemonConfig.Prefix("232.1.1.1")!])
         #expect(loaded.config == expected)
         #expect(loaded.warnings.isEmpty)
         #expect(loaded.config.modes.enabledNames == DaemonConfig.Modes.names)
@@ -152,9 +190,52 @@ import XigmpConfig
             control:
               socket: "/run/xigmp.sock"
             logLevel: info
+            membership: passthrough
+            limits:
+              maxGroups: 4096
+              maxGroupsPerHost: 512
+              maxSourcesPerRecord: 64
+              maxSourcesPerGroup: 256
+              maxSuccessiveSourceQueries: 16
+            upstream:
+              robustness: 2
+              unsolicitedReportInterval: 1s
 
             """)
         #expect(try #require(parsed(config.yaml)).config == config)
+    }
+
+    @Test func trackingGetsAnInsideQuerierWithTheLimits() throws {
+        let loaded = try #require(parsed("interfaces: {outside: a, inside: b}\nmodes: {queryNotify: true}\n"
+                                         + "membership: track\nlimits: {maxGroupsPerHost: 7}\n"))
+        #expect(loaded.config.membership == .track)
+        #expect(loaded.config.queriers[.inside]?.limits.maxGroupsPerHost == 7)
+        #expect(loaded.config.queriers[.inside]?.queryInterval == .seconds(125))
+        #expect(try #require(parsed(loaded.config.yaml)).config == loaded.config)
+    }
+
+    @Test func trackingRefusesForwardingModesAndUpstreamQueriers() {
+        let yaml = """
+            interfaces: {outside: a, inside: b}
+            modes: {proxyInToOut: true, unicastProxyInToOut: true}
+            membership: track
+            querier:
+              outside: {}
+              inside: {queryInterval: 10s, queryResponseInterval: 20s}
+            egressFilter: {allow: [10.0.0.0/8]}
+            """
+        #expect(errors(yaml) == [
+            "x.yaml:2: modes.proxyInToOut: must be false with membership: track: xigmp reports upstream from its membership table, and forwarding the hosts' messages as well would report everything twice (use membership: passthrough to forward)",
+            "x.yaml:2: modes.unicastProxyInToOut: must be false with membership: track: xigmp reports upstream from its membership table, and forwarding the hosts' messages as well would report everything twice (use membership: passthrough to forward)",
+            "x.yaml:5: querier.outside: not allowed with membership: track: xigmp is a host on the upstream (RFC 4605 §4), never its querier",
+            "x.yaml:6: querier.inside: query response interval must be shorter than the query interval (RFC 3376 §8.3)",
+            "x.yaml:7: egressFilter.allow: 10.0.0.0/8 is not inside 224.0.0.0/4; expected multicast group prefixes",
+        ])
+    }
+
+    @Test func durationsNeedUnits() {
+        let yaml = minimal + "querier:\n  inside: {queryInterval: 125}\n"
+        #expect(errors(yaml).first?.contains("querier.inside.queryInterval: invalid duration '125': a unit is required") == true)
     }
 
     @Test func everyKeyRoundTripsThroughYAML() throws {

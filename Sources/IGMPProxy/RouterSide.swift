@@ -1,0 +1,223 @@
+import IGMPMembership
+import IGMPWire
+
+/// xigmp's own routers, one slot per interface role.
+struct RouterSet: Sendable {
+    var inside: MembershipRouter?
+    var outside: MembershipRouter?
+    var alt: MembershipRouter?
+
+    subscript(role: InterfaceRole) -> MembershipRouter? {
+        get {
+            switch role {
+            case .inside: inside
+            case .outside: outside
+            case .alt: alt
+            }
+        }
+        set {
+            switch role {
+            case .inside: inside = newValue
+            case .outside: outside = newValue
+            case .alt: alt = newValue
+            }
+        }
+    }
+}
+
+/// The membership state of one interface as `xigmp groups` shows it.
+public struct InterfaceMembership: Sendable {
+    /// The interface's role.
+    public var role: InterfaceRole
+    /// The querier's role there.
+    public var querier: QuerierStatus
+    /// The table.
+    public var table: MembershipSnapshot
+}
+
+extension ProxyPolicy {
+    // MARK: Timers
+
+    /// Runs every timer due at `now`: the queriers' general queries, the
+    /// tables' expiries and group(-and-source)-specific queries, the upstream
+    /// host side's retransmissions and query answers, and querier expiry.
+    public mutating func tick(at now: ProxyTime, _ emit: (ProxyAction) -> Void) {
+        expireQueriers(at: now, emit)
+        let time = MembershipTime(nanoseconds: now.nanoseconds)
+        for role in [InterfaceRole.inside, .outside, .alt] {
+            guard var router = routers[role] else { continue }
+            routers[role] = nil  // moved out: the closure below may touch self
+            router.tick(at: time) { routerAction($0, on: role, at: now, emit) }
+            routers[role] = router
+        }
+        for outside in OutsideSelection.allCases {
+            withHost(outside) { host, policy in
+                host.tick(at: time) { policy.hostAction($0, on: outside, at: now, emit) }
+            }
+        }
+    }
+
+    /// When ``tick(at:_:)`` must next be called (nil: nothing pending). Querier
+    /// expiry is not included: it is only observed, never acted on in time.
+    public var nextDeadline: ProxyTime? {
+        var next = UInt64.max
+        for role in [InterfaceRole.inside, .outside, .alt] {
+            if let d = routers[role]?.nextDeadline { next = min(next, d.nanoseconds) }
+        }
+        if let d = hostPrimary.nextDeadline { next = min(next, d.nanoseconds) }
+        if let d = hostAlt.nextDeadline { next = min(next, d.nanoseconds) }
+        return next == .max ? nil : ProxyTime(nanoseconds: next)
+    }
+
+    // MARK: Inbound to the routers
+
+    /// A report, leave or another router's query for the router of `role`.
+    mutating func routerHear(_ message: IGMPMessageView, metadata: FrameMetadata, on role: InterfaceRole,
+                             at now: ProxyTime, _ emit: (ProxyAction) -> Void) {
+        guard var router = routers[role] else { return }
+        routers[role] = nil
+        router.handle(message, from: metadata.source, to: metadata.destination,
+                      at: MembershipTime(nanoseconds: now.nanoseconds)) { routerAction($0, on: role, at: now, emit) }
+        routers[role] = router
+    }
+
+    /// Carries out one router action.
+    mutating func routerAction(_ action: MembershipAction, on role: InterfaceRole, at now: ProxyTime,
+                               _ emit: (ProxyAction) -> Void) {
+        switch action {
+        case .sendQuery(let query, let destination):
+            guard let addressing = configuration.addressing(for: role) else { return }
+            emit(.transmit(ProxyTransmit(role: role, source: addressing.address, destination: destination,
+                                         payload: .message(.query(query)), purpose: .query)))
+        case .membershipChanged(let change):
+            emit(.event(.groupChanged(role, change)))
+            if configuration.membership == .track && role == .inside {
+                let active = activeOutside
+                withHost(active) { host, policy in
+                    host.setState(of: change.group, to: change.new, at: MembershipTime(nanoseconds: now.nanoseconds)) {
+                        policy.hostAction($0, on: active, at: now, emit)
+                    }
+                }
+            }
+        case .querierChanged(let status):
+            emit(.event(.routerQuerierChanged(role, status)))
+        case .count(let counter):
+            emit(.routerCount(counter, role))
+        }
+    }
+
+    // MARK: The upstream host side
+
+    /// Runs `body` on the host side of `outside`, moved out of self so `body`
+    /// may use the policy.
+    mutating func withHost(_ outside: OutsideSelection, _ body: (inout HostMembership, inout ProxyPolicy) -> Void) {
+        var host: HostMembership
+        switch outside {
+        case .primary:
+            host = hostPrimary
+            hostPrimary = HostMembership()
+        case .alt:
+            host = hostAlt
+            hostAlt = HostMembership()
+        }
+        body(&host, &self)
+        switch outside {
+        case .primary: hostPrimary = host
+        case .alt: hostAlt = host
+        }
+    }
+
+    /// A query heard on the active outside, for the host side to answer.
+    mutating func hostHearQuery(_ message: IGMPMessageView, on outside: OutsideSelection, at now: ProxyTime,
+                                _ emit: (ProxyAction) -> Void) {
+        guard let version = message.queryVersion else { return }
+        let tenths: UInt32
+        switch version {
+        case .v1: tenths = 100
+        case .v2: tenths = UInt32(message.maxRespCode)
+        case .v3: tenths = IGMPTimerCode.decode(message.maxRespCode)
+        }
+        withHost(outside) { host, policy in
+            host.receiveQuery(version: version, maxResponseTenths: tenths, group: message.group,
+                              sources: message.sources, at: MembershipTime(nanoseconds: now.nanoseconds)) {
+                policy.hostAction($0, on: outside, at: now, emit)
+            }
+        }
+    }
+
+    /// Carries out one host-side action: reports go out of `outside` from its
+    /// address, or unicast to the querier when ``ProxyMode/unicastMembershipResponse``
+    /// is on and one is known (the unicast translation of goIGMP, for upstreams
+    /// that drop multicast IGMP).
+    func hostAction(_ action: HostAction, on outside: OutsideSelection, at now: ProxyTime,
+                    _ emit: (ProxyAction) -> Void) {
+        switch action {
+        case .send(let message, let destination):
+            guard let addressing = configuration.addressing(for: outside.role) else { return }
+            var target = destination
+            if configuration.modes.unicastMembershipResponse,
+               let unicast = querier(for: outside, at: now)?.address ?? configuration.unicastFallback {
+                target = unicast
+            }
+            emit(.transmit(ProxyTransmit(role: outside.role, source: addressing.address, destination: target,
+                                         payload: .message(message), purpose: .upstreamReport)))
+        case .count(let counter):
+            emit(.upstreamCount(counter, outside.role))
+        }
+    }
+
+    /// Makes `selection` the active upstream and, when tracking, moves the
+    /// memberships: the old upstream's host side leaves every group (TO_IN({}) or
+    /// v2 leaves, retransmitted), the new one joins the inside's groups.
+    public mutating func setActiveOutside(_ selection: OutsideSelection, at now: ProxyTime,
+                                          _ emit: (ProxyAction) -> Void) throws(ProxyConfigurationError) {
+        let previous = activeOutside
+        try setActiveOutside(selection)
+        guard configuration.membership == .track, previous != selection else { return }
+        let time = MembershipTime(nanoseconds: now.nanoseconds)
+        withHost(previous) { host, policy in
+            host.leaveAll(at: time) { policy.hostAction($0, on: previous, at: now, emit) }
+        }
+        guard let table = routers.inside?.table else { return }
+        let groups = table.snapshot(at: time).groups
+        withHost(selection) { host, policy in
+            for group in groups {
+                host.setState(of: group.group, to: table.state(of: group.group), at: time) {
+                    policy.hostAction($0, on: selection, at: now, emit)
+                }
+            }
+        }
+    }
+
+    // MARK: Views
+
+    /// Every interface's membership table and querier role at `now`.
+    public func membership(at now: ProxyTime) -> [InterfaceMembership] {
+        let time = MembershipTime(nanoseconds: now.nanoseconds)
+        return [InterfaceRole.inside, .outside, .alt].compactMap { role in
+            guard let router = routers[role] else { return nil }
+            return InterfaceMembership(role: role, querier: router.querier.status, table: router.snapshot(at: time))
+        }
+    }
+
+    /// What the host side reports on `outside` (empty unless tracking).
+    public func upstreamMemberships(on outside: OutsideSelection) -> [(group: IPv4Address, state: GroupFilterState)] {
+        outside == .primary ? hostPrimary.memberships : hostAlt.memberships
+    }
+
+    /// The version the host side of `outside` reports in at `now` (§7.2.1).
+    public func upstreamCompatibility(on outside: OutsideSelection, at now: ProxyTime) -> IGMPVersion {
+        let time = MembershipTime(nanoseconds: now.nanoseconds)
+        return outside == .primary ? hostPrimary.compatibilityMode(at: time) : hostAlt.compatibilityMode(at: time)
+    }
+}
+
+extension ProxyPolicy {
+    /// The roles with a router.
+    public var routerRoles: [InterfaceRole] {
+        [InterfaceRole.inside, .outside, .alt].filter { routers[$0] != nil }
+    }
+
+    /// Groups in the table of `role` (0 without a router).
+    public func groupCount(on role: InterfaceRole) -> Int { routers[role]?.table.groupCount ?? 0 }
+}

@@ -1,0 +1,243 @@
+import IGMPMembership
+import IGMPProxy
+import IGMPWire
+import XigmpTools
+
+extension DaemonConfig {
+    /// Interfaces a querier can run on (YAML `querier.<role>`).
+    public enum QuerierInterface: String, Sendable, CaseIterable, Hashable {
+        /// `interfaces.inside`.
+        case inside
+        /// `interfaces.outside` (passthrough only).
+        case outside
+        /// `interfaces.alt` (passthrough only).
+        case alt
+    }
+
+    /// The XDP per-source token bucket (YAML `limits.reportsPerSecondPerHost`,
+    /// `limits.reportBurst`): IGMP from one source beyond it is dropped in the
+    /// kernel before the AF_XDP ring, counted as `xdp_rate_limited`.
+    public struct ReportRateLimit: Sendable, Hashable {
+        /// Sustained IGMP messages per second per source address.
+        public var perSecond: Int
+        /// Bucket depth (default: a tenth of a second's worth).
+        public var burst: Int
+
+        /// Creates a limit.
+        public init(perSecond: Int, burst: Int) {
+            self.perSecond = perSecond
+            self.burst = burst
+        }
+    }
+
+    /// An IPv4 prefix (YAML `egressFilter.allow` items, `239.1.0.0/16`).
+    public struct Prefix: Sendable, Hashable, CustomStringConvertible {
+        /// The network address (host bits zero).
+        public var address: IPv4Address
+        /// 0…32.
+        public var length: Int
+
+        /// Creates a prefix; host bits are cleared.
+        public init(address: IPv4Address, length: Int) {
+            let mask: UInt32 = length == 0 ? 0 : UInt32.max << UInt32(32 - min(max(length, 0), 32))
+            self.address = IPv4Address(rawValue: address.rawValue & mask)
+            self.length = length
+        }
+
+        /// `A.B.C.D/N`; a bare address is a /32.
+        public init?(_ text: String) {
+            let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+            guard parts.count <= 2, let address = IPv4Address(String(parts[0])) else { return nil }
+            var length = 32
+            if parts.count == 2 {
+                guard let n = Int(parts[1]), (0...32).contains(n) else { return nil }
+                length = n
+            }
+            self.init(address: address, length: length)
+        }
+
+        /// True when `group` is inside the prefix.
+        public func contains(_ group: IPv4Address) -> Bool {
+            let mask: UInt32 = length == 0 ? 0 : UInt32.max << UInt32(32 - length)
+            return group.rawValue & mask == address.rawValue
+        }
+
+        /// `A.B.C.D/N`.
+        public var description: String { "\(address)/\(length)" }
+    }
+}
+
+extension ConfigParser {
+    /// `querier:`: a mapping of interface role to querier settings.
+    mutating func readQueriers(_ entry: Entry, limits: MembershipLimits)
+        -> [DaemonConfig.QuerierInterface: MembershipConfiguration]? {
+        guard let mapping = mapping(entry, holding: "querier settings by interface (inside, outside, alt)") else { return nil }
+        var section = section(mapping, path: "querier", line: entry.line)
+        var result: [DaemonConfig.QuerierInterface: MembershipConfiguration] = [:]
+        var valid = true
+        for role in DaemonConfig.QuerierInterface.allCases {
+            guard let item = take(role.rawValue, from: &section) else { continue }
+            if let router = readQuerier(item, limits: limits) { result[role] = router } else { valid = false }
+        }
+        finish(section)
+        return valid ? result : nil
+    }
+
+    /// One interface's querier settings; every key optional (RFC 3376 §8 defaults).
+    mutating func readQuerier(_ entry: Entry, limits: MembershipLimits) -> MembershipConfiguration? {
+        guard let mapping = mapping(entry, holding: "querier settings (version, robustness, queryInterval, …)") else { return nil }
+        var section = section(mapping, path: entry.keyPath, line: entry.line)
+        var c = MembershipConfiguration(limits: limits)
+        var valid = true
+        func check<T>(_ s: Setting<T>, _ apply: (T) -> Void) {
+            switch s {
+            case .absent: break
+            case .valid(let v): apply(v)
+            case .invalid: valid = false
+            }
+        }
+        check(setting("version", in: &section) { $0.integer($1, in: 1...3, "the IGMP version of the queries: 1, 2 or 3") }) {
+            c.queryVersion = $0 == 1 ? .v1 : $0 == 2 ? .v2 : .v3
+        }
+        check(setting("robustness", in: &section) { $0.integer($1, in: 1...255, "the Robustness Variable, 1…255 (RFC 3376 §8.1; default 2)") }) {
+            c.robustness = $0
+        }
+        check(setting("queryInterval", in: &section) { $0.duration($1) }) { c.queryInterval = $0 }
+        check(setting("queryResponseInterval", in: &section) { $0.duration($1) }) { c.queryResponseInterval = $0 }
+        check(setting("lastMemberQueryInterval", in: &section) { $0.duration($1) }) { c.lastMemberQueryInterval = $0 }
+        check(setting("lastMemberQueryCount", in: &section) { $0.integer($1, in: 1...255, "a count, 1…255") }) {
+            c.lastMemberQueryCount = $0
+        }
+        check(setting("startupQueryInterval", in: &section) { $0.duration($1) }) { c.startupQueryInterval = $0 }
+        check(setting("startupQueryCount", in: &section) { $0.integer($1, in: 1...255, "a count, 1…255") }) {
+            c.startupQueryCount = $0
+        }
+        check(setting("passive", in: &section) { $0.flag($1) }) { c.passive = $0 }
+        check(setting("adoptQuerierParameters", in: &section) { $0.flag($1) }) { c.adoptQuerierParameters = $0 }
+        finish(section)
+        guard valid else { return nil }
+        do throws(MembershipConfigurationError) {
+            try c.validate()
+        } catch {
+            self.error(entry.line, entry.keyPath, "\(error.description)")
+            return nil
+        }
+        return c
+    }
+
+    /// `limits:`: the table caps and the XDP per-host report rate.
+    mutating func readLimits(_ entry: Entry) -> (MembershipLimits, DaemonConfig.ReportRateLimit?)? {
+        guard let mapping = mapping(entry, holding: "limits (maxGroups, maxGroupsPerHost, maxSourcesPerRecord, …)") else { return nil }
+        var section = section(mapping, path: "limits", line: entry.line)
+        var l = MembershipLimits()
+        var valid = true
+        func read(_ name: String, _ range: ClosedRange<Int>, _ apply: (Int) -> Void) {
+            switch setting(name, in: &section, { $0.integer($1, in: range, "a whole number, \(range.lowerBound)…\(range.upperBound)") }) {
+            case .absent: break
+            case .valid(let v): apply(v)
+            case .invalid: valid = false
+            }
+        }
+        read("maxGroups", 1...1_000_000) { l.maxGroups = $0 }
+        read("maxGroupsPerHost", 1...1_000_000) { l.maxGroupsPerHost = $0 }
+        read("maxSourcesPerRecord", 1...366) { l.maxSourcesPerRecord = $0 }
+        read("maxSourcesPerGroup", 1...MembershipLimits.sourcesPerQueryFrame) { l.maxSourcesPerGroup = $0 }
+        read("maxSuccessiveSourceQueries", 1...1000) { l.maxSuccessiveSourceQueries = $0 }
+        var perSecond: Int?
+        var burst: Int?
+        read("reportsPerSecondPerHost", 1...10_000_000) { perSecond = $0 }
+        read("reportBurst", 1...10_000_000) { burst = $0 }
+        finish(section)
+        guard valid else { return nil }
+        if burst != nil && perSecond == nil {
+            error(locations.line(of: "limits.reportBurst"), "limits.reportBurst",
+                  "needs limits.reportsPerSecondPerHost, the rate it is a burst of")
+            return nil
+        }
+        let rate = perSecond.map { DaemonConfig.ReportRateLimit(perSecond: $0, burst: burst ?? max(1, $0 / 10)) }
+        return (l, rate)
+    }
+
+    /// `upstream:`.
+    mutating func readUpstream(_ entry: Entry) -> UpstreamConfiguration? {
+        guard let mapping = mapping(entry, holding: "upstream host-side settings (robustness, unsolicitedReportInterval)") else { return nil }
+        var section = section(mapping, path: "upstream", line: entry.line)
+        var u = UpstreamConfiguration()
+        var valid = true
+        switch setting("robustness", in: &section, { $0.integer($1, in: 1...7, "transmissions of each state change, 1…7 (default 2)") }) {
+        case .absent: break
+        case .valid(let v): u.robustness = v
+        case .invalid: valid = false
+        }
+        switch setting("unsolicitedReportInterval", in: &section, { $0.duration($1) }) {
+        case .absent: break
+        case .valid(let v):
+            if v > .zero { u.unsolicitedReportInterval = v } else {
+                error(locations.line(of: "upstream.unsolicitedReportInterval"), "upstream.unsolicitedReportInterval", "must be above 0, e.g. 1s")
+                valid = false
+            }
+        case .invalid: valid = false
+        }
+        finish(section)
+        return valid ? u : nil
+    }
+
+    /// `egressFilter:` with its `allow` list of group prefixes.
+    mutating func readEgressFilter(_ entry: Entry) -> [DaemonConfig.Prefix]? {
+        guard let mapping = mapping(entry, holding: "egress filter settings (allow)") else { return nil }
+        var section = section(mapping, path: "egressFilter", line: entry.line)
+        var prefixes: [DaemonConfig.Prefix] = []
+        var valid = true
+        if let list = take("allow", from: &section) {
+            switch list.value {
+            case .sequence(let items):
+                for item in items {
+                    let line = item.mark?.line ?? list.line
+                    guard case .scalar(let scalar) = item, let prefix = DaemonConfig.Prefix(scalar.string) else {
+                        error(line, "egressFilter.allow", "expected a group prefix such as 239.1.0.0/16, got \(item.shortDescription)")
+                        valid = false
+                        continue
+                    }
+                    guard prefix.address.isMulticast, prefix.length >= 4 else {
+                        error(line, "egressFilter.allow", "\(prefix) is not inside 224.0.0.0/4; expected multicast group prefixes")
+                        valid = false
+                        continue
+                    }
+                    prefixes.append(prefix)
+                }
+            default:
+                if !list.value.isNull {
+                    error(valueOf: list, "expected a list of group prefixes, e.g. allow: [239.1.0.0/16], got \(list.value.shortDescription)")
+                    valid = false
+                }
+            }
+        } else {
+            error(entry.line, "egressFilter.allow", "required when egressFilter is given; expected the groups the host may report, e.g. allow: [239.1.0.0/16] (an empty list drops every report the host's kernel sends)")
+            valid = false
+        }
+        finish(section)
+        return valid ? prefixes : nil
+    }
+
+    /// A whole number in `range`.
+    mutating func integer(_ entry: Entry, in range: ClosedRange<Int>, _ what: String) -> Int? {
+        guard let text = text(entry, what) else { return nil }
+        guard let value = Int(text), range.contains(value) else {
+            error(valueOf: entry, "expected \(what), got '\(text)'")
+            return nil
+        }
+        return value
+    }
+
+    /// A duration with a unit (`125s`, `100ms`, `2m`).
+    mutating func duration(_ entry: Entry) -> Duration? {
+        guard let text = text(entry, "a duration with a unit, e.g. 125s, 100ms, 2m") else { return nil }
+        do throws(DurationParser.Failure) {
+            let seconds = try DurationParser.seconds(text)
+            return .nanoseconds(Int64((seconds * 1e9).rounded()))
+        } catch {
+            self.error(valueOf: entry, error.description)
+            return nil
+        }
+    }
+}
