@@ -7,7 +7,8 @@ CLANG ?= $(shell command -v clang)
 MULTIARCH := $(shell gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 BPF_CFLAGS := -g -O2 -target bpf -Wall -Werror -Ibpf -I/usr/include/$(MULTIARCH)
 BUILD := build
-BPF_OBJS := $(BUILD)/bpf/igmp_classify.bpf.o $(BUILD)/bpf/xdp_pass.bpf.o
+BPF_OBJS := $(BUILD)/bpf/igmp_classify.bpf.o $(BUILD)/bpf/igmp_egress.bpf.o \
+	$(BUILD)/bpf/xdp_pass.bpf.o
 EMBED := Sources/CXigmp/generated/bpf_objects.inc
 SWIFT_FLAGS ?=
 XIGMP_DEBUG := .build/debug/xigmp
@@ -40,6 +41,7 @@ $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/*.h | deps
 $(EMBED): $(BPF_OBJS) bpf/embed.sh
 	@mkdir -p $(@D)
 	bpf/embed.sh $@ igmp_classify=$(BUILD)/bpf/igmp_classify.bpf.o \
+		igmp_egress=$(BUILD)/bpf/igmp_egress.bpf.o \
 		xdp_pass=$(BUILD)/bpf/xdp_pass.bpf.o
 
 bpf: $(EMBED)

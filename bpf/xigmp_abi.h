@@ -111,4 +111,62 @@ enum xigmp_counter {
 	XIGMP_CNT__MAX = 15,
 };
 
+/* ---- TC egress filter (igmp_egress.bpf.c) ----
+ *
+ * Sees every packet leaving the interface it is attached to (clsact
+ * egress) and drops IGMP reports and leaves for groups the policy has not
+ * allowed (or, in a v3 report that also names allowed groups, blanks their
+ * records), so the host's own IGMP stack can run unchanged while xigmp
+ * decides what reaches the network. */
+#define XIGMP_PROG_EGRESS	"xigmp_egress"
+#define XIGMP_MAP_EGRESS_ALLOW	"xigmp_eg_allow"
+#define XIGMP_MAP_EGRESS_COUNTS	"xigmp_eg_counts"
+
+/* skb->mark of xigmp's own sends (SO_MARK on its raw socket; 'xigp'):
+ * they pass unexamined, the policy already chose them. */
+#define XIGMP_OWN_MARK		0x78696770u
+
+/* Prefixes the allow list holds (an LPM trie). */
+#define XIGMP_EGRESS_MAX_PREFIXES	1024
+
+/* Key of the allow list: BPF_MAP_TYPE_LPM_TRIE's layout, a prefix length
+ * in bits (0..32) then the address, network byte order.  The value is a
+ * __u8, 1 for "allowed"; its presence is what counts. */
+struct xigmp_egress_key {
+	__u32 prefixlen;
+	__u32 addr;		/* network byte order */
+};
+
+/* Per-CPU counter slots of the egress filter (PERCPU_ARRAY of __u64).
+ *
+ * IGMP counts every IPv4 protocol-2 packet the filter saw; each lands in
+ * exactly one of OWN, FRAGMENT, OTHER, ALLOWED, DROPPED, MALFORMED and
+ * REWRITTEN, so IGMP is their sum.  RECORDS_HIDDEN is no outcome: it counts
+ * group records inside REWRITTEN reports.  Packets that are not IGMP are
+ * not counted. */
+enum xigmp_egress_counter {
+	XIGMP_EGR_IGMP = 0,
+	/* Carried XIGMP_OWN_MARK: passed unexamined. */
+	XIGMP_EGR_OWN = 1,
+	/* Fragments: no IGMP header to judge (IGMP is never fragmented):
+	 * passed. */
+	XIGMP_EGR_FRAGMENT = 2,
+	/* Queries and every type that is not a report or leave: passed. */
+	XIGMP_EGR_OTHER = 3,
+	/* Reports and leaves whose every group is allowed: passed. */
+	XIGMP_EGR_ALLOWED = 4,
+	/* Reports and leaves naming a group not allowed (for a v3 report:
+	 * naming no allowed group): dropped. */
+	XIGMP_EGR_DROPPED = 5,
+	/* IGMP that does not parse (bad IHL or lengths, a message shorter
+	 * than its type needs, v3 records running past its end): dropped. */
+	XIGMP_EGR_MALFORMED = 6,
+	/* v3 reports naming allowed and disallowed groups: passed with each
+	 * disallowed record neutralised (Record Type 0, group 0.0.0.0). */
+	XIGMP_EGR_REWRITTEN = 7,
+	/* Records neutralised in those reports (not a packet outcome). */
+	XIGMP_EGR_RECORDS_HIDDEN = 8,
+	XIGMP_EGR__MAX = 9,
+};
+
 #endif /* XIGMP_ABI_H */

@@ -22,6 +22,10 @@ const unsigned char *cxigmp_embedded_object(const char *name, size_t *len)
 		*len = sizeof(cxigmp_obj_igmp_classify);
 		return cxigmp_obj_igmp_classify;
 	}
+	if (strcmp(name, "igmp_egress") == 0) {
+		*len = sizeof(cxigmp_obj_igmp_egress);
+		return cxigmp_obj_igmp_egress;
+	}
 	if (strcmp(name, "xdp_pass") == 0) {
 		*len = sizeof(cxigmp_obj_xdp_pass);
 		return cxigmp_obj_xdp_pass;

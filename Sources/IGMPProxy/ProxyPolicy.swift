@@ -154,7 +154,18 @@ public struct ProxyPolicy: Sendable {
             // Another router's query: the election and timers of xigmp's own
             // querier there (RFC 3376 §6.6), whatever the modes.
             let heardByRouter = routers[role] != nil
-            if heardByRouter { routerHear(message, metadata: metadata, on: role, at: now, emit) }
+            if heardByRouter {
+                // A query from off the subnet must not win the election
+                // (RFC 3376 §9: only link-local peers take part).
+                let source = metadata.source
+                if let addressing = configuration.addressing(for: role), !source.isUnspecified,
+                   !addressing.isOnSubnet(source) {
+                    emit(.count(.droppedSourceOffSubnet))
+                    if !role.isUpstream { return }
+                } else {
+                    routerHear(message, metadata: metadata, on: role, at: now, emit)
+                }
+            }
             guard role.isUpstream else {
                 if !heardByRouter { emit(.count(.droppedQueryOnInside)) }
                 return

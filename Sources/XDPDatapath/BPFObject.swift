@@ -5,6 +5,8 @@ import Glibc
 public enum EmbeddedObject: String, Sendable, CaseIterable {
     /// The XDP IGMP classifier (`bpf/igmp_classify.bpf.c`).
     case igmpClassify = "igmp_classify"
+    /// The TC egress filter for the host's own reports (`bpf/igmp_egress.bpf.c`).
+    case igmpEgress = "igmp_egress"
     /// A bare XDP_PASS program, the baseline for cost measurements.
     case xdpPass = "xdp_pass"
 

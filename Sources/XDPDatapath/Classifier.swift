@@ -46,6 +46,11 @@ public final class Classifier: @unchecked Sendable {
     /// bursts of `burst`, in XDP before anything reaches the ring; frames
     /// over it are dropped and counted as `rate_limited`. 0 turns it off.
     public func setRateLimit(perSecond: UInt32, burst: UInt32) throws(DatapathError) {
+        try Self.setRateLimit(perSecond: perSecond, burst: burst, in: limits)
+    }
+
+    /// Writes the token-bucket configuration into a classifier's limits map.
+    static func setRateLimit(perSecond: UInt32, burst: UInt32, in limits: BPFMap) throws(DatapathError) {
         let cost: UInt64 = perSecond == 0 ? 0 : 1_000_000_000 / UInt64(perSecond)
         let config = xigmp_limit_config(cost_ns: cost, burst_ns: cost * UInt64(max(burst, 1)))
         try limits.update(UInt32(0), config)

@@ -13,6 +13,9 @@ final class ClassifierLease {
     let interface: NetworkInterface
     /// The XSKMAP to register sockets in.
     let xsks: BPFMap
+    /// The per-source token bucket's configuration and the counters.
+    let limits: BPFMap?
+    let counters: BPFMap?
     private let actions: BPFMap
     private let link: KernelFD?
     private let previousRows: [(IGMPClass, xigmp_action_value?)]
@@ -27,11 +30,17 @@ final class ClassifierLease {
         var notes: [String] = []
         if let existing = try XDP.query(interface), existing.isOurs, !force {
             var found: (BPFMap?, BPFMap?) = (nil, nil)
+            var limits: BPFMap?
+            var counters: BPFMap?
             for id in existing.program.mapIDs {
                 let m = try BPFMap(id: id)
                 if m.name == XIGMP_MAP_XSKS_NAME { found.0 = m }
                 if m.name == XIGMP_MAP_ACTIONS_NAME { found.1 = m }
+                if m.name == XIGMP_MAP_LIMITS_NAME { limits = m }
+                if m.name == XIGMP_MAP_COUNTERS_NAME { counters = m }
             }
+            self.limits = limits
+            self.counters = counters
             guard let xsks = found.0, let actions = found.1 else {
                 throw DatapathError(.kernel, "the classifier on \(interface.name) (prog id \(existing.program.id)) lacks its maps: reload it with `xigmp load --force --iface \(interface.name)`")
             }
@@ -54,6 +63,8 @@ final class ClassifierLease {
             notes += attached.notes
             xsks = classifier.xsks
             actions = classifier.actions
+            limits = classifier.limits
+            counters = classifier.counters
             link = attached.link
             mode = attached.mode
             programID = classifier.info.id

@@ -143,7 +143,7 @@ public final class KernelPort: IGMPPort {
         pollDescriptors = [fd]
         packetBufferSize = Self.bufferSize(for: interface)
         batch = ReceiveBatch(capacity: batchSize, bufferSize: packetBufferSize)
-        self.warnings = warnings
+        self.warnings = warnings + sender.warnings
         // Joins come last so a failure above leaves no membership behind
         // (deinit leaves them; close would too).
         for group in Self.joinedGroups {

@@ -19,6 +19,10 @@ import IGMPWire
 /// kernel treats every unicast destination as on-link: one outside the
 /// interface's subnets is ARPed for, and dropped silently if no one answers.
 ///
+/// Every packet carries `EgressFilter.ownMark` (`SO_MARK`), so an egress
+/// filter on the interface lets xigmp's own reports through while it
+/// judges the host kernel's.
+///
 /// One thread at a time; nothing is allocated per packet.
 public final class RawIPSender {
     /// The interface packets leave through.
@@ -29,6 +33,9 @@ public final class RawIPSender {
     public private(set) var packetsSent: UInt64 = 0
     /// Sends that failed (the packet was not sent).
     public private(set) var sendErrors: UInt64 = 0
+    /// What the sender could not set up and what that costs; empty when
+    /// everything is in place. The socket works either way.
+    public let warnings: [String]
 
     /// The largest IPv4 packet: the buffer every send encodes into.
     private static let bufferSize = 65_535
@@ -55,6 +62,7 @@ public final class RawIPSender {
             close(fd)
             throw error
         }
+        warnings = Self.markOwn(fd, interface)
         descriptor = fd
         buffer = .allocate(byteCount: Self.bufferSize, alignment: 8)
         buffer.initializeMemory(as: UInt8.self, repeating: 0)
@@ -100,6 +108,20 @@ public final class RawIPSender {
             throw sendError(sent < 0 ? errno : EMSGSIZE, destination: destination, length: packet.count)
         }
         packetsSent &+= 1
+    }
+
+    /// Sets `SO_MARK` to `EgressFilter.ownMark`; returns a warning when
+    /// the kernel refuses (it needs CAP_NET_ADMIN), since sending still
+    /// works: only an egress filter on the interface would then treat our
+    /// reports like the kernel's own.
+    private static func markOwn(_ fd: Int32, _ interface: NetworkInterface) -> [String] {
+        var mark = EgressFilter.ownMark
+        guard setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, socklen_t(MemoryLayout<UInt32>.size)) != 0 else { return [] }
+        let code = errno
+        let why = code == EPERM ? "SO_MARK needs CAP_NET_ADMIN" : "SO_MARK failed"
+        return ["cannot mark IGMP sent on \(interface.name) as xigmp's own (\(why): \(errnoName(code))): "
+                + "an xigmp egress filter on \(interface.name) would drop its reports for groups the filter does not allow; "
+                + "run with CAP_NET_ADMIN (or as root) when using one"]
     }
 
     /// One line per errno: what happened and what to do.

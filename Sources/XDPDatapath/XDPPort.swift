@@ -35,6 +35,22 @@ public final class XDPPort: IGMPPort {
     public var queueCount: Int { sockets.count }
     /// Mode the classifier runs in (nil for a transmit-only port).
     public var mode: XDPMode? { lease?.mode }
+
+    /// Limits IGMP from each source address to `perSecond` frames per second
+    /// (bursts of `burst`) in the classifier, before the ring; 0 turns it off.
+    /// The classifier is per interface, so is the limit.
+    public func setRateLimit(perSecond: UInt32, burst: UInt32) throws(DatapathError) {
+        guard let limits = lease?.limits else {
+            throw DatapathError(.kernel, "\(interface.name): the classifier has no rate limiter (an older `xigmp load`?): reload it with `xigmp load --force --iface \(interface.name)`")
+        }
+        try Classifier.setRateLimit(perSecond: perSecond, burst: burst, in: limits)
+    }
+
+    /// The classifier's counters on this interface (nil without one).
+    public func classifierCounters() throws(DatapathError) -> ClassifierCounters? {
+        guard let counters = lease?.counters else { return nil }
+        return ClassifierCounters(values: try counters.perCPUSums(slots: ClassifierCounters.slotCount))
+    }
     /// Notes for the operator (fallbacks, reuse of a loaded classifier).
     public let notes: [String]
 
@@ -86,7 +102,7 @@ public final class XDPPort: IGMPPort {
         } else {
             allMultiFD = -1
         }
-        notes = lease?.notes ?? []
+        notes = (lease?.notes ?? []) + unicast.warnings
         do throws(DatapathError) {
             for q in 0..<queues {
                 let s = try XSKQueueSocket(umem: umem, ifname: interface.name, queue: UInt32(q),

@@ -81,7 +81,7 @@ extension DaemonConfig {
         row("limits.reportsPerSecondPerHost", "1…10000000", "none: unlimited", "XDP datapath: a token bucket per source address in the kernel, before the AF_XDP ring; IGMP beyond it is dropped and counted (`xdp_rate_limited`). One host's flood cannot starve the others."),
         row("limits.reportBurst", "1…10000000", "a tenth of `reportsPerSecondPerHost`", "Depth of that bucket."),
         row("egressFilter", "mapping", "none: no filter",
-            "A TC egress filter on the outside interfaces: IGMP reports the host's own kernel sends there are dropped unless every group in them is allowed (a v3 report with any other group is dropped whole). xigmp's own sends pass."),
+            "A TC egress filter on the outside interfaces for the reports the host's own kernel sends there: v1/v2 reports and leaves for other groups are dropped; in a v3 report the records for other groups are blanked in place (type 0, group 0.0.0.0, which receivers ignore, RFC 3376 §4.2.12) and the rest passes; a report with no allowed group is dropped. xigmp's own sends pass."),
         row("egressFilter.allow", "list of group prefixes", "required under `egressFilter`", "The groups the host may report, e.g. `[239.1.0.0/16, 232.1.1.1]`; `[]` drops them all."),
     ]
 

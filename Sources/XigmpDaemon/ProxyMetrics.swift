@@ -113,6 +113,21 @@ final class ProxyMetrics: @unchecked Sendable {
         hostTotals[role, default: [:]][c, default: 0] += 1
     }
     func update(groups: Int, on role: InterfaceRole) { groupGauges[role]?.set(Double(groups)) }
+
+    /// Kernel-side counts read each second (XDP token bucket, egress filter),
+    /// by name: `xigmp_kernel_<name>{role,ifname}`. Loop thread only.
+    private(set) var kernelTotals: [InterfaceRole: [String: UInt64]] = [:]
+    private var kernelGauges: [String: Gauge] = [:]
+    func update(kernel name: String, on role: InterfaceRole, ifname: String, _ value: UInt64) {
+        kernelTotals[role, default: [:]][name] = value
+        let key = "\(name)/\(role)"
+        if kernelGauges[key] == nil {
+            kernelGauges[key] = registry.makeGauge(
+                descriptor: Self.d("kernel", name, "Counted in the kernel: xdp_rate_limited (per-source token bucket drops), egress_allowed / egress_dropped / egress_rewritten (host reports the TC egress filter passed, dropped, or passed with other groups' records blanked)"),
+                labels: [("role", role.description), ("ifname", ifname)])
+        }
+        kernelGauges[key]?.set(Double(value))
+    }
     @inline(__always) func transmitError(_ role: InterfaceRole) { transmitErrors[role]?.increment() }
     @inline(__always) func decodeError(_ role: InterfaceRole) { decodeErrors[role]?.increment() }
 

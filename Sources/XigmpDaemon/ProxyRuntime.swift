@@ -62,6 +62,8 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     private var policy: ProxyPolicy
     private var ports: [(role: InterfaceRole, port: any IGMPPort)]
+    /// TC egress filters on the outside interfaces (`egressFilter`).
+    private var egressFilters: [(role: InterfaceRole, filter: EgressFilter)] = []
     private let pending = Mutex<[(Command, @Sendable (Reply) -> Void)]>([])
     /// A self-pipe: the read end is polled with the ports, a byte written to
     /// the other end wakes the loop for a command or a stop.
@@ -115,11 +117,24 @@ public final class ProxyRuntime: @unchecked Sendable {
                 case .xdp:
                     let p = try XDPPort(interface: iface)
                     for n in p.notes { logger.notice("\(n)") }
+                    if let rate = c.reportRateLimit {
+                        try p.setRateLimit(perSecond: UInt32(rate.perSecond), burst: UInt32(rate.burst))
+                    }
                     port = p
                 case .kernel:
                     let p = try KernelPort(interface: iface, captureAllGroups: true)
                     for w in p.warnings { logger.warning("\(w)") }
+                    if c.reportRateLimit != nil {
+                        logger.warning("\(name): limits.reportsPerSecondPerHost works in XDP; this interface uses the kernel datapath, so it is not rate limited")
+                    }
                     port = p
+                }
+                if let allow = c.egressAllow, role.isUpstream {
+                    let prefixes = allow.compactMap { EgressFilter.Prefix($0.address, length: $0.length) }
+                    let filter = try EgressFilter(interface: iface, allowed: prefixes)
+                    for n in filter.notes { logger.notice("\(n)") }
+                    egressFilters.append((role, filter))
+                    logger.info("\(role) \(name): TC egress filter passes host reports for \(allow.isEmpty ? "no group" : allow.map(\.description).joined(separator: ", "))")
                 }
                 opened.append((role, port))
                 facts[role] = (name, iface.index, kind)
@@ -230,6 +245,7 @@ public final class ProxyRuntime: @unchecked Sendable {
                 policy.expireQueriers(at: ProxyTime(nanoseconds: now)) { execute($0, now: now) }
                 for (role, port) in ports { metrics.update(port: role, port.statistics) }
                 for role in policy.routerRoles { metrics.update(groups: policy.groupCount(on: role), on: role) }
+                readKernelCounters()
             }
             i = 0
             while i < ports.count {
@@ -237,6 +253,14 @@ public final class ProxyRuntime: @unchecked Sendable {
                 i += 1
             }
         }
+        // Egress filters are TC filters, not bpf_links: nothing removes them
+        // when the process exits, so they go here, on the way out.
+        for (role, filter) in egressFilters {
+            do throws(DatapathError) { try filter.close() } catch {
+                logger.error("\(role) \(filter.interface.name): cannot remove the egress filter: \(error.description) (remove it with `tc filter del dev \(filter.interface.name) egress pref \(EgressFilter.tcPriority)`)")
+            }
+        }
+        egressFilters = []
         logger.info("proxy loop stopped")
     }
 
@@ -315,7 +339,7 @@ public final class ProxyRuntime: @unchecked Sendable {
                 case .passive: logger.notice("\(name): passive, not querying")
                 }
             case .groupChanged(let role, let change):
-                logger.info("\(interfaces.roles[role]?.name ?? "\(role)"): \(change.group) \(change.old) → \(change.new)")
+                logger.debug("\(interfaces.roles[role]?.name ?? "\(role)"): \(change.group) \(change.old) → \(change.new)")
             default:
                 break
             }
@@ -443,12 +467,28 @@ public final class ProxyRuntime: @unchecked Sendable {
         }
     }
 
+    /// The XDP token bucket's and the egress filters' counts, into metrics.
+    private func readKernelCounters() {
+        for (role, port) in ports {
+            guard let xdp = port as? XDPPort, let counters = try? xdp.classifierCounters() else { continue }
+            metrics.update(kernel: "xdp_rate_limited", on: role, ifname: port.interface.name, counters["rate_limited"])
+        }
+        for (role, filter) in egressFilters {
+            guard let counters = try? filter.counters else { continue }
+            metrics.update(kernel: "egress_allowed", on: role, ifname: filter.interface.name, counters.allowed)
+            metrics.update(kernel: "egress_dropped", on: role, ifname: filter.interface.name, counters.dropped)
+            metrics.update(kernel: "egress_rewritten", on: role, ifname: filter.interface.name, counters.rewritten)
+        }
+    }
+
     private func membershipCounters() -> [String: [String: UInt64]] {
+        readKernelCounters()
         var out: [String: [String: UInt64]] = [:]
         for (role, f) in interfaces.roles {
             var c: [String: UInt64] = [:]
             for (k, v) in metrics.routerTotals[role] ?? [:] { c[k.rawValue] = v }
             for (k, v) in metrics.hostTotals[role] ?? [:] { c["upstream_" + k.rawValue] = v }
+            for (k, v) in metrics.kernelTotals[role] ?? [:] { c[k] = v }
             if !c.isEmpty { out[f.name] = c }
         }
         return out

@@ -5,9 +5,11 @@ import Testing
 
 /// A tracking policy on the test network, started at 0 with fast timers.
 private func trackingPolicy(modes: ProxyModes = ProxyModes(queryNotify: true), fallback: IPv4Address? = nil,
+                            insideAddress: IPv4Address? = nil,
                             inside: MembershipConfiguration = MembershipConfiguration(
                                 queryInterval: .seconds(20), queryResponseInterval: .seconds(2))) -> ProxyPolicy {
     var c = configuration(modes, fallback: fallback)
+    if let insideAddress { c.inside.address = insideAddress }
     c.membership = .track
     c.routers = [.inside: inside]
     do { return try ProxyPolicy(configuration: c, startingAt: .seconds(0), seed: 3) } catch {
@@ -136,15 +138,19 @@ struct TrackingTests {
 
     @Test("a lower-addressed router's query on the inside silences xigmp's querier")
     func insideElection() throws {
-        var p = trackingPolicy()
+        var p = trackingPolicy(insideAddress: ip("172.17.0.10"))
         _ = run(&p, until: 1)
+        // Off the subnet: lower, but never elected (RFC 3376 §9).
         var r = try feed(&p, Arrival(.query(.v2()), on: .inside, from: ip("172.16.255.254"), mac: insideHostMAC), at: .seconds(1))
+        #expect(r.count(.droppedSourceOffSubnet) == 1)
+        #expect(p.membership(at: .seconds(1)).first?.querier == .querier)
+        r = try feed(&p, Arrival(.query(.v2()), on: .inside, from: ip("172.17.0.9"), mac: insideHostMAC), at: .seconds(1))
         // Other Querier Present Interval: 2 × 20 s + 2 s / 2 = 41 s.
         r.items += run(&p, until: 41).items
         #expect(r.sent.filter { $0.purpose == .query }.isEmpty)
         #expect(r.items.contains(.routerCount(.querierLost, .inside)))
         #expect(p.membership(at: .seconds(41)).first?.querier
-                == .nonQuerier(otherQuerier: ip("172.16.255.254"), until: MembershipTime.seconds(1).adding(.seconds(41))))
+                == .nonQuerier(otherQuerier: ip("172.17.0.9"), until: MembershipTime.seconds(1).adding(.seconds(41))))
         // Then it resumes.
         r = Recorded()
         r.items += run(&p, until: 43).items

@@ -89,3 +89,28 @@ expect_exit() {
 	out=$("$@" 2>&1); got=$?
 	if [ "$got" == "$rc" ] && grep -qE -- "$pat" <<<"$out"; then pass "$d"; else fail "$d: exit $got, output: $out"; fi
 }
+
+# The daemon under test: run in $DAEMON_NS with its control socket at $SOCK,
+# logging to $TMP/daemon.log. Scripts set DAEMON_NS, SOCK and TMP, and call
+# stop_daemon from their EXIT trap.
+DAEMON=
+start_daemon() { # start_daemon CONFIG: run it, wait for its control socket
+	"$XIGMP" --netns "$DAEMON_NS" run --config "$1" >"$TMP/daemon.log" 2>&1 &
+	DAEMON=$!
+	for _ in $(seq 50); do [ -S "$SOCK" ] && return 0; sleep 0.1; done
+	echo "daemon did not start:"; cat "$TMP/daemon.log"; return 1
+}
+stop_daemon() { [ -n "$DAEMON" ] && kill -TERM "$DAEMON" 2>/dev/null && wait "$DAEMON"; local rc=$?; DAEMON=; return $rc; }
+
+# listen NS IF SECONDS [NAME]: IGMP seen there (dump JSON lines), in the
+# background into $TMP/NAME.json (NAME defaults to NS).
+listen() { timeout "$3" "$XIGMP" --netns "$1" dump --iface "$2" --datapath kernel --json >"$TMP/${4:-$1}.json" 2>/dev/null & }
+# seen NAME PYEXPR: how many of those lines match (d is the line's object).
+seen() {
+	$PY -c "import json,sys
+n=0
+for l in open('$TMP/$1.json'):
+    d=json.loads(l)
+    if $2: n+=1
+print(n)"
+}

@@ -14,33 +14,16 @@ veth_pair "$U2" ua 10.3.0.1/24 "$P" pa 10.3.0.2/24
 veth_pair "$P" pi 10.2.0.1/24 "$H" hi 10.2.0.2/24
 ip netns exec "$H" sysctl -qw net.ipv4.conf.hi.force_igmp_version=3
 TMP=$(mktemp -d)
-DAEMON=
-stop_daemon() { [ -n "$DAEMON" ] && kill -TERM "$DAEMON" 2>/dev/null && wait "$DAEMON"; local rc=$?; DAEMON=; return $rc; }
+DAEMON_NS=$P
 trap 'stop_daemon; rm -rf "$TMP"; cleanup' EXIT
 SOCK=$TMP/control.sock
 
-start_daemon() { # start_daemon CONFIG: run it in P, wait for its control socket
-	"$XIGMP" --netns "$P" run --config "$1" >"$TMP/daemon.log" 2>&1 &
-	DAEMON=$!
-	for _ in $(seq 50); do [ -S "$SOCK" ] && return 0; sleep 0.1; done
-	echo "daemon did not start:"; cat "$TMP/daemon.log"; return 1
-}
 config() { # config FILE MODES...
 	local f=$1; shift
 	{ echo "interfaces: {outside: po, alt: pa, inside: pi}"
 	  echo "control: {socket: $SOCK}"
 	  echo "metrics: {listen: \"127.0.0.1:19741\"}"
 	  echo "modes:"; for m in "$@"; do echo "  $m: true"; done; } >"$f"
-}
-# listen NS IF SECONDS: IGMP seen there, as dump JSON lines, in the background into $TMP/NS.json
-listen() { timeout "$3" "$XIGMP" --netns "$1" dump --iface "$2" --datapath kernel --json >"$TMP/$1.json" 2>/dev/null & }
-seen() { # seen NS PYEXPR: count JSON lines matching
-	$PY -c "import json,sys
-n=0
-for l in open('$TMP/$1.json'):
-    d=json.loads(l)
-    if $2: n+=1
-print(n)"
 }
 
 echo "== full proxy: joins go up, queries come down"

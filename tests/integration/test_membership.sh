@@ -42,27 +42,11 @@ ip netns exec "$H2" sysctl -qw net.ipv4.conf.h2.force_igmp_version=2
 ip netns exec "$H3" sysctl -qw net.ipv4.conf.h3.force_igmp_version=3
 
 TMP=$(mktemp -d)
-DAEMON=
+DAEMON_NS=$P
 JOINER=
-stop_daemon() { [ -n "$DAEMON" ] && kill -TERM "$DAEMON" 2>/dev/null && wait "$DAEMON"; local rc=$?; DAEMON=; return $rc; }
 trap '[ -n "$JOINER" ] && kill $JOINER 2>/dev/null; stop_daemon; rm -rf "$TMP"; cleanup' EXIT
 SOCK=$TMP/control.sock
 
-start_daemon() {
-	"$XIGMP" --netns "$P" run --config "$1" >"$TMP/daemon.log" 2>&1 &
-	DAEMON=$!
-	for _ in $(seq 50); do [ -S "$SOCK" ] && return 0; sleep 0.1; done
-	echo "daemon did not start:"; cat "$TMP/daemon.log"; return 1
-}
-listen() { timeout "$3" "$XIGMP" --netns "$1" dump --iface "$2" --datapath kernel --json >"$TMP/$4.json" 2>/dev/null & }
-seen() { # seen FILE PYEXPR: count JSON lines matching
-	$PY -c "import json,sys
-n=0
-for l in open('$TMP/$1.json'):
-    d=json.loads(l)
-    if $2: n+=1
-print(n)"
-}
 groups_json() { "$XIGMP" groups --socket "$SOCK" --json; }
 group_field() { # group_field GROUP PYEXPR-of-g: from the inside table
 	groups_json | $PY -c "import json,sys
@@ -198,6 +182,30 @@ sleep 2.5
 expect_eq "a join under the bridge's querier still goes upstream" yes \
 	"$([ "$(seen up4 "d.get('src')=='10.1.0.2' and any(r['group']=='239.5.5.9' for r in (d.get('records') or []))")" -ge 1 ] && echo yes)"
 stop_daemon
+
+echo "== the TC egress filter: the proxy host's own kernel may report allowed groups only"
+cat >"$TMP/egress.yaml" <<EOF
+interfaces: {outside: po, inside: pi}
+control: {socket: $SOCK}
+modes: {queryNotify: true}
+membership: track
+egressFilter: {allow: [239.1.0.0/16]}
+EOF
+start_daemon "$TMP/egress.yaml" || exit 1
+sleep 0.5
+listen "$U" uo 3 eg; sleep 0.5
+ip -n "$P" addr add 239.1.2.3/32 dev po autojoin
+sleep 1.5   # its retransmission is done before the next join
+ip -n "$P" addr add 239.9.9.9/32 dev po autojoin
+sleep 1.5
+expect_eq "the host's report for 239.1.2.3 left (allowed)" yes \
+	"$([ "$(seen eg "any(r['group']=='239.1.2.3' for r in (d.get('records') or []))")" -ge 1 ] && echo yes)"
+expect_eq "nothing about 239.9.9.9 left" 0 \
+	"$(seen eg "any(r['group']=='239.9.9.9' for r in (d.get('records') or [])) or d.get('group')=='239.9.9.9'")"
+expect_eq "groups counts the egress drops" yes \
+	"$(groups_json | $PY -c "import json,sys; c=json.load(sys.stdin)['counters']['po']; print('yes' if c.get('egress_dropped',0) >= 1 and c.get('egress_allowed',0) >= 1 else c)")"
+stop_daemon
+check "the egress filter is gone after the daemon stops" bash -c "[ -z \"\$(ip netns exec $P tc filter show dev po egress)\" ]"
 
 echo "== bad membership configs are refused with file:line"
 cat >"$TMP/bad.yaml" <<EOF

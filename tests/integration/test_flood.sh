@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# A report flood against the daemon (issue 6): one inside host sends IGMPv3
+# reports for 65,536 different groups as fast as AF_XDP lets it (at least
+# 100k/s) for 10 s. The daemon's memory must stay bounded, the counters must
+# show the drops (the XDP per-source token bucket and the per-host group cap),
+# and a legitimate host's join during the flood must reach the outside within
+# 100 ms.
+#
+#   U uo ── po [P: xigmp, track] pi ── si [S: br0] ── sf ── hf (F, the flooder)
+#                                                 └── sl ── hl (L, a Linux host)
+cd "$(dirname "$0")/../.." || exit 1
+source tests/integration/lib.sh
+require_root
+GEN=${GEN:-$(dirname "$XIGMP")/xigmp-gen}
+[ -x "$GEN" ] || { echo "FAIL: $GEN not built: run make test" >&2; exit 1; }
+
+U=xgt-fu-$$ P=xgt-fp-$$ S=xgt-fs-$$ F=xgt-ff-$$ L=xgt-fl-$$
+for ns in $U $P $S $F $L; do new_ns "$ns"; done
+veth_pair "$U" uo 10.1.0.1/24 "$P" po 10.1.0.2/24
+ip -n "$S" link add br0 type bridge
+ip -n "$P" link add pi type veth peer name si netns "$S"
+ip -n "$F" link add hf type veth peer name sf netns "$S"
+ip -n "$L" link add hl type veth peer name sl netns "$S"
+ip -n "$P" addr add 10.2.0.10/24 dev pi
+ip -n "$F" addr add 10.2.0.66/24 dev hf
+ip -n "$L" addr add 10.2.0.7/24 dev hl
+for p in si sf sl; do ip -n "$S" link set "$p" master br0; ip -n "$S" link set "$p" up; done
+ip -n "$S" link set br0 up
+ip netns exec "$S" bridge link set dev si mcast_router 2
+ip -n "$P" link set pi up; ip -n "$F" link set hf up; ip -n "$L" link set hl up
+ip netns exec "$L" sysctl -qw net.ipv4.conf.hl.force_igmp_version=3
+
+TMP=$(mktemp -d)
+DAEMON_NS=$P
+trap 'stop_daemon; [ -n "${KEEP:-}" ] && cp -r "$TMP" /tmp/flood-debug; rm -rf "$TMP"; cleanup' EXIT
+SOCK=$TMP/control.sock
+cat >"$TMP/flood.yaml" <<EOF
+interfaces: {outside: po, inside: pi}
+control: {socket: $SOCK}
+modes: {queryNotify: true}
+membership: track
+limits:
+  maxGroupsPerHost: 512
+EOF
+# NO_XDP_LIMIT=1 floods the daemon itself (no token bucket): the table caps
+# alone must hold.
+[ -n "${NO_XDP_LIMIT:-}" ] || printf '  reportsPerSecondPerHost: 2000\n  reportBurst: 200\n' >>"$TMP/flood.yaml"
+start_daemon "$TMP/flood.yaml" || exit 1
+sleep 1
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$DAEMON/status"; }
+rss_before=$(rss)
+
+echo "== flood: 10 s of reports for 65,536 groups from one host"
+"$GEN" send --netns "$F" --iface hf --to 224.0.0.22 --dst-mac 01:00:5e:00:00:16 --method xdp \
+	--rate 0 --duration 10 --groups 65536 --group-base 239.100.0.0 >"$TMP/gen.json" 2>"$TMP/gen.err" &
+GENPID=$!
+peak=$rss_before
+for _ in $(seq 8); do sleep 0.5; r=$(rss); [ "$r" -gt "$peak" ] && peak=$r; done
+# A legitimate join in the middle of the flood, timed on the wire at both ends.
+ip netns exec "$S" $PY tests/integration/igmp_sniff.py sl 4 239.77. >"$TMP/l.json" &
+SNIFF1=$!
+ip netns exec "$U" $PY tests/integration/igmp_sniff.py uo 4 239.77. >"$TMP/u.json" &
+SNIFF2=$!
+sleep 0.5
+ip -n "$L" addr add 239.77.0.1/32 dev hl autojoin
+for _ in $(seq 12); do sleep 0.5; r=$(rss); [ "$r" -gt "$peak" ] && peak=$r; done
+wait $GENPID $SNIFF1 $SNIFF2
+sleep 1
+rss_after=$(rss)
+
+sent=$($PY -c "import json; d=json.load(open('$TMP/gen.json')); print(d.get('sent', 0))" 2>/dev/null || echo 0)
+rate=$($PY -c "import json; d=json.load(open('$TMP/gen.json')); print(int(d.get('sent',0)/max(d.get('seconds', d.get('elapsed_s', 10)),1e-9)))" 2>/dev/null || echo 0)
+echo "  flood: $sent reports sent, $rate/s; daemon RSS ${rss_before} kB before, ${peak} kB peak, ${rss_after} kB after"
+check "the flood reached at least 100k reports/s ($rate/s)" test "$rate" -ge 100000
+check "the daemon's memory stayed bounded (peak $peak kB ≤ before $rss_before kB + 32 MiB)" test "$peak" -le $((rss_before + 32768))
+check "the daemon is still running" kill -0 "$DAEMON"
+
+latency=$($PY - "$TMP/l.json" "$TMP/u.json" <<'PYEOF'
+import json, sys
+def first(path, src_prefix):
+    for line in open(path):
+        d = json.loads(line)
+        if d.get("groups") and "239.77.0.1" in d["groups"] and d["src"].startswith(src_prefix):
+            return d["t"]
+l = first(sys.argv[1], "10.2.0.7")
+u = first(sys.argv[2], "10.1.0.2")
+print("none" if l is None or u is None else round((u - l) * 1000, 2))
+PYEOF
+)
+echo "  legitimate join: L's report → xigmp's report upstream: $latency ms"
+check "the legitimate join reached the outside within 100 ms during the flood ($latency ms)" \
+	$PY -c "import sys; sys.exit(0 if '$latency' != 'none' and float('$latency') < 100 else 1)"
+
+groups=$("$XIGMP" groups --socket "$SOCK" --json)
+field() { $PY -c "import json,sys; d=json.loads(sys.argv[1]); print($1)" "$groups"; }
+echo "  counters: $(field "d['counters']")"
+[ -n "${NO_XDP_LIMIT:-}" ] || check "the XDP token bucket dropped the flood (xdp_rate_limited > 0)" \
+	test "$(field "d['counters'].get('pi',{}).get('xdp_rate_limited',0)")" -gt 0
+check "the per-host group cap bit (dropped_host_group_limit > 0)" \
+	test "$(field "d['counters'].get('pi',{}).get('dropped_host_group_limit',0)")" -gt 0
+check "the table holds at most 512 flood groups plus L's" \
+	test "$(field "len(d['interfaces'][0]['groups'])")" -le 513
+check "L's group is in the table" test "$(field "sum(g['group']=='239.77.0.1' for g in d['interfaces'][0]['groups'])")" -eq 1
+stop_daemon
+check "the daemon exits 0 after the flood" test $? -eq 0
+
+finish
