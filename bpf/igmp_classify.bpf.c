@@ -8,6 +8,13 @@
  * classified by type and handled per (ingress ifindex, class) from the action
  * map: redirect to the AF_XDP socket of this RX queue (falling back to
  * XDP_PASS when none is bound), pass, or drop.
+ *
+ * Multicast forwarding (off per interface unless enabled in xigmp_fwd_ifs):
+ * IPv4 multicast data (224.0.0.0/4 but not 224.0.0.0/24, not IGMP) is
+ * looked up by (ingress, S, G) then (ingress, *, G) and redirected through
+ * the xigmp_fwd_ports devmap, whose program xigmp_fwd_out (below, same
+ * object) filters per egress, decrements TTL and rewrites the source MAC.
+ * The non-multicast path pays one first-octet test, before any lookup.
  */
 #include "xigmp_parse.h"
 #include "xigmp_abi.h"
@@ -48,6 +55,53 @@ struct {
 	__type(key, __u32);	/* source IPv4, network order */
 	__type(value, struct xigmp_bucket);
 } xigmp_buckets SEC(".maps");
+
+/* ---- multicast forwarding maps (xigmp_abi.h, "Multicast forwarding") ---- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XIGMP_FWD_MAX_ROUTES);
+	__type(key, struct xigmp_fwd_key);
+	__type(value, struct xigmp_fwd_route);
+} xigmp_fwd_route SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, XIGMP_FWD_MAX_PORTS);
+	__type(key, __u32);	/* egress ifindex */
+	__type(value, struct bpf_devmap_val);
+} xigmp_fwd_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XIGMP_FWD_MAX_IFS);
+	__type(key, __u32);	/* ifindex */
+	__type(value, struct xigmp_fwd_if);
+} xigmp_fwd_ifs SEC(".maps");
+
+/* Slot 0: how many interfaces have forwarding on.  An array lookup the
+ * verifier inlines, so multicast data on a classifier without forwarding
+ * pays no hash lookup. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} xigmp_fwd_on SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, XIGMP_FWD_MAX_ROUTES);
+	__type(key, struct xigmp_fwd_key);
+	__type(value, struct xigmp_fwd_stats);
+} xigmp_fwd_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XIGMP_FWD_CNT__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} xigmp_fwd_cnt SEC(".maps");
 
 static __always_inline void count(__u32 idx)
 {
@@ -116,6 +170,105 @@ static __always_inline int within_rate(__u32 saddr)
 	return 1;
 }
 
+static __always_inline void fwd_count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&xigmp_fwd_cnt, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+/* The route for (ingress, S, G), else (ingress, *, G), else NULL. */
+static __always_inline struct xigmp_fwd_route *
+fwd_lookup(struct xigmp_fwd_key *key)
+{
+	struct xigmp_fwd_route *r = bpf_map_lookup_elem(&xigmp_fwd_route, key);
+
+	if (!r && key->source) {
+		key->source = 0;
+		r = bpf_map_lookup_elem(&xigmp_fwd_route, key);
+	}
+	return r;
+}
+
+/* Multicast data (first octet already tested, not IGMP).  Counted as
+ * NON_IGMP exactly as before forwarding existed; when forwarding is off
+ * for this ingress the verdict is XDP_PASS, as before. */
+static __always_inline int fwd_multicast(struct xdp_md *ctx, struct iphdr *iph,
+					 int vlans)
+{
+	struct xigmp_fwd_key key;
+	struct xigmp_fwd_route *route;
+	struct xigmp_fwd_stats *st;
+	struct xigmp_fwd_if *in;
+	__u32 ifindex = ctx->ingress_ifindex, zero = 0, *on, tot_len;
+	int ret;
+
+	count(XIGMP_CNT_NON_IGMP);
+	on = bpf_map_lookup_elem(&xigmp_fwd_on, &zero);
+	if (!on || !*on)
+		return XDP_PASS;
+	/* Tagged frames are the kernel's: their VLAN says nothing about the
+	 * egress port's.  224.0.0.0/24 is link-local control. */
+	if (vlans || xigmp_is_link_local_group(iph->daddr))
+		return XDP_PASS;
+	in = bpf_map_lookup_elem(&xigmp_fwd_ifs, &ifindex);
+	if (!in || !in->ingress)
+		return XDP_PASS;
+	/* Not IPv4 we understand, or a length past the frame: the kernel
+	 * judges (and drops) it; forwarding never copies a broken header. */
+	if (iph->version != 4 || iph->ihl < 5)
+		return XDP_PASS;
+	tot_len = bpf_ntohs(iph->tot_len);
+	if (tot_len < (__u32)iph->ihl * 4 ||
+	    (void *)iph + tot_len > (void *)(long)ctx->data_end)
+		return XDP_PASS;
+
+	key.ifindex = ifindex;
+	key.source = iph->saddr;
+	key.group = iph->daddr;
+	route = fwd_lookup(&key);
+	if (!route) {
+		if (in->unmatched == XIGMP_FWD_UNMATCHED_DROP) {
+			fwd_count(XIGMP_FWD_CNT_UNMATCHED_DROPPED);
+			return XDP_DROP;
+		}
+		fwd_count(XIGMP_FWD_CNT_UNMATCHED_PASSED);
+		return XDP_PASS;
+	}
+	if (!route->out_count) {
+		fwd_count(XIGMP_FWD_CNT_BLOCKED);
+		return XDP_DROP;
+	}
+	if (iph->ttl <= 1) {
+		fwd_count(XIGMP_FWD_CNT_TTL_EXPIRED);
+		return XDP_DROP;
+	}
+	if (route->out_count == 1) {
+		/* Low bits of flags: the verdict when the port is missing. */
+		ret = bpf_redirect_map(&xigmp_fwd_ports, route->single_ifindex,
+				       XDP_PASS);
+		if (ret != XDP_REDIRECT) {
+			fwd_count(XIGMP_FWD_CNT_NO_EGRESS);
+			return ret;
+		}
+	} else {
+		/* Every port but the ingress gets a copy; xigmp_fwd_out drops
+		 * the copies whose slot bit the route lacks. */
+		ret = bpf_redirect_map(&xigmp_fwd_ports, 0,
+				       BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS);
+	}
+	/* key holds the row that matched (fwd_lookup zeroed the source for
+	 * a (*,G) hit), which is the row the statistics are kept for. */
+	st = bpf_map_lookup_elem(&xigmp_fwd_stats, &key);
+	if (st) {
+		st->packets += 1;
+		st->bytes += tot_len;
+	}
+	fwd_count(XIGMP_FWD_CNT_FORWARDED);
+	return ret;
+}
+
 SEC("xdp")
 int xigmp_classify(struct xdp_md *ctx)
 {
@@ -136,8 +289,12 @@ int xigmp_classify(struct xdp_md *ctx)
 	iph = c.pos;
 	if ((void *)(iph + 1) > data_end)
 		goto not_igmp;	/* too short to say which protocol it is */
-	if (iph->protocol != XIGMP_IPPROTO_IGMP)
+	if (iph->protocol != XIGMP_IPPROTO_IGMP) {
+		/* The one test non-multicast traffic pays for forwarding. */
+		if (xigmp_is_multicast(iph))
+			return fwd_multicast(ctx, iph, vlans);
 		goto not_igmp;
+	}
 
 	/* From here the frame claims to be IGMP: anything that does not parse
 	 * is malformed, goes to the kernel, and is counted. */
@@ -193,4 +350,53 @@ malformed:
 not_igmp:
 	count(XIGMP_CNT_NON_IGMP);
 	return XDP_PASS;
+}
+
+/* Devmap program of every xigmp_fwd_ports entry: runs once per copy, on
+ * the egress port's side (ctx->egress_ifindex), with ctx->ingress_ifindex
+ * still the port the frame arrived on.  Keeps the copy only when this
+ * port's slot bit is in the route's mask (the per-egress check a
+ * BPF_F_BROADCAST redirect needs), then decrements TTL with an RFC 1624
+ * checksum update and sets the source MAC to the egress port's.  libbpf
+ * loads it with expected_attach_type BPF_XDP_DEVMAP from the SEC name,
+ * which the kernel requires of a program in a devmap value. */
+SEC("xdp/devmap")
+int xigmp_fwd_out(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *iph;
+	struct xigmp_fwd_key key;
+	struct xigmp_fwd_route *route;
+	struct xigmp_fwd_if *out;
+	__u32 egress = ctx->egress_ifindex;
+	__u16 old, new;
+
+	iph = (void *)(eth + 1);
+	if ((void *)(iph + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+		goto filtered;	/* only the classifier redirects here */
+	out = bpf_map_lookup_elem(&xigmp_fwd_ifs, &egress);
+	if (!out || !out->egress)
+		goto filtered;
+	key.ifindex = ctx->ingress_ifindex;
+	key.source = iph->saddr;
+	key.group = iph->daddr;
+	route = fwd_lookup(&key);
+	if (!route || !(route->out_mask & (1ULL << (out->slot & 63))))
+		goto filtered;
+	if (iph->ttl <= 1)
+		goto filtered;	/* the classifier checked; a changed frame? */
+
+	old = *(__u16 *)&iph->ttl;	/* the (TTL, protocol) word */
+	iph->ttl--;
+	new = *(__u16 *)&iph->ttl;
+	xigmp_csum_replace16(&iph->check, old, new);
+	__builtin_memcpy(eth->h_source, out->mac, ETH_ALEN);
+	fwd_count(XIGMP_FWD_CNT_EGRESS_SENT);
+	return XDP_PASS;
+
+filtered:
+	fwd_count(XIGMP_FWD_CNT_EGRESS_FILTERED);
+	return XDP_DROP;
 }

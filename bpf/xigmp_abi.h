@@ -169,4 +169,106 @@ enum xigmp_egress_counter {
 	XIGMP_EGR__MAX = 9,
 };
 
+/* ---- Multicast forwarding (igmp_classify.bpf.c, issue 8) ----
+ *
+ * The classifier's fast path for IPv4 multicast data (224.0.0.0/4 minus
+ * the link-local 224.0.0.0/24, any protocol but IGMP), off unless the
+ * control plane enables it per ingress interface in xigmp_fwd_ifs.  A
+ * frame is looked up as (ingress, S, G), then (ingress, 0.0.0.0, G); a hit
+ * is redirected through the xigmp_fwd_ports DEVMAP_HASH to one egress
+ * (by ifindex) or to every port with BPF_F_BROADCAST|BPF_F_EXCLUDE_INGRESS,
+ * where the devmap program xigmp_fwd_out keeps only the ports whose slot
+ * bit is in the route's mask, decrements TTL (RFC 1624 checksum update)
+ * and writes the egress MAC as source.
+ *
+ * Names: every map name stays under 16 bytes (BPF_OBJ_NAME_LEN), so
+ * "xigmp_fwd_route" rather than "xigmp_fwd_routes". */
+#define XIGMP_PROG_FWD_OUT	"xigmp_fwd_out"
+#define XIGMP_MAP_FWD_ROUTES	"xigmp_fwd_route"
+#define XIGMP_MAP_FWD_PORTS	"xigmp_fwd_ports"
+#define XIGMP_MAP_FWD_IFS	"xigmp_fwd_ifs"
+#define XIGMP_MAP_FWD_STATS	"xigmp_fwd_stats"
+#define XIGMP_MAP_FWD_COUNTERS	"xigmp_fwd_cnt"
+/* ARRAY of one __u32: the number of interfaces with ingress forwarding on
+ * (kept by the control plane); 0 skips every other forwarding lookup. */
+#define XIGMP_MAP_FWD_ON	"xigmp_fwd_on"
+
+#define XIGMP_FWD_MAX_ROUTES	16384
+/* Egress ports: one bit each in a route's 64-bit mask. */
+#define XIGMP_FWD_MAX_PORTS	64
+/* Interfaces with forwarding settings and/or an egress slot. */
+#define XIGMP_FWD_MAX_IFS	256
+
+/* Key of the route map and of the per-route statistics.  source 0 is the
+ * (*,G) row.  Addresses in network byte order. */
+struct xigmp_fwd_key {
+	__u32 ifindex;		/* ingress */
+	__u32 source;		/* network byte order; 0: any source */
+	__u32 group;		/* network byte order */
+};
+
+/* A route: the egress ports by slot bit, their number, and (when there is
+ * exactly one) its ifindex, so the common single-egress case needs no
+ * broadcast.  out_count 0 is a blocking row: matched, forwarded nowhere,
+ * dropped (an IGMPv3 EXCLUDEd source under a (*,G) route). */
+struct xigmp_fwd_route {
+	__u64 out_mask;		/* bit n: the port in slot n */
+	__u32 out_count;
+	__u32 single_ifindex;	/* the egress when out_count == 1 */
+};
+
+/* What to do with multicast data that matches no route. */
+enum xigmp_fwd_unmatched {
+	XIGMP_FWD_UNMATCHED_PASS = 0,	/* to the kernel (default) */
+	XIGMP_FWD_UNMATCHED_DROP = 1,
+};
+
+/* Per-interface row of xigmp_fwd_ifs, keyed by ifindex.  One map holds
+ * both roles an interface can have: ingress settings (read by the
+ * classifier) and egress slot + MAC (read by the devmap program).  Being
+ * one map referenced by the classifier, every map the devmap program uses
+ * is reachable from the classifier's map ids, so a control plane that
+ * finds an attached classifier can load a fresh copy of the devmap
+ * program sharing all of them. */
+struct xigmp_fwd_if {
+	__u8 ingress;		/* 1: forward multicast data arriving here */
+	__u8 unmatched;		/* enum xigmp_fwd_unmatched */
+	__u8 egress;		/* 1: slot and mac are valid */
+	__u8 slot;		/* 0..XIGMP_FWD_MAX_PORTS-1 */
+	__u8 mac[6];		/* the egress interface's MAC, the new source */
+	__u8 reserved[2];
+};
+
+/* Per-route statistics (PERCPU_HASH, key xigmp_fwd_key): frames the
+ * classifier forwarded for that route and their IPv4 bytes (total
+ * length), counted once per frame whatever the number of egress ports. */
+struct xigmp_fwd_stats {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* Per-CPU counter slots of the forwarder (PERCPU_ARRAY of __u64, separate
+ * from xigmp_counters so those keep their layout).  Multicast data is also
+ * counted as NON_IGMP there, as before forwarding existed. */
+enum xigmp_fwd_counter {
+	/* Redirected to the egress port(s) (per frame, not per copy). */
+	XIGMP_FWD_CNT_FORWARDED = 0,
+	/* Matched a route with TTL <= 1: dropped. */
+	XIGMP_FWD_CNT_TTL_EXPIRED = 1,
+	/* No route; the ingress says pass / drop. */
+	XIGMP_FWD_CNT_UNMATCHED_PASSED = 2,
+	XIGMP_FWD_CNT_UNMATCHED_DROPPED = 3,
+	/* Matched a blocking row (out_count 0): dropped. */
+	XIGMP_FWD_CNT_BLOCKED = 4,
+	/* Single egress not in xigmp_fwd_ports: passed to the kernel. */
+	XIGMP_FWD_CNT_NO_EGRESS = 5,
+	/* Devmap program: copies sent on an egress port... */
+	XIGMP_FWD_CNT_EGRESS_SENT = 6,
+	/* ...and copies dropped because the port's bit is not in the route
+	 * (a broadcast reaching a port the route does not name, or a route
+	 * changed in flight). */
+	XIGMP_FWD_CNT_EGRESS_FILTERED = 7,
+	XIGMP_FWD_CNT__MAX = 8,
+};
+
 #endif /* XIGMP_ABI_H */

@@ -119,4 +119,33 @@ static __always_inline int xigmp_has_router_alert(void *opt, __u32 opt_len,
 	return 0;
 }
 
+/* RFC 1624 eqn. 3 incremental checksum update: the header checksum
+ * *csum (network order, as in the packet) after one 16-bit word of the
+ * header changed from old to new (both as in the packet).
+ * HC' = ~(~HC + ~m + m'), folded in one's complement. */
+static __always_inline void xigmp_csum_replace16(__u16 *csum, __u16 old,
+						 __u16 new)
+{
+	__u32 sum = (__u16)~*csum;
+
+	sum += (__u16)~old;
+	sum += new;
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	*csum = (__u16)~sum;
+}
+
+/* Is the IPv4 destination (network order) in 224.0.0.0/4?  One byte test
+ * on the first octet: cheap enough for the classifier's non-IGMP path. */
+static __always_inline int xigmp_is_multicast(const struct iphdr *iph)
+{
+	return (((const __u8 *)&iph->daddr)[0] & 0xf0) == 0xe0;
+}
+
+/* 224.0.0.0/24: link-local control (RFC 5771), never forwarded. */
+static __always_inline int xigmp_is_link_local_group(__u32 daddr)
+{
+	return (bpf_ntohl(daddr) & 0xffffff00) == 0xe0000000;
+}
+
 #endif /* XIGMP_PARSE_H */

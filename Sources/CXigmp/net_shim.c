@@ -105,6 +105,72 @@ int cxigmp_mrt_done(int fd)
 	return setsockopt(fd, IPPROTO_IP, MRT_DONE, NULL, 0);
 }
 
+int cxigmp_mrt_del_vif(int fd, uint16_t vifi)
+{
+	struct vifctl vc;
+
+	memset(&vc, 0, sizeof(vc));
+	vc.vifc_vifi = vifi;
+	return setsockopt(fd, IPPROTO_IP, MRT_DEL_VIF, &vc, sizeof(vc));
+}
+
+_Static_assert(CXIGMP_MAXVIFS == MAXVIFS, "MAXVIFS");
+
+int cxigmp_mrt_add_mfc(int fd, uint32_t origin, uint32_t group,
+		       uint16_t parent, const uint8_t *ttls, size_t nttls)
+{
+	struct mfcctl mc;
+
+	memset(&mc, 0, sizeof(mc));
+	mc.mfcc_origin.s_addr = origin;
+	mc.mfcc_mcastgrp.s_addr = group;
+	mc.mfcc_parent = parent;
+	if (nttls > MAXVIFS)
+		nttls = MAXVIFS;
+	if (ttls && nttls)
+		memcpy(mc.mfcc_ttls, ttls, nttls);
+	return setsockopt(fd, IPPROTO_IP, MRT_ADD_MFC, &mc, sizeof(mc));
+}
+
+int cxigmp_mrt_del_mfc(int fd, uint32_t origin, uint32_t group)
+{
+	struct mfcctl mc;
+
+	memset(&mc, 0, sizeof(mc));
+	mc.mfcc_origin.s_addr = origin;
+	mc.mfcc_mcastgrp.s_addr = group;
+	return setsockopt(fd, IPPROTO_IP, MRT_DEL_MFC, &mc, sizeof(mc));
+}
+
+int cxigmp_mrt_sg_count(int fd, uint32_t origin, uint32_t group,
+			struct cxigmp_sg_count *out)
+{
+	struct sioc_sg_req req;
+
+	memset(&req, 0, sizeof(req));
+	req.src.s_addr = origin;
+	req.grp.s_addr = group;
+	if (ioctl(fd, SIOCGETSGCNT, &req) < 0)
+		return -1;
+	out->packets = req.pktcnt;
+	out->bytes = req.bytecnt;
+	out->wrong_if = req.wrong_if;
+	return 0;
+}
+
+int cxigmp_attach_drop_all(int fd)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_fprog prog = {
+		.len = 1,
+		.filter = code,
+	};
+
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+}
+
 _Static_assert(CXIGMP_IGMPMSG_NOCACHE == IGMPMSG_NOCACHE, "IGMPMSG_NOCACHE");
 _Static_assert(CXIGMP_IGMPMSG_WRONGVIF == IGMPMSG_WRONGVIF, "IGMPMSG_WRONGVIF");
 _Static_assert(CXIGMP_IGMPMSG_WHOLEPKT == IGMPMSG_WHOLEPKT, "IGMPMSG_WHOLEPKT");

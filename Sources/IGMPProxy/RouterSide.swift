@@ -221,3 +221,12 @@ extension ProxyPolicy {
     /// Groups in the table of `role` (0 without a router).
     public func groupCount(on role: InterfaceRole) -> Int { routers[role]?.table.groupCount ?? 0 }
 }
+
+extension ProxyPolicy {
+    /// The forwarding state of every group in the table of `role` (empty
+    /// without a router): the input of the forwarding plan.
+    public func groupStates(on role: InterfaceRole) -> [(group: IPv4Address, state: GroupFilterState)] {
+        guard let table = routers[role]?.table else { return [] }
+        return table.snapshot(at: .zero).groups.map { ($0.group, table.state(of: $0.group)) }
+    }
+}

@@ -17,6 +17,21 @@ public final class Classifier: @unchecked Sendable {
     public let limits: BPFMap
     /// Kernel info of the program.
     public let info: BPFProgramInfo
+    /// Multicast forwarding (see `MulticastForwarder`): the routes,
+    /// (ingress, source, group) -> egress mask.
+    public let forwardRoutes: BPFMap
+    /// The egress ports (DEVMAP_HASH, egress ifindex -> ifindex + devmap program).
+    public let forwardPorts: BPFMap
+    /// Per-interface forwarding rows: ingress settings, egress slot and MAC.
+    public let forwardInterfaces: BPFMap
+    /// Per-route per-CPU packet/byte counters.
+    public let forwardStats: BPFMap
+    /// The forwarder's per-CPU counters.
+    public let forwardCounters: BPFMap
+    /// One __u32: how many interfaces have forwarding on (0: skip it all).
+    public let forwardOn: BPFMap
+    /// The devmap program every forwarding port runs (`xigmp_fwd_out`).
+    public let forwardEgressProgram: KernelFD
 
     /// Opens, verifies and loads the embedded classifier.
     public init() throws(DatapathError) {
@@ -28,6 +43,13 @@ public final class Classifier: @unchecked Sendable {
         xsks = try object.map(named: XIGMP_MAP_XSKS_NAME)
         limits = try object.map(named: XIGMP_MAP_LIMITS_NAME)
         info = try BPFProgramInfo(fd: program.raw)
+        forwardRoutes = try object.map(named: XIGMP_MAP_FWD_ROUTES)
+        forwardPorts = try object.map(named: XIGMP_MAP_FWD_PORTS)
+        forwardInterfaces = try object.map(named: XIGMP_MAP_FWD_IFS)
+        forwardStats = try object.map(named: XIGMP_MAP_FWD_STATS)
+        forwardCounters = try object.map(named: XIGMP_MAP_FWD_COUNTERS)
+        forwardOn = try object.map(named: XIGMP_MAP_FWD_ON)
+        forwardEgressProgram = try object.program(named: XIGMP_PROG_FWD_OUT)
     }
 
     /// Sets the action for `igmpClass` on `ifindex` (0: every interface

@@ -41,9 +41,13 @@ public struct KernelPortDrops: Sendable, Equatable {
 ///   rest through `ip_mr_input`). Adding the VIF also turns on ALLMULTI, so
 ///   the NIC stops filtering the groups' MACs.
 ///
-/// Only one mroute socket may exist per namespace (per mroute table); when
-/// another program holds it, the port falls back to the joins and says what
-/// it will miss in `warnings`.
+/// Only one mroute socket may exist per namespace (per mroute table), so
+/// within this process it is shared (`MulticastRouterSocket`): the port
+/// reads IGMP from the namespace's shared socket, whose VIFs and MFC entries
+/// `KernelMulticastRouting` programs too, and its VIF is reference-counted
+/// with the router's. One port per namespace can read it; when another port
+/// already does, or another program holds the mroute socket, the port falls
+/// back to the joins and says what it will miss in `warnings`.
 ///
 /// Receive is batched with `recvmmsg` into buffers, iovecs, headers and
 /// control buffers allocated once at init: nothing is allocated per packet.
@@ -78,6 +82,9 @@ public final class KernelPort: IGMPPort {
     static let joinedGroups: [IPv4Address] = [.allRouters, .igmpv3Routers]
 
     private let fd: Int32
+    /// The namespace's shared mroute socket when this port reads it (then
+    /// `fd` is its descriptor, not the port's own).
+    private let mroute: MulticastRouterSocket?
     private let filterInterface: Bool
     private var counters = PortStatistics()
     private let batch: ReceiveBatch
@@ -108,13 +115,19 @@ public final class KernelPort: IGMPPort {
         self.batchSize = batchSize
         self.filterInterface = filterInterface
         let name = "IGMP receive socket on \(interface.name)"
-        let fd = socket(AF_INET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
-                        Int32(IPPROTO_IGMP))
-        guard fd >= 0 else {
-            throw DatapathError.system("opening a raw IGMP socket on \(interface.name)", errno: errno)
-        }
         var warnings: [String] = []
-        var mroute = false
+        let mroute = captureAllGroups ? try Self.sharedRouterSocket(interface, &warnings) : nil
+        let fd: Int32
+        if let mroute {
+            fd = mroute.fd
+        } else {
+            fd = socket(AF_INET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
+                        Int32(IPPROTO_IGMP))
+            guard fd >= 0 else {
+                throw DatapathError.system("opening a raw IGMP socket on \(interface.name)", errno: errno)
+            }
+        }
+        var vifHeld = false
         do throws(DatapathError) {
             if bindToDevice { try SocketOption.bindToDevice(fd, interface, name) }
             try SocketOption.set(fd, Int32(IPPROTO_IP), IP_PKTINFO, Int32(1), "IP_PKTINFO", name)
@@ -130,16 +143,23 @@ public final class KernelPort: IGMPPort {
             var discarded = 0
             while discarded < 4096, recv(fd, nil, 0, Int32(MSG_DONTWAIT | MSG_TRUNC)) >= 0 { discarded += 1 }
             Self.setReceiveBuffer(fd, bytes: receiveBufferBytes)
-            if captureAllGroups {
-                mroute = try Self.becomeMulticastRouter(fd, interface, &warnings)
+            if let mroute {
+                _ = try mroute.acquireVIF(interface)
+                vifHeld = true
             }
             sender = try RawIPSender(interface: interface)
         } catch {
-            close(fd)
+            if let mroute {
+                if vifHeld { mroute.releaseVIF(interface.index) }
+                mroute.releaseReceiver()
+            } else {
+                close(fd)
+            }
             throw error
         }
         self.fd = fd
-        capturesAllGroups = mroute
+        self.mroute = mroute
+        capturesAllGroups = mroute != nil
         pollDescriptors = [fd]
         packetBufferSize = Self.bufferSize(for: interface)
         batch = ReceiveBatch(capacity: batchSize, bufferSize: packetBufferSize)
@@ -154,8 +174,14 @@ public final class KernelPort: IGMPPort {
 
     deinit {
         for group in joined { try? membership(IP_DROP_MEMBERSHIP, group) }
-        if capturesAllGroups { _ = cxigmp_mrt_done(fd) }
-        close(fd)
+        if let mroute {
+            // The socket stays while the router (or nobody) holds it: give
+            // back the VIF and the reader role; the last holder closes it.
+            mroute.releaseVIF(interface.index)
+            mroute.releaseReceiver()
+        } else {
+            close(fd)
+        }
     }
 
     public func receive(maxBatch: Int, timeoutMs: Int32, _ body: (PortPacket) -> Void) throws(DatapathError) -> Int {
@@ -253,30 +279,32 @@ public final class KernelPort: IGMPPort {
         }
     }
 
-    /// MRT_INIT + MRT_ADD_VIF; false with a warning when another program
-    /// owns the namespace's mroute socket or the kernel lacks mroute.
-    private static func becomeMulticastRouter(_ fd: Int32, _ interface: NetworkInterface,
-                                              _ warnings: inout [String]) throws(DatapathError) -> Bool {
+    /// The namespace's shared mroute socket with this port as its reader;
+    /// nil with a warning when another program owns the namespace's mroute
+    /// socket, the kernel lacks mroute, or another port already reads it.
+    private static func sharedRouterSocket(_ interface: NetworkInterface,
+                                           _ warnings: inout [String]) throws(DatapathError) -> MulticastRouterSocket? {
         let missed = "v1/v2 reports and group-specific queries to groups not joined here will not be seen"
-        guard cxigmp_mrt_init(fd) == 0 else {
-            let code = errno
-            switch code {
-            case EADDRINUSE:
+        let socket: MulticastRouterSocket
+        do throws(DatapathError) {
+            socket = try MulticastRouterSocket.shared()
+        } catch {
+            switch error.errno {
+            case EADDRINUSE?:
                 warnings.append("another multicast router (igmpproxy, smcroute, pimd?) owns the mroute socket in this namespace; \(missed)")
-                return false
-            case ENOPROTOOPT, EOPNOTSUPP:
+                return nil
+            case ENOPROTOOPT?, EOPNOTSUPP?:
                 warnings.append("this kernel has no multicast routing (CONFIG_IP_MROUTE); \(missed)")
-                return false
+                return nil
             default:
-                throw DatapathError.system("becoming the multicast router on \(interface.name) (MRT_INIT) to capture reports to every group", errno: code)
+                throw DatapathError(error.kind, "becoming the multicast router on \(interface.name) to capture reports to every group: \(error.message)", errno: error.errno)
             }
         }
-        guard cxigmp_mrt_add_vif(fd, 0, Int32(bitPattern: interface.index)) == 0 else {
-            let code = errno
-            _ = cxigmp_mrt_done(fd)
-            throw DatapathError.system("adding \(interface.name) as a multicast VIF (MRT_ADD_VIF)", errno: code)
+        if let holder = socket.claimReceiver(interface) {
+            warnings.append("another multicast router (igmpproxy, smcroute, pimd?) owns the mroute socket in this namespace: here, this process's kernel port on \(holder) already reads it (one reader per namespace); \(missed)")
+            return nil
         }
-        return true
+        return socket
     }
 
     /// SO_RCVBUFFORCE (root may exceed net.core.rmem_max), else SO_RCVBUF

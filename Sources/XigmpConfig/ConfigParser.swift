@@ -138,7 +138,12 @@ struct ConfigParser {
         } ?? .some([:])
         let upstream = mappingSetting("upstream", in: &section) { $0.readUpstream($1) }.or(UpstreamConfiguration())
         let egress = mappingSetting("egressFilter", in: &section) { $0.readEgressFilter($1) }
+        let forwarding = mappingSetting("forwarding", in: &section) { $0.readForwarding($1) }.or(DaemonConfig.Forwarding())
+        let routes = take("routes", from: &section).map { readRoutes($0) } ?? .some([])
         finish(section)
+        if routes.map({ !$0.isEmpty }) ?? true, let line = locations.line(of: "routes"), forwarding?.mode == .off {
+            error(line, "routes", "static routes need forwarding: {mode: xdp} or {mode: kernel}; forwarding is off")
+        }
 
         if let interfaces, let activeOutside {
             checkActiveOutside(activeOutside, interfaces)
@@ -159,7 +164,7 @@ struct ConfigParser {
               let controlSocket, case .some(let fallback) = unicastFallback.optional,
               case .some(let metricsListen) = metrics.optional,
               let membership, let limits, let queriers = queriers ?? nil, let upstream,
-              case .some(let egressAllow) = egress.optional else { return nil }
+              case .some(let egressAllow) = egress.optional, let forwarding, let routes else { return nil }
         var routers = queriers
         if membership == .track && routers[.inside] == nil {
             routers[.inside] = MembershipConfiguration(limits: limits)
@@ -169,7 +174,7 @@ struct ConfigParser {
                             metricsListen: metricsListen, controlSocket: controlSocket,
                             logLevel: logLevel, membership: membership, queriers: routers,
                             upstream: upstream, limits: limits, reportRateLimit: limitSettings?.1,
-                            egressAllow: egressAllow)
+                            egressAllow: egressAllow, forwarding: forwarding, routes: routes)
     }
 
     /// Reads the optional scalar key `name` with `read`; written empty

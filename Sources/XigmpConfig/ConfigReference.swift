@@ -82,6 +82,10 @@ extension DaemonConfig {
         row("limits.reportBurst", "1…10000000", "a tenth of `reportsPerSecondPerHost`", "Depth of that bucket."),
         row("egressFilter", "mapping", "none: no filter",
             "A TC egress filter on the outside interfaces for the reports the host's own kernel sends there: v1/v2 reports and leaves for other groups are dropped; in a v3 report the records for other groups are blanked in place (type 0, group 0.0.0.0, which receivers ignore, RFC 3376 §4.2.12) and the rest passes; a report with no allowed group is dropped. xigmp's own sends pass."),
+        row("forwarding", "mapping", "`{mode: off, unmatched: pass}`", "Multicast data forwarding from the active outside to the inside, installed when a join is accepted (and for `routes`), removed on leave or expiry; `xigmp routes` lists the entries."),
+        row("forwarding.mode", "`xdp`, `kernel` or `off`", "`off`", "`xdp`: an XDP fast path on the outside for routes whose outgoing interfaces can take redirected frames (Ethernet, not a bridge), the kernel's multicast routing (MFC, programmed by xigmp at join time) for the rest; `kernel`: the MFC only; `off`: IGMP only."),
+        row("forwarding.unmatched", "`pass` or `drop`", "`pass`", "Multicast data on the outside that no route matches: to the kernel's stack, or dropped in XDP."),
+        row("routes", "list of `{group, source, in, out}`", "none", "Static routes like SMCRoute's, for sources that send without IGMP: `group` (required), `source` (leave out for any source), `in` (default: the active outside), `out` (list of interfaces, required). Need `forwarding.mode` other than `off`."),
         row("egressFilter.allow", "list of group prefixes", "required under `egressFilter`", "The groups the host may report, e.g. `[239.1.0.0/16, 232.1.1.1]`; `[]` drops them all."),
     ]
 

@@ -43,6 +43,17 @@ extension DaemonConfig {
         if let egressAllow {
             lines += ["egressFilter:", "  allow: [\(egressAllow.map(\.description).joined(separator: ", "))]"]
         }
+        lines += ["forwarding:", "  mode: \(forwarding.mode.rawValue)", "  unmatched: \(forwarding.unmatched.rawValue)"]
+        if !routes.isEmpty {
+            lines.append("routes:")
+            for r in routes {
+                var item = "  - {group: \(r.group)"
+                if let s = r.source { item += ", source: \(s)" }
+                if let i = r.incoming { item += ", in: \(quoted(i))" }
+                item += ", out: [\(r.outgoing.map(quoted).joined(separator: ", "))]}"
+                lines.append(item)
+            }
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -53,6 +53,10 @@ public struct DaemonConfig: Sendable, Equatable {
     /// The XDP per-source report rate (YAML `limits.reportsPerSecondPerHost`);
     /// nil: unlimited.
     public var reportRateLimit: ReportRateLimit?
+    /// Multicast data forwarding (YAML `forwarding`).
+    public var forwarding: Forwarding
+    /// Static routes (YAML `routes`).
+    public var routes: [StaticRoute]
     /// Groups the host's own kernel may report on the outside interfaces
     /// (YAML `egressFilter.allow`); nil: no egress filter.
     public var egressAllow: [Prefix]?
@@ -70,7 +74,7 @@ public struct DaemonConfig: Sendable, Equatable {
                 queriers: [QuerierInterface: MembershipConfiguration] = [:],
                 upstream: UpstreamConfiguration = UpstreamConfiguration(),
                 limits: MembershipLimits = MembershipLimits(), reportRateLimit: ReportRateLimit? = nil,
-                egressAllow: [Prefix]? = nil) {
+                egressAllow: [Prefix]? = nil, forwarding: Forwarding = Forwarding(), routes: [StaticRoute] = []) {
         self.interfaces = interfaces
         self.activeOutside = activeOutside
         self.datapath = datapath
@@ -85,6 +89,8 @@ public struct DaemonConfig: Sendable, Equatable {
         self.limits = limits
         self.reportRateLimit = reportRateLimit
         self.egressAllow = egressAllow
+        self.forwarding = forwarding
+        self.routes = routes
     }
 
     /// The name of the interface that is outside when `selection` is active;

@@ -67,7 +67,7 @@ public final class ProxyClient: Sendable {
         switch await runtime.perform(.status) {
         case .ok(let s): return s
         case .failed(let why): throw ProxyClientError(description: why)
-        case .membership: throw ProxyClientError(description: "unexpected reply")
+        case .membership, .routes: throw ProxyClientError(description: "unexpected reply")
         }
     }
 
@@ -76,7 +76,7 @@ public final class ProxyClient: Sendable {
         switch await runtime.perform(.groups) {
         case .membership(let report): return report
         case .failed(let why): throw ProxyClientError(description: why)
-        case .ok: throw ProxyClientError(description: "unexpected reply")
+        case .ok, .routes: throw ProxyClientError(description: "unexpected reply")
         }
     }
 

@@ -19,6 +19,7 @@ final class ProxyMetrics: @unchecked Sendable {
     private let decodeErrors: [InterfaceRole: Counter]
     private let portGauges: [InterfaceRole: [String: Gauge]]
     let queryToReport: DurationHistogram
+    let joinToFirstPacket: DurationHistogram
     private let activeOutside: Gauge
     private let modeGauges: [String: Gauge]
 
@@ -89,6 +90,11 @@ final class ProxyMetrics: @unchecked Sendable {
                           "Time from a query proxied inside to the first report proxied outside after it"),
             buckets: [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(50), .milliseconds(100),
                       .milliseconds(500), .seconds(1), .seconds(5), .seconds(10), .seconds(30)])
+        joinToFirstPacket = registry.makeDurationHistogram(
+            descriptor: Self.d("join_to_first_packet", "seconds",
+                          "Time from a forwarding entry installed (a join accepted, or a static route) to its first forwarded packet"),
+            buckets: [.microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+                      .milliseconds(5), .milliseconds(10), .milliseconds(50), .milliseconds(100), .seconds(1), .seconds(10)])
         activeOutside = registry.makeGauge(descriptor: Self.d("active_outside", "alt", "1 while the alt outside interface is active, 0 for primary"))
         var mg: [String: Gauge] = [:]
         for mode in ProxyMode.allCases {

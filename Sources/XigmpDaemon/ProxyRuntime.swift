@@ -29,13 +29,25 @@ public final class ProxyRuntime: @unchecked Sendable {
         case clientReportRecords([GroupRecord])
         case clientLeave(groups: [IPv4Address], version: IGMPVersion)
         case groups
+        case routes
     }
 
     /// The loop's answer.
     public enum Reply: Sendable {
         case ok([String: String])
         case membership(MembershipReport)
+        case routes(RoutesReport)
         case failed(String)
+    }
+
+    /// What `xigmp routes` shows.
+    public struct RoutesReport: Sendable {
+        /// `xdp`, `kernel` or `off`.
+        public var mode: String
+        /// Every entry.
+        public var rows: [(source: IPv4Address?, group: IPv4Address, incoming: String, outgoing: [String], path: String,
+                           packets: UInt64, bytes: UInt64, packetsPerSecond: Double, ageSeconds: Double,
+                           firstPacketMs: Double?)]
     }
 
     /// What `xigmp groups` shows: each interface's table and querier, and what
@@ -62,6 +74,9 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     private var policy: ProxyPolicy
     private var ports: [(role: InterfaceRole, port: any IGMPPort)]
+    /// Multicast data forwarding (`forwarding`), nil when off.
+    private var forwarding: ForwardingManager?
+    private var forwardingDirty = false
     /// TC egress filters on the outside interfaces (`egressFilter`).
     private var egressFilters: [(role: InterfaceRole, filter: EgressFilter)] = []
     private let pending = Mutex<[(Command, @Sendable (Reply) -> Void)]>([])
@@ -181,6 +196,10 @@ public final class ProxyRuntime: @unchecked Sendable {
         }
         wakeFD = p[0]
         wakeWriteFD = p[1]
+        if c.forwarding.mode != .off {
+            forwarding = try Self.makeForwarding(config: config, ports: opened, logger: logger, metrics: metrics)
+            forwardingDirty = true
+        }
     }
 
     deinit {
@@ -210,7 +229,7 @@ public final class ProxyRuntime: @unchecked Sendable {
         var lastHousekeeping: UInt64 = 0
         logger.info("proxy running: active outside \(policy.activeOutside), modes \(policy.configuration.modes.enabled.map(\.rawValue))")
         while !stopFlag.load(ordering: .relaxed) {
-            var timeout: Int32 = 200
+            var timeout: Int32 = forwarding?.awaitingFirstPacket == true ? 2 : 200
             if let deadline = policy.nextDeadline?.nanoseconds {
                 let before = monotonicNs()
                 let wait = deadline > before ? (deadline - before + 999_999) / 1_000_000 : 0
@@ -240,6 +259,10 @@ public final class ProxyRuntime: @unchecked Sendable {
                 policy.tick(at: ProxyTime(nanoseconds: now)) { execute($0, now: now) }
             }
             if wake { processCommands(now: now) }
+            if let forwarding {
+                if forwardingDirty { updateForwarding(now: now) }
+                if forwarding.pollDue(now) { forwarding.poll(now: now) }
+            }
             if now &- lastHousekeeping > 1_000_000_000 {
                 lastHousekeeping = now
                 policy.expireQueriers(at: ProxyTime(nanoseconds: now)) { execute($0, now: now) }
@@ -261,6 +284,7 @@ public final class ProxyRuntime: @unchecked Sendable {
             }
         }
         egressFilters = []
+        forwarding?.removeAll()
         logger.info("proxy loop stopped")
     }
 
@@ -339,6 +363,7 @@ public final class ProxyRuntime: @unchecked Sendable {
                 case .passive: logger.notice("\(name): passive, not querying")
                 }
             case .groupChanged(let role, let change):
+                forwardingDirty = true
                 logger.debug("\(interfaces.roles[role]?.name ?? "\(role)"): \(change.group) \(change.old) → \(change.new)")
             default:
                 break
@@ -431,6 +456,7 @@ public final class ProxyRuntime: @unchecked Sendable {
                 return .failed(error.description)
             }
             metrics.update(activeOutside: selection, modes: policy.configuration.modes)
+            forwardingDirty = true
             logger.notice("active outside is now \(selection) (\(interfaces.roles[selection.role]?.name ?? "?"))")
             var s = status(at: t)
             s["interface"] = interfaces.roles[selection.role]?.name ?? ""
@@ -455,6 +481,12 @@ public final class ProxyRuntime: @unchecked Sendable {
             return client { () throws(ClientRequestError) in try policy.clientReport(records: records, at: t, emit) }
         case .clientLeave(let groups, let version):
             return client { () throws(ClientRequestError) in try policy.clientLeave(groups: groups, version: version, at: t, emit) }
+        case .routes:
+            let rows = forwarding?.rows(now: now) ?? []
+            return .routes(RoutesReport(
+                mode: forwarding?.settings.mode.rawValue ?? "off",
+                rows: rows.map { ($0.key.source, $0.key.group, $0.key.incoming, $0.outgoing, $0.path, $0.packets, $0.bytes,
+                                  $0.packetsPerSecond, $0.ageSeconds, $0.firstPacketMs) }))
         case .groups:
             let tables = policy.membership(at: t).map { (name: interfaces.roles[$0.role]?.name ?? "\($0.role)", membership: $0) }
             let active = policy.activeOutside
@@ -465,6 +497,17 @@ public final class ProxyRuntime: @unchecked Sendable {
                 upstreamVersion: policy.upstreamCompatibility(on: active, at: t),
                 counters: membershipCounters()))
         }
+    }
+
+    /// Recomputes the forwarding entries from the tables and static routes.
+    private func updateForwarding(now: UInt64) {
+        forwardingDirty = false
+        var memberships: [String: [(group: IPv4Address, state: GroupFilterState)]] = [:]
+        for role in policy.routerRoles where !role.isUpstream {
+            if let name = interfaces.roles[role]?.name { memberships[name] = policy.groupStates(on: role) }
+        }
+        let incoming = interfaces.roles[policy.activeOutside.role]?.name ?? ""
+        forwarding?.update(memberships: memberships, incoming: incoming, now: now)
     }
 
     /// The XDP token bucket's and the egress filters' counts, into metrics.

@@ -80,7 +80,7 @@ public final class RunningProxy: @unchecked Sendable {
 
 /// The control socket's protocol: one JSON object per line each way.
 /// Requests: `{"cmd":"ping"}`, `{"cmd":"status"}`, `{"cmd":"outside","value":"primary"|"alt"}`,
-/// `{"cmd":"groups"}`.
+/// `{"cmd":"groups"}`, `{"cmd":"routes"}`.
 enum ControlProtocol {
     static func handle(_ request: [UInt8], runtime: ProxyRuntime) -> [UInt8] {
         guard let obj = try? JSONSerialization.jsonObject(with: Data(request)) as? [String: Any],
@@ -100,8 +100,10 @@ enum ControlProtocol {
             result = runtime.performSync(.setOutside(sel))
         case "groups":
             result = runtime.performSync(.groups)
+        case "routes":
+            result = runtime.performSync(.routes)
         default:
-            return reply(["ok": false, "error": "unknown command '\(cmd)' (ping, status, outside, groups)"])
+            return reply(["ok": false, "error": "unknown command '\(cmd)' (ping, status, outside, groups, routes)"])
         }
         switch result {
         case .ok(let fields):
@@ -110,6 +112,17 @@ enum ControlProtocol {
             return reply(out)
         case .membership(let report):
             return reply(membershipObject(report))
+        case .routes(let report):
+            let rows: [[String: Any]] = report.rows.map { r in
+                var o: [String: Any] = [
+                    "source": r.source?.description ?? "*", "group": r.group.description, "in": r.incoming,
+                    "out": r.outgoing, "path": r.path, "packets": r.packets, "bytes": r.bytes,
+                    "rate_pps": (r.packetsPerSecond * 10).rounded() / 10, "age_s": (r.ageSeconds * 10).rounded() / 10,
+                ]
+                if let f = r.firstPacketMs { o["first_packet_ms"] = (f * 1000).rounded() / 1000 }
+                return o
+            }
+            return reply(["ok": true, "mode": report.mode, "routes": rows])
         case .failed(let why):
             return reply(["ok": false, "error": why])
         }

@@ -57,19 +57,9 @@ struct Groups: ParsableCommand {
     @Flag(name: .long, help: "Print the daemon's JSON reply.") var json = false
 
     func run() throws {
-        let reply: [String: Any]
-        do {
-            reply = try ControlClient.send(["cmd": "groups"], to: socket)
-        } catch {
-            printError(error.description)
-            throw ExitCode(1)
-        }
-        guard reply["ok"] as? Bool == true else {
-            printError(reply["error"] as? String ?? "the daemon refused")
-            throw ExitCode(1)
-        }
+        let reply = try daemonRequest(["cmd": "groups"], socket: socket)
         if json {
-            print(String(decoding: (try? JSONSerialization.data(withJSONObject: reply, options: [.sortedKeys])) ?? Data(), as: UTF8.self))
+            print(jsonLine(reply))
             return
         }
         print(Self.render(reply), terminator: "")
@@ -120,4 +110,92 @@ struct Groups: ParsableCommand {
     private static func pad(_ s: String, _ width: Int) -> String {
         s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count)
     }
+}
+
+/// `xigmp routes`: the running daemon's multicast forwarding entries.
+struct Routes: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the running daemon's multicast forwarding entries.",
+        discussion: """
+            Every entry: source (* for any), group, incoming and outgoing interfaces, the path
+            that forwards it (xdp or kernel), packets, bytes, rate and age, and how long after
+            it was installed its first packet was forwarded.
+            """)
+
+    @Option(name: .long, help: ArgumentHelp("The daemon's control socket.", valueName: "PATH"))
+    var socket: String = ControlClient.defaultPath
+    @Flag(name: .long, help: "Print the daemon's JSON reply (one object per refresh with --watch).") var json = false
+    @Option(name: .long, help: ArgumentHelp("Refresh every SECONDS until interrupted.", valueName: "SECONDS"))
+    var watch: Double?
+    @Option(name: .long, help: ArgumentHelp("With --watch, stop after this many refreshes.", valueName: "N"))
+    var count: Int?
+
+    func validate() throws {
+        if let watch, !(watch > 0) { throw ValidationError("--watch takes a positive number of seconds, e.g. --watch 1") }
+        if count != nil && watch == nil { throw ValidationError("--count needs --watch") }
+    }
+
+    func run() throws {
+        var shown = 0
+        while true {
+            let reply = try daemonRequest(["cmd": "routes"], socket: socket)
+            if json {
+                print(jsonLine(reply))
+            } else {
+                if watch != nil && shown > 0 { print("") }
+                print(Self.render(reply), terminator: "")
+            }
+            shown += 1
+            guard let watch, count.map({ shown < $0 }) ?? true else { return }
+            fflush(nil)
+            usleep(UInt32(watch * 1_000_000))
+        }
+    }
+
+    static func render(_ reply: [String: Any]) -> String {
+        let mode = reply["mode"] as? String ?? "?"
+        let rows = reply["routes"] as? [[String: Any]] ?? []
+        if rows.isEmpty {
+            return mode == "off" ? "forwarding is off (set forwarding.mode in the config)\n" : "forwarding (\(mode)): no entries\n"
+        }
+        var out = "forwarding (\(mode)): \(rows.count) entr\(rows.count == 1 ? "y" : "ies")\n"
+        let header = ["SOURCE", "GROUP", "IN", "OUT", "PATH", "PACKETS", "BYTES", "RATE", "AGE", "FIRST"]
+        var table = [header]
+        for r in rows {
+            let first = (r["first_packet_ms"] as? Double).map { String(format: "%.3fms", $0) } ?? "-"
+            table.append([r["source"] as? String ?? "?", r["group"] as? String ?? "?", r["in"] as? String ?? "?",
+                          (r["out"] as? [String] ?? []).joined(separator: ","), r["path"] as? String ?? "?",
+                          "\(r["packets"] ?? 0)", "\(r["bytes"] ?? 0)", String(format: "%.1f/s", r["rate_pps"] as? Double ?? 0),
+                          String(format: "%.0fs", r["age_s"] as? Double ?? 0), first])
+        }
+        let widths = header.indices.map { i in table.map { $0[i].count }.max() ?? 0 }
+        for row in table {
+            out += row.enumerated().map { i, cell in cell.padding(toLength: widths[i] + 2, withPad: " ", startingAt: 0) }
+                .joined().trimmingCharacters(in: .whitespaces) + "\n"
+        }
+        return out
+    }
+}
+
+
+/// One request to the daemon's control socket; a refusal or an unreachable
+/// daemon is printed as one line and exits 1.
+func daemonRequest(_ request: [String: Any], socket: String) throws -> [String: Any] {
+    let reply: [String: Any]
+    do {
+        reply = try ControlClient.send(request, to: socket)
+    } catch {
+        printError(error.description)
+        throw ExitCode(1)
+    }
+    guard reply["ok"] as? Bool == true else {
+        printError(reply["error"] as? String ?? "the daemon refused")
+        throw ExitCode(1)
+    }
+    return reply
+}
+
+/// A reply as one line of JSON with sorted keys.
+func jsonLine(_ object: [String: Any]) -> String {
+    String(decoding: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
 }

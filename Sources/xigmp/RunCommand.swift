@@ -174,6 +174,7 @@ struct ReloadService: Service {
             if n.upstream != current.upstream { restartOnly.append("upstream") }
             if n.limits != current.limits || n.reportRateLimit != current.reportRateLimit { restartOnly.append("limits") }
             if n.egressAllow != current.egressAllow { restartOnly.append("egressFilter") }
+            if n.forwarding != current.forwarding || n.routes != current.routes { restartOnly.append("forwarding/routes") }
             if !restartOnly.isEmpty {
                 logger.warning("changes to \(restartOnly.joined(separator: ", ")) need a restart; applying the rest")
             }
@@ -188,7 +189,7 @@ struct ReloadService: Service {
                 logger.notice("config reloaded: modes \(n.modes.enabledNames), active outside \(n.activeOutside.rawValue)")
             case .failed(let why):
                 logger.error("the new config cannot be applied (\(why)); the running one stays")
-            case .membership:
+            case .membership, .routes:
                 break
             }
         }

@@ -29,7 +29,7 @@ import XigmpConfig
 
     @Test func unknownKeyWithNothingCloseListsTheValidOnes() {
         #expect(errors(minimal + "colour: blue\n") == [
-            "x.yaml:6: colour: unknown key; expected one of interfaces, activeOutside, datapath, modes, unicastFallback, metrics, control, logLevel, membership, limits, querier, upstream or egressFilter",
+            "x.yaml:6: colour: unknown key; expected one of interfaces, activeOutside, datapath, modes, unicastFallback, metrics, control, logLevel, membership, limits, querier, upstream, egressFilter, forwarding or routes",
         ])
         #expect(errors(minimal + "control: {path: /x}\n") == [
             "x.yaml:6: control.path: unknown key; expected socket",

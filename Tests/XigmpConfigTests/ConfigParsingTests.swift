@@ -71,6 +71,11 @@ import XigmpConfig
           unsolicitedReportInterval: 2s
         egressFilter:
           allow: [239.1.0.0/16, 232.1.1.1]
+        forwarding: {mode: kernel, unmatched: drop}
+        routes:
+          - {group: 232.1.1.1, source: 10.0.0.5, in: eth9, out: [dockerbr, gre0]}
+          - group: 239.3.3.3
+            out: dockerbr
 
         """
 
@@ -95,7 +100,11 @@ import XigmpConfig
                 adoptQuerierParameters: false, limits: limits)],
             upstream: UpstreamConfiguration(robustness: 3, unsolicitedReportInterval: .seconds(2)),
             limits: limits, reportRateLimit: DaemonConfig.ReportRateLimit(perSecond: 500, burst: 50),
-            egressAllow: [DaemonConfig.Prefix("239.1.0.0/16")!, DaemonConfig.Prefix("232.1.1.1")!])
+            egressAllow: [DaemonConfig.Prefix("239.1.0.0/16")!, DaemonConfig.Prefix("232.1.1.1")!],
+            forwarding: DaemonConfig.Forwarding(mode: .kernel, unmatched: .drop),
+            routes: [DaemonConfig.StaticRoute(group: IPv4Address(232, 1, 1, 1), source: IPv4Address(10, 0, 0, 5),
+                                              incoming: "eth9", outgoing: ["dockerbr", "gre0"]),
+                     DaemonConfig.StaticRoute(group: IPv4Address(239, 3, 3, 3), outgoing: ["dockerbr"])])
         #expect(loaded.config == expected)
         #expect(loaded.warnings.isEmpty)
         #expect(loaded.config.modes.enabledNames == DaemonConfig.Modes.names)
@@ -200,6 +209,9 @@ import XigmpConfig
             upstream:
               robustness: 2
               unsolicitedReportInterval: 1s
+            forwarding:
+              mode: off
+              unmatched: pass
 
             """)
         #expect(try #require(parsed(config.yaml)).config == config)
@@ -230,6 +242,23 @@ import XigmpConfig
             "x.yaml:5: querier.outside: not allowed with membership: track: xigmp is a host on the upstream (RFC 4605 §4), never its querier",
             "x.yaml:6: querier.inside: query response interval must be shorter than the query interval (RFC 3376 §8.3)",
             "x.yaml:7: egressFilter.allow: 10.0.0.0/8 is not inside 224.0.0.0/4; expected multicast group prefixes",
+        ])
+    }
+
+    @Test func badRoutesAreNamed() {
+        let yaml = """
+            interfaces: {outside: a, inside: b}
+            modes: {queryNotify: true}
+            routes:
+              - {group: 10.1.1.1, out: [b]}
+              - {group: 239.1.1.1, in: b, out: [b]}
+              - {source: 10.0.0.1, out: [b]}
+            """
+        #expect(errors(yaml) == [
+            "x.yaml:3: routes: static routes need forwarding: {mode: xdp} or {mode: kernel}; forwarding is off",
+            "x.yaml:4: routes[0].group: '10.1.1.1' is not a routable multicast group; expected an address in 224.0.1.0–239.255.255.255, e.g. 232.1.1.1",
+            "x.yaml:5: routes[1].out: b is the incoming interface; a route never forwards back where it came from",
+            "x.yaml:6: routes[2].group: required; expected the multicast group, e.g. group: 232.1.1.1",
         ])
     }
 

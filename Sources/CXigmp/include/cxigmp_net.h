@@ -53,6 +53,31 @@ int cxigmp_mrt_init(int fd);
 int cxigmp_mrt_add_vif(int fd, uint16_t vifi, int ifindex);
 /* setsockopt(MRT_DONE): drops every VIF and MFC entry of the socket. */
 int cxigmp_mrt_done(int fd);
+/* setsockopt(MRT_DEL_VIF). */
+int cxigmp_mrt_del_vif(int fd, uint16_t vifi);
+/* MAXVIFS: VIF indices are 0 ..< this. */
+enum { CXIGMP_MAXVIFS = 32 };
+/* setsockopt(MRT_ADD_MFC): (origin, group) -> parent VIF with per-VIF TTL
+ * thresholds ttls[0..<nttls] (0 or 255: not an output; n: forward packets
+ * whose TTL > n).  origin 0 makes a (*,G) entry.  Addresses in network
+ * byte order.  MRT_ADD_MFC (not _PROXY) matches an existing entry by
+ * (origin, group) whatever its parent and replaces parent and TTLs. */
+int cxigmp_mrt_add_mfc(int fd, uint32_t origin, uint32_t group,
+		       uint16_t parent, const uint8_t *ttls, size_t nttls);
+/* setsockopt(MRT_DEL_MFC): the (origin, group) entry, whatever its parent. */
+int cxigmp_mrt_del_mfc(int fd, uint32_t origin, uint32_t group);
+/* ioctl(SIOCGETSGCNT) on the mroute socket: counters of the resolved
+ * (origin, group) entry (origin 0: the (*,G) entry).  ENXIO: no entry. */
+struct cxigmp_sg_count {
+	uint64_t packets;
+	uint64_t bytes;
+	uint64_t wrong_if;
+};
+int cxigmp_mrt_sg_count(int fd, uint32_t origin, uint32_t group,
+			struct cxigmp_sg_count *out);
+/* Attaches a classic BPF socket filter that drops everything (for an
+ * mroute socket nobody reads: IGMP and upcalls would only fill it). */
+int cxigmp_attach_drop_all(int fd);
 /* IGMPMSG_* upcall types put on the mroute socket (struct igmpmsg, whose
  * byte 9, the IP protocol of a real packet, is always 0). */
 enum {

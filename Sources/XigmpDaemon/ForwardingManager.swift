@@ -1,0 +1,191 @@
+import IGMPMembership
+import IGMPProxy
+import IGMPWire
+import Logging
+import XDPDatapath
+import XigmpConfig
+
+/// One way of forwarding multicast data (the XDP fast path or the kernel's
+/// MFC), as the forwarding manager drives it.
+protocol ForwardingBackend: AnyObject {
+    /// `xdp` or `kernel`, as `xigmp routes` shows it.
+    var path: String { get }
+    /// Installs or replaces an entry.
+    func set(_ key: RouteKey, incoming: NetworkInterface, outgoing: [NetworkInterface]) throws(DatapathError)
+    /// Removes an entry.
+    func remove(_ key: RouteKey, incoming: NetworkInterface) throws(DatapathError)
+    /// Packets and bytes forwarded per entry so far.
+    func counters() -> [RouteKey: (packets: UInt64, bytes: UInt64)]
+    /// Whether this path can forward from `incoming` to every one of `outgoing`.
+    func accepts(incoming: NetworkInterface, outgoing: [NetworkInterface]) -> Bool
+    /// Removes everything this path installed (shutdown).
+    func close()
+}
+
+/// The forwarding entries xigmp installed, kept in step with the plan the
+/// membership tables and static routes make (loop thread only).
+final class ForwardingManager {
+    struct Installed {
+        var outgoing: [String]
+        var path: String
+        var installedNs: UInt64
+        var packets: UInt64 = 0
+        var bytes: UInt64 = 0
+        var rate: Double = 0
+        var sampledNs: UInt64
+        var firstPacketNs: UInt64?
+    }
+
+    /// What `xigmp routes` shows of one entry.
+    struct Row: Sendable {
+        var key: RouteKey
+        var outgoing: [String]
+        var path: String
+        var packets: UInt64
+        var bytes: UInt64
+        var packetsPerSecond: Double
+        var ageSeconds: Double
+        var firstPacketMs: Double?
+    }
+
+    let settings: DaemonConfig.Forwarding
+    let statics: [DaemonConfig.StaticRoute]
+    private let xdp: ForwardingBackend?
+    private let kernel: ForwardingBackend?
+    private let logger: Logger
+    private let metrics: ProxyMetrics
+    private(set) var plan = ForwardingPlan()
+    private(set) var installed: [RouteKey: Installed] = [:]
+    private var interfaces: [String: NetworkInterface] = [:]
+    private var lastPollNs: UInt64 = 0
+    private var errorsLogged = 0
+
+    init(settings: DaemonConfig.Forwarding, statics: [DaemonConfig.StaticRoute], xdp: ForwardingBackend?,
+         kernel: ForwardingBackend?, logger: Logger, metrics: ProxyMetrics) {
+        self.settings = settings
+        self.statics = statics
+        self.xdp = xdp
+        self.kernel = kernel
+        self.logger = logger
+        self.metrics = metrics
+    }
+
+    /// True while an installed entry waits for its first packet: the loop then
+    /// polls the counters often, for the join-to-first-packet histogram.
+    var awaitingFirstPacket: Bool { installed.values.contains { $0.firstPacketNs == nil && $0.path != "none" } }
+
+    /// Recomputes the plan and applies the difference.
+    func update(memberships: [String: [(group: IPv4Address, state: GroupFilterState)]], incoming: String, now: UInt64) {
+        let next = ForwardingPlan(memberships: memberships, incoming: incoming,
+                                  statics: statics.map { ($0.source, $0.group, $0.incoming, $0.outgoing) })
+        let (set, remove) = plan.changes(to: next)
+        for key in remove {
+            guard let entry = installed.removeValue(forKey: key) else { continue }
+            do throws(DatapathError) {
+                try backend(named: entry.path)?.remove(key, incoming: try interface(key.incoming))
+            } catch {
+                failed("removing \(key)", error)
+            }
+        }
+        for (key, outs) in set {
+            do throws(DatapathError) {
+                let incoming = try interface(key.incoming)
+                var outgoing: [NetworkInterface] = []
+                for name in outs { outgoing.append(try interface(name)) }
+                let chosen = choose(incoming: incoming, outgoing: outgoing)
+                if let old = installed[key], old.path != chosen.path {
+                    try backend(named: old.path)?.remove(key, incoming: incoming)
+                }
+                try chosen.set(key, incoming: incoming, outgoing: outgoing)
+                var entry = installed[key] ?? Installed(outgoing: outs, path: chosen.path, installedNs: now, sampledNs: now)
+                entry.outgoing = outs
+                entry.path = chosen.path
+                installed[key] = entry
+            } catch {
+                failed("installing \(key) → \(outs.joined(separator: ","))", error)
+            }
+        }
+        plan = next
+    }
+
+    /// Reads the counters: rates, and the first packet of new entries.
+    func poll(now: UInt64) {
+        lastPollNs = now
+        var counts: [RouteKey: (packets: UInt64, bytes: UInt64)] = [:]
+        for backend in [xdp, kernel].compactMap({ $0 }) {
+            for (k, v) in backend.counters() { counts[k] = v }
+        }
+        for (key, var entry) in installed {
+            guard let c = counts[key] else { continue }
+            let elapsed = Double(now &- entry.sampledNs) / 1e9
+            if elapsed >= 0.5 {
+                entry.rate = Double(c.packets &- entry.packets) / elapsed
+                entry.sampledNs = now
+                entry.packets = c.packets
+            } else if entry.firstPacketNs != nil {
+                installed[key] = entry
+                continue
+            }
+            entry.bytes = c.bytes
+            if entry.firstPacketNs == nil && c.packets > 0 {
+                entry.firstPacketNs = now
+                entry.packets = c.packets
+                metrics.joinToFirstPacket.record(.nanoseconds(Int64(now &- entry.installedNs)))
+            }
+            installed[key] = entry
+        }
+    }
+
+    /// Due for a poll at `now`: every 2 ms while an entry waits for its first
+    /// packet, else once a second.
+    func pollDue(_ now: UInt64) -> Bool {
+        now &- lastPollNs >= (awaitingFirstPacket ? 2_000_000 : 1_000_000_000)
+    }
+
+    /// The table for `xigmp routes`.
+    func rows(now: UInt64) -> [Row] {
+        installed.sorted { $0.key < $1.key }.map { key, e in
+            Row(key: key, outgoing: e.outgoing, path: e.path, packets: e.packets, bytes: e.bytes,
+                packetsPerSecond: e.rate, ageSeconds: Double(now &- e.installedNs) / 1e9,
+                firstPacketMs: e.firstPacketNs.map { Double($0 &- e.installedNs) / 1e6 })
+        }
+    }
+
+    /// Removes every entry (shutdown).
+    func removeAll() {
+        for (key, entry) in installed {
+            guard let incoming = try? interface(key.incoming) else { continue }
+            try? backend(named: entry.path)?.remove(key, incoming: incoming)
+        }
+        installed = [:]
+        plan = ForwardingPlan()
+        xdp?.close()
+        kernel?.close()
+    }
+
+    // MARK: -
+
+    /// XDP when the mode allows it and every interface can take it; else the kernel.
+    private func choose(incoming: NetworkInterface, outgoing: [NetworkInterface]) -> ForwardingBackend {
+        if settings.mode == .xdp, let xdp, xdp.accepts(incoming: incoming, outgoing: outgoing) { return xdp }
+        return kernel ?? xdp!
+    }
+
+    private func backend(named path: String) -> ForwardingBackend? {
+        [xdp, kernel].compactMap { $0 }.first { $0.path == path }
+    }
+
+    private func interface(_ name: String) throws(DatapathError) -> NetworkInterface {
+        if let known = interfaces[name] { return known }
+        let found = try NetworkInterface(named: name)
+        interfaces[name] = found
+        return found
+    }
+
+    private func failed(_ what: String, _ error: DatapathError) {
+        errorsLogged += 1
+        if errorsLogged <= 10 || errorsLogged % 1000 == 0 {
+            logger.error("forwarding: \(what): \(error.description)")
+        }
+    }
+}

@@ -1,0 +1,77 @@
+"""Multicast data for the forwarding tests.
+
+  mcast_tool.py send GROUP COUNT [SOURCE]     UDP datagrams to GROUP:5000, TTL 8,
+                                               from SOURCE (an address of this host)
+  mcast_tool.py sniff IFACE SECONDS           every IPv4 UDP multicast datagram seen on
+                                               IFACE (AF_PACKET, either direction), as
+                                               one JSON summary: per (source, group) the
+                                               count, the TTLs, whether every IP header
+                                               checksum was valid, and the source MACs
+  mcast_tool.py hold GROUP SOURCE SECONDS      an IGMPv3 source-specific join held open
+"""
+import json, socket, struct, sys, time
+
+
+def send(group, count, source=None):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 8)
+    if source:
+        s.bind((source, 0))
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(source))
+    for i in range(count):
+        s.sendto(b"xigmp-data-%06d" % i + bytes(50), (group, 5000))
+        time.sleep(0.002)
+
+
+def checksum_ok(header):
+    total = sum(struct.unpack("!%dH" % (len(header) // 2), header))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total == 0xFFFF
+
+
+def sniff(iface, seconds):
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+    s.bind((iface, 0x0003))
+    s.settimeout(0.1)
+    flows = {}
+    print(json.dumps({"ready": True}), flush=True)
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            frame = s.recv(4096)
+        except socket.timeout:
+            continue
+        if len(frame) < 34 or frame[12:14] != b"\x08\x00":
+            continue
+        ip = frame[14:]
+        ihl = (ip[0] & 0x0F) * 4
+        if ip[9] != 17 or ip[16] >> 4 != 0xE or ip[16:19] == b"\xe0\x00\x00":
+            continue
+        key = socket.inet_ntoa(ip[12:16]) + ">" + socket.inet_ntoa(ip[16:20])
+        f = flows.setdefault(key, {"count": 0, "ttls": [], "checksums_ok": True, "src_macs": []})
+        f["count"] += 1
+        if ip[8] not in f["ttls"]:
+            f["ttls"].append(ip[8])
+        f["checksums_ok"] &= checksum_ok(ip[:ihl])
+        mac = frame[6:12].hex(":")
+        if mac not in f["src_macs"]:
+            f["src_macs"].append(mac)
+    print(json.dumps(flows), flush=True)
+
+
+def hold(group, source, seconds):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    mreq = socket.inet_aton(group) + socket.inet_aton("0.0.0.0") + socket.inet_aton(source)
+    s.setsockopt(socket.IPPROTO_IP, 39, mreq)  # IP_ADD_SOURCE_MEMBERSHIP: imr_multiaddr, imr_interface, imr_sourceaddr
+    time.sleep(float(seconds))
+
+
+if __name__ == "__main__":
+    cmd = sys.argv[1]
+    if cmd == "send":
+        send(sys.argv[2], int(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else None)
+    elif cmd == "sniff":
+        sniff(sys.argv[2], float(sys.argv[3]))
+    elif cmd == "hold":
+        hold(sys.argv[2], sys.argv[3], sys.argv[4])

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Multicast data forwarding (issue 8) with real traffic, over the XDP fast
+# path and the kernel MFC path: an upstream host sends to two groups; a
+# Linux host inside joins one; only that group arrives, TTL one lower, IP
+# checksums valid; a leave stops it; an IGMPv3 INCLUDE join receives only
+# its source; nothing goes back upstream; two hosts behind a bridge both
+# receive; a static route forwards without any join.
+#
+#   U (10.1.0.1, .9) uo ── po [P: xigmp] pi ── hi (H, 10.2.0.2)
+#                                        pb ── [S: br0] ── h2 (H2), h3 (H3)
+#                                        dk0 (a bridge in P, like docker0) ── h4 (H4), h5 (H5)
+cd "$(dirname "$0")/../.." || exit 1
+source tests/integration/lib.sh
+require_root
+
+U=xgt-wu-$$ P=xgt-wp-$$ H=xgt-wh-$$ S=xgt-ws-$$ H2=xgt-wh2-$$ H3=xgt-wh3-$$ H4=xgt-wh4-$$ H5=xgt-wh5-$$
+for ns in $U $P $H $S $H2 $H3 $H4 $H5; do new_ns "$ns"; done
+veth_pair "$U" uo 10.1.0.1/24 "$P" po 10.1.0.2/24
+ip -n "$U" addr add 10.1.0.9/24 dev uo
+veth_pair "$P" pi 10.2.0.1/24 "$H" hi 10.2.0.2/24
+ip -n "$U" route add default via 10.1.0.2
+ip -n "$H" route add default via 10.2.0.1
+# The bridge segment for the two-receiver case.
+ip -n "$S" link add br0 type bridge
+ip -n "$P" link add pb type veth peer name sb netns "$S"
+ip -n "$H2" link add h2 type veth peer name s2 netns "$S"
+ip -n "$H3" link add h3 type veth peer name s3 netns "$S"
+ip -n "$P" addr add 10.4.0.1/24 dev pb
+ip -n "$H2" addr add 10.4.0.2/24 dev h2
+ip -n "$H3" addr add 10.4.0.3/24 dev h3
+for p in sb s2 s3; do ip -n "$S" link set "$p" master br0; ip -n "$S" link set "$p" up; done
+ip -n "$S" link set br0 up
+ip netns exec "$S" bridge link set dev sb mcast_router 2
+ip -n "$P" link set pb up; ip -n "$H2" link set h2 up; ip -n "$H3" link set h3 up
+# A bridge on the proxy itself, as docker0 is: no XDP transmit.
+ip -n "$P" link add dk0 type bridge
+ip -n "$P" addr add 10.5.0.1/24 dev dk0
+for i in 4 5; do
+	ns=$([ $i = 4 ] && echo "$H4" || echo "$H5")
+	ip -n "$P" link add "d$i" type veth peer name "h$i" netns "$ns"
+	ip -n "$P" link set "d$i" master dk0; ip -n "$P" link set "d$i" up
+	ip -n "$ns" addr add "10.5.0.$i/24" dev "h$i"; ip -n "$ns" link set "h$i" up
+done
+ip -n "$P" link set dk0 up
+for ns in $H $H2 $H3 $H4 $H5; do ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.force_igmp_version=3; done
+
+TMP=$(mktemp -d)
+DAEMON_NS=$P
+HOLD=
+trap '[ -n "$HOLD" ] && kill $HOLD 2>/dev/null; stop_daemon; rm -rf "$TMP"; cleanup' EXIT
+SOCK=$TMP/control.sock
+TOOL=tests/integration/mcast_tool.py
+
+send() { ip netns exec "$U" $PY $TOOL send "$@"; }                 # send GROUP COUNT [SOURCE]
+sniff() { ip netns exec "$1" $PY $TOOL sniff "$2" "$3" >"$TMP/$4.json" & }  # sniff NS IF SECONDS NAME
+flow() { # flow NAME SRC GROUP FIELD: a field of one flow of a sniff, or 0
+	$PY -c "import json,sys
+lines=open('$TMP/$1.json').read().split('\n')
+d=json.loads([l for l in lines if l.strip()][-1])
+f=d.get('$2>$3')
+print(f['$4'] if f else 0)"
+}
+route_field() { # route_field SRC GROUP FIELD
+	"$XIGMP" routes --socket "$SOCK" --json | $PY -c "import json,sys
+d=json.load(sys.stdin)
+r=[r for r in d['routes'] if r['source']=='$1' and r['group']=='$2']
+print(r[0]['$3'] if r else 'none')"
+}
+config() { # config FILE MODE INSIDE
+	cat >"$1" <<EOF
+interfaces: {outside: po, inside: $3}
+control: {socket: $SOCK}
+modes: {queryNotify: true}
+membership: track
+querier:
+  inside: {queryInterval: 10s, queryResponseInterval: 1s, lastMemberQueryInterval: 200ms}
+forwarding: {mode: $2}
+routes:
+  - {group: 232.9.9.9, source: 10.1.0.1, out: [$3]}
+EOF
+}
+
+for MODE in xdp kernel; do
+	echo "== forwarding: $MODE"
+	config "$TMP/$MODE.yaml" "$MODE" pi
+	start_daemon "$TMP/$MODE.yaml" || exit 1
+	sleep 0.5
+	ip -n "$H" addr add 239.1.1.1/32 dev hi autojoin
+	sleep 0.5
+	expect_eq "$MODE: the join installed (*,239.1.1.1) on the $MODE path" "$MODE" "$(route_field '*' 239.1.1.1 path)"
+	sniff "$H" hi 2.5 h; sniff "$U" uo 2.5 u; sleep 0.4
+	send 239.1.1.1 50; send 239.2.2.2 50
+	sleep 2.5
+	expect_eq "$MODE: 239.1.1.1 arrived inside, every packet" 50 "$(flow h 10.1.0.1 239.1.1.1 count)"
+	expect_eq "$MODE: 239.2.2.2 (not joined) did not" 0 "$(flow h 10.1.0.1 239.2.2.2 count)"
+	expect_eq "$MODE: TTL one lower (8 → 7)" "[7]" "$(flow h 10.1.0.1 239.1.1.1 ttls)"
+	expect_eq "$MODE: IP checksums valid" True "$(flow h 10.1.0.1 239.1.1.1 checksums_ok)"
+	expect_eq "$MODE: source MAC is the proxy's inside interface" "['$(ip netns exec "$P" cat /sys/class/net/pi/address 2>/dev/null || ip -n "$P" -br link show pi | awk '{print $3}')']" \
+		"$(flow h 10.1.0.1 239.1.1.1 src_macs)"
+	expect_eq "$MODE: nothing forwarded back upstream (only U's own 50 frames on uo)" 50 "$(flow u 10.1.0.1 239.1.1.1 count)"
+	expect_eq "$MODE: routes counts the packets" 50 "$(route_field '*' 239.1.1.1 packets)"
+	check "$MODE: routes reports the first-packet delay" test "$(route_field '*' 239.1.1.1 first_packet_ms)" != none
+
+	echo "== $MODE: a static route forwards without a join"
+	sniff "$H" hi 1.5 hs; sleep 0.4
+	send 232.9.9.9 20 10.1.0.1; send 232.9.9.9 20 10.1.0.9
+	sleep 1.5
+	expect_eq "$MODE: (10.1.0.1,232.9.9.9) forwarded" 20 "$(flow hs 10.1.0.1 232.9.9.9 count)"
+	expect_eq "$MODE: another source of the group was not" 0 "$(flow hs 10.1.0.9 232.9.9.9 count)"
+
+	echo "== $MODE: a leave stops it within the leave latency"
+	ip -n "$H" addr del 239.1.1.1/32 dev hi
+	t0=$(date +%s%N)
+	for _ in $(seq 40); do [ "$(route_field '*' 239.1.1.1 path)" = none ] && break; sleep 0.05; done
+	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	check "$MODE: the route was removed ${ms} ms after the leave (last member query time 400 ms)" test "$ms" -le 1000
+	sniff "$H" hi 1.2 hl; sleep 0.4
+	send 239.1.1.1 20
+	sleep 1.2
+	expect_eq "$MODE: nothing arrives after the leave" 0 "$(flow hl 10.1.0.1 239.1.1.1 count)"
+
+	echo "== $MODE: an IGMPv3 INCLUDE join receives only its source"
+	ip netns exec "$H" $PY $TOOL hold 232.1.1.1 10.1.0.9 6 &
+	HOLD=$!
+	sleep 0.7
+	sniff "$H" hi 1.5 hi3; sleep 0.4
+	send 232.1.1.1 20 10.1.0.1; send 232.1.1.1 20 10.1.0.9
+	sleep 1.5
+	expect_eq "$MODE: (10.1.0.9,232.1.1.1) arrived" 20 "$(flow hi3 10.1.0.9 232.1.1.1 count)"
+	expect_eq "$MODE: 10.1.0.1 to the same group did not" 0 "$(flow hi3 10.1.0.1 232.1.1.1 count)"
+	kill $HOLD 2>/dev/null; wait $HOLD 2>/dev/null; HOLD=
+	stop_daemon
+	check "$MODE: the daemon exits 0" test $? -eq 0
+	check "$MODE: no route is left behind" bash -c "! ip netns exec $P ip mroute show | grep -q ."
+done
+
+echo "== two hosts behind a bridge both receive a group both joined"
+bridge_case() { # bridge_case INSIDE PATH NS_A IF_A NS_B IF_B
+	config "$TMP/bridge.yaml" xdp "$1"
+	start_daemon "$TMP/bridge.yaml" || exit 1
+	sleep 0.5
+	ip -n "$3" addr add 239.7.7.7/32 dev "$4" autojoin
+	ip -n "$5" addr add 239.7.7.7/32 dev "$6" autojoin
+	sleep 0.7
+	expect_eq "inside $1: the route takes the $2 path" "$2" "$(route_field '*' 239.7.7.7 path)"
+	sniff "$3" "$4" 1.5 b1; sniff "$5" "$6" 1.5 b2; sleep 0.4
+	send 239.7.7.7 30
+	sleep 1.5
+	expect_eq "inside $1: the first host received all of it" 30 "$(flow b1 10.1.0.1 239.7.7.7 count)"
+	expect_eq "inside $1: the second host received all of it" 30 "$(flow b2 10.1.0.1 239.7.7.7 count)"
+	"$XIGMP" routes --socket "$SOCK" >"$TMP/routes.txt"
+	check "inside $1: routes prints the entry for a person" grep -qE "\\* +239\\.7\\.7\\.7 +po +$1 +$2" "$TMP/routes.txt"
+	ip -n "$3" addr del 239.7.7.7/32 dev "$4"; ip -n "$5" addr del 239.7.7.7/32 dev "$6"
+	stop_daemon
+}
+# A veth into a bridge elsewhere: XDP redirects into the veth, that bridge fans out.
+bridge_case pb xdp "$H2" h2 "$H3" h3
+# A bridge on the proxy (docker0): no XDP transmit, so the kernel path, and the
+# bridge's own snooping picks the ports.
+bridge_case dk0 kernel "$H4" h4 "$H5" h5
+
+finish
