@@ -1,3 +1,4 @@
+import CXigmp
 import Foundation
 import Glibc
 import IGMPWire
