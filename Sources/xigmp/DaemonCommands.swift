@@ -55,8 +55,10 @@ struct Groups: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The daemon's control socket.", valueName: "PATH"))
     var socket: String = ControlClient.defaultPath
     @Flag(name: .long, help: "Print the daemon's JSON reply.") var json = false
+    @OptionGroup var global: GlobalOptions
 
     func run() throws {
+        try global.apply()
         let reply = try daemonRequest(["cmd": "groups"], socket: socket)
         if json {
             print(jsonLine(reply))
@@ -129,6 +131,7 @@ struct Routes: ParsableCommand {
     var watch: Double?
     @Option(name: .long, help: ArgumentHelp("With --watch, stop after this many refreshes.", valueName: "N"))
     var count: Int?
+    @OptionGroup var global: GlobalOptions
 
     func validate() throws {
         if let watch, !(watch > 0) { throw ValidationError("--watch takes a positive number of seconds, e.g. --watch 1") }
@@ -136,6 +139,7 @@ struct Routes: ParsableCommand {
     }
 
     func run() throws {
+        try global.apply()
         var shown = 0
         while true {
             let reply = try daemonRequest(["cmd": "routes"], socket: socket)
