@@ -13,11 +13,12 @@ cd "$(dirname "$0")/../.." || exit 1
 source tests/integration/lib.sh
 require_root
 
-U=xgt-wu-$$ P=xgt-wp-$$ H=xgt-wh-$$ S=xgt-ws-$$ H2=xgt-wh2-$$ H3=xgt-wh3-$$ H4=xgt-wh4-$$ H5=xgt-wh5-$$
-for ns in $U $P $H $S $H2 $H3 $H4 $H5; do new_ns "$ns"; done
+U=xgt-wu-$$ P=xgt-wp-$$ H=xgt-wh-$$ S=xgt-ws-$$ H2=xgt-wh2-$$ H3=xgt-wh3-$$ H4=xgt-wh4-$$ H5=xgt-wh5-$$ J=xgt-wj-$$
+for ns in $U $P $H $S $H2 $H3 $H4 $H5 $J; do new_ns "$ns"; done
 veth_pair "$U" uo 10.1.0.1/24 "$P" po 10.1.0.2/24
 ip -n "$U" addr add 10.1.0.9/24 dev uo
 veth_pair "$P" pi 10.2.0.1/24 "$H" hi 10.2.0.2/24
+veth_pair "$P" pj 10.6.0.1/24 "$J" hj 10.6.0.2/24   # a second interface for fan-out
 ip -n "$U" route add default via 10.1.0.2
 ip -n "$H" route add default via 10.2.0.1
 # The bridge segment for the two-receiver case.
@@ -77,6 +78,7 @@ querier:
 forwarding: {mode: $2}
 routes:
   - {group: 232.9.9.9, source: 10.1.0.1, out: [$3]}
+  - {group: 232.8.8.8, out: [pi, pj]}
 EOF
 }
 
@@ -107,6 +109,15 @@ for MODE in xdp kernel; do
 	sleep 1.5
 	expect_eq "$MODE: (10.1.0.1,232.9.9.9) forwarded" 20 "$(flow hs 10.1.0.1 232.9.9.9 count)"
 	expect_eq "$MODE: another source of the group was not" 0 "$(flow hs 10.1.0.9 232.9.9.9 count)"
+
+	echo "== $MODE: fan-out 2: a (*,G) route to two interfaces reaches both"
+	sniff "$H" hi 1.5 f1; sniff "$J" hj 1.5 f2; sleep 0.4
+	send 232.8.8.8 20
+	sleep 1.5
+	expect_eq "$MODE: pi's host received all of it" 20 "$(flow f1 10.1.0.1 232.8.8.8 count)"
+	expect_eq "$MODE: pj's host received all of it" 20 "$(flow f2 10.1.0.1 232.8.8.8 count)"
+	expect_eq "$MODE: both copies TTL 7" "[7] [7]" "$(flow f1 10.1.0.1 232.8.8.8 ttls) $(flow f2 10.1.0.1 232.8.8.8 ttls)"
+	expect_eq "$MODE: the fan-out entry is on the $MODE path" "$MODE" "$(route_field '*' 232.8.8.8 path)"
 
 	echo "== $MODE: a leave stops it within the leave latency"
 	ip -n "$H" addr del 239.1.1.1/32 dev hi
