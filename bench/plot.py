@@ -124,6 +124,29 @@ def rows(results):
     else:
         missing("join_latency", err)
 
+    f, err = section(results, "forwarding")
+    if f:
+        for fan in (1, 2, 4):
+            xv, kv = num(f, f"xdp_pps_fanout{fan}"), num(f, f"kernel_pps_fanout{fan}")
+            r = ratio(xv, kv)
+            goal = fan == 1
+            out.append((f"forwarding, fan-out {fan}, XDP (pps out)", fmt(xv), f"kernel MFC {fmt(kv)}",
+                        fmt(r), ">= 3" if goal else "", (r is not None and r >= 3) if goal else None))
+        sv = num(f, "smcroute_pps_fanout1")
+        serr = f.get("smcroute_pps_fanout1")
+        out.append(("forwarding, fan-out 1, XDP (pps out)", fmt(num(f, "xdp_pps_fanout1")),
+                    f"smcroute {fmt(sv)}" if sv is not None else
+                    "smcroute error: " + str(serr.get("error", "-") if isinstance(serr, dict) else "-")[:40],
+                    fmt(ratio(num(f, "xdp_pps_fanout1"), sv)), "", None))
+        for p, key in (("p50", "first_packet_us"), ("p90", "first_packet_p90_us")):
+            xv, iv = num(f, f"xigmp_{key}"), num(f, f"igmpproxy_{key}")
+            goal = p == "p50"
+            out.append((f"join to first forwarded packet {p} (us)", fmt(xv), f"igmpproxy {fmt(iv)}",
+                        fmt(ratio(xv, iv)), "<= 1000 us" if goal else "",
+                        (xv is not None and xv <= 1000) if goal else None))
+    else:
+        missing("forwarding", err)
+
     cp, err = section(results, "control_plane")
     if cp:
         ns, base = num(cp, "ns_per_msg"), num(cp, "baseline_owned_ns_per_msg")
@@ -163,7 +186,7 @@ def draw(results, paths):
     import matplotlib.pyplot as plt
 
     XIGMP, BASE = "#1f77b4", "#bbbbbb"
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
+    fig, axes = plt.subplots(3, 3, figsize=(15, 12.5))
     axes = axes.flatten()
 
     def pairs(ax, title, unit, labels, ours, base, base_name, log=False, lower_better=True,
@@ -255,6 +278,28 @@ def draw(results, paths):
               "owned-value decode (baseline)", ours_name="xigmp (views, no copies)")
     else:
         failed(axes[5], "Control plane", err)
+
+    f, err = section(results, "forwarding")
+    if f:
+        pairs(axes[6], "Multicast forwarding capacity, veth, 106-byte frames", "Mpps out (sum over outputs)",
+              ["fan-out 1", "fan-out 2", "fan-out 4"],
+              [(num(f, f"xdp_pps_fanout{n}") or 0) / 1e6 for n in (1, 2, 4)],
+              [(num(f, f"kernel_pps_fanout{n}") or 0) / 1e6 for n in (1, 2, 4)],
+              "xigmp, kernel MFC (baseline)", lower_better=False,
+              ours_name=f"xigmp, XDP ({str(f.get('xdp_attach', '?')).split(':')[-1].split(' on')[0].strip()})")
+        sv = num(f, "smcroute_pps_fanout1")
+        if sv:
+            axes[6].scatter([0.19], [sv / 1e6], marker="_", s=400, color="#d62728", zorder=3,
+                            label=f"smcroute, fan-out 1 ({fmt(sv / 1e6)} Mpps)")
+            axes[6].legend(fontsize=7, loc="upper left")
+        pairs(axes[7], "Join to first forwarded packet", "us", ["p50", "p90"],
+              [num(f, "xigmp_first_packet_us"), num(f, "xigmp_first_packet_p90_us")],
+              [num(f, "igmpproxy_first_packet_us"), num(f, "igmpproxy_first_packet_p90_us")],
+              "igmpproxy + kernel MFC (baseline)", log=True, ours_name="xigmp (XDP)")
+    else:
+        failed(axes[6], "Multicast forwarding capacity", err)
+        failed(axes[7], "Join to first forwarded packet", err)
+    axes[8].set_axis_off()
 
     m = results.get("machine", {})
     fig.suptitle(f"xigmp benchmarks - {m.get('cpu_model', '?')}, {m.get('cores', '?')} cores, "

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 # bench/run.sh - xigmp's benchmark suite in one go (`make bench` runs it after
 # `make build`): classifier cost, veth throughput and control-plane cost from
-# xigmp-bench, then the end-to-end scripts bench/e2e/translation.sh and
-# bench/e2e/join_latency.sh when present.  Each prints one JSON object; a
+# xigmp-bench, then the end-to-end scripts bench/e2e/translation.sh,
+# bench/e2e/join_latency.sh and bench/e2e/forwarding.sh when present.  Each prints one JSON object; a
 # section that is missing or fails is recorded as {"error": "..."} and the
 # run goes on.  Writes bench/results/latest.json and latest.png, prints the
 # table, and exits non-zero if any section failed (after writing).
@@ -116,10 +116,10 @@ EOF
 	[ $ok = 0 ] || failed+=("$name")
 }
 
-run_e2e() {
+run_e2e() { # run_e2e NAME [TIMEOUT]
 	local name=$1 script=bench/e2e/$1.sh
 	if [ -x "$script" ]; then
-		run_section "$name" 240 "$script"
+		run_section "$name" "${2:-240}" "$script"
 	else
 		echo "== $name: $script is missing or not executable" >&2
 		printf '{"error": "%s is missing or not executable"}' "$script" >"$tmp/$name.json"
@@ -134,6 +134,7 @@ run_section throughput 300 "$BENCH" throughput "${throughput_args[@]}"
 run_section control_plane 180 "$BENCH" control-plane "${control_args[@]}"
 run_e2e translation
 run_e2e join_latency
+run_e2e forwarding 600
 
 mkdir -p "$RESULTS"
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
@@ -148,7 +149,7 @@ results = {"machine": {"kernel": kernel, "cores": int(cores), "date": date, "cpu
                        "suite_seconds": int(seconds)}}
 if quick:
     results["machine"]["quick"] = True
-for name in ("classifier", "throughput", "translation", "join_latency", "control_plane"):
+for name in ("classifier", "throughput", "translation", "join_latency", "forwarding", "control_plane"):
     try:
         results[name] = json.load(open(f"{tmp}/{name}.json"))
     except (OSError, ValueError) as e:

@@ -8,7 +8,7 @@ pkgs=(libbpf-dev libxdp-dev libelf-dev zlib1g-dev linux-libc-dev iproute2)
 case $stage in
 	test) pkgs+=(tshark python3-scapy) ;;
 	demo) pkgs+=(python3-scapy) ;;
-	bench) pkgs+=(python3-scapy python3-matplotlib igmpproxy tshark) ;;
+	bench) pkgs+=(python3-scapy python3-matplotlib igmpproxy tshark smcroute) ;;
 	build) ;;
 	*) echo "deps.sh: unknown stage '$stage' (build|test|demo|bench)" >&2; exit 2 ;;
 esac

@@ -26,10 +26,16 @@ final class XDPForwardingBackend: ForwardingBackend {
     func accepts(incoming: NetworkInterface, outgoing: [NetworkInterface]) -> Bool {
         guard forwarders[incoming.index] != nil else { return false }
         return outgoing.allSatisfy { out in
-            guard let info = try? InterfaceInfo(out), info.hasEthernet else { return false }
-            return out.driver != "bridge"
+            // Asked on every join: the answer (a netlink query and an ioctl)
+            // is kept per interface, off the join-to-first-packet path.
+            if let known = capable[out.index] { return known }
+            let info = try? InterfaceInfo(out)
+            let answer = info?.hasEthernet == true && out.driver != "bridge"
+            capable[out.index] = answer
+            return answer
         }
     }
+    private var capable: [UInt32: Bool] = [:]
 
     func set(_ key: RouteKey, incoming: NetworkInterface, outgoing: [NetworkInterface]) throws(DatapathError) {
         guard let f = forwarders[incoming.index]?.forwarder else {

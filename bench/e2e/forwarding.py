@@ -1,0 +1,360 @@
+#!/usr/bin/env python3
+"""Measurements for bench/e2e/forwarding.sh (issue 8: multicast data forwarding).
+
+`window`: after --warmup seconds, snapshots the interface counters of the
+namespaces named (`ip -n NS -s -j link`, 64-bit counters), waits --window
+seconds, snapshots again and prints the deltas and rates of one
+configuration as JSON: the generator's offered frames (its interface's
+tx_packets + tx_dropped), what the router received, and what every output
+delivered to its receiver.
+
+`firstpacket`: join-to-first-forwarded-packet latency.  One AF_PACKET socket
+(ETH_P_ALL, kernel receive timestamps SO_TIMESTAMPNS) on the host's interface
+in the host's namespace sees both the host's own join report leaving and
+the group's data arriving, on one clock.  Per repetition: wait until no
+data of the group has arrived for --quiet seconds (the previous leave has
+taken effect), `ip addr add G/32 dev IF autojoin`, then take the first
+report naming G that left the interface and the first data frame of G that
+arrived; then leave (`ip addr del`).
+
+`summarize`: folds the per-configuration files into the one JSON object the
+script prints (medians over rounds, ratios of medians, and every round).
+"""
+import argparse
+import ctypes
+import json
+import os
+import select
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import time
+
+CLONE_NEWNET = 0x40000000
+ETH_P_ALL = 0x0003
+SO_TIMESTAMPNS = 35
+PACKET_OUTGOING = 4
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def log(*a):
+    print("forwarding:", *a, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- window
+
+def snapshot(nss):
+    """{ns: {ifname: stats64}} for every namespace, and the mid time."""
+    t0 = time.monotonic()
+    out = {}
+    for ns in nss:
+        raw = subprocess.run(["ip", "-n", ns, "-s", "-j", "link", "show"], check=True,
+                             capture_output=True, text=True).stdout
+        out[ns] = {l["ifname"]: l.get("stats64", {}) for l in json.loads(raw)}
+    return (t0 + time.monotonic()) / 2, out
+
+
+def window(a):
+    gen_ns, gen_if = a.gen.split(":")
+    rtr_ns, rtr_if = a.router.split(":")
+    outs = [o.split(":") for o in a.out]
+    nss = [gen_ns, rtr_ns] + sorted({ns for ns, _ in outs} - {gen_ns, rtr_ns})
+    # Started before the generators: the totals from here to their end give
+    # the exact loss; the timed window in between gives the rates.
+    _, s0 = snapshot(nss)
+    print(json.dumps({"ready": True}), flush=True)
+    time.sleep(a.warmup)
+    t1, s1 = snapshot(nss)
+    time.sleep(a.window)
+    t2, s2 = snapshot(nss)
+    dt = t2 - t1
+    # Wait for the generators to stop (their tx counter still), then drain.
+    prev = None
+    while True:
+        _, s3 = snapshot([gen_ns])
+        cur = s3[gen_ns][gen_if]["tx"]["packets"]
+        if cur == prev:
+            break
+        prev = cur
+        time.sleep(0.3)
+    time.sleep(0.2)
+    _, s3 = snapshot(nss)
+
+    def d(b, e, ns, ifname, direction, key):
+        return e[ns][ifname][direction][key] - b[ns][ifname][direction][key]
+
+    def offered(b, e):
+        return d(b, e, gen_ns, gen_if, "tx", "packets") + d(b, e, gen_ns, gen_if, "tx", "dropped")
+
+    per_out = [d(s1, s2, ns, ifname, "rx", "packets") for ns, ifname in outs]
+    delivered = sum(per_out)
+    total_offered = offered(s0, s3)
+    total_delivered = sum(d(s0, s3, ns, ifname, "rx", "packets") for ns, ifname in outs)
+    expected = total_offered * len(outs)
+    print(json.dumps({
+        "label": a.label, "round": a.round, "fanout": len(outs), "seconds": round(dt, 4),
+        "offered_pps": offered(s1, s2) / dt,
+        "router_rx_pps": d(s1, s2, rtr_ns, rtr_if, "rx", "packets") / dt,
+        "per_output_pps": [n / dt for n in per_out],
+        "forwarded_pps": delivered / dt,
+        "input_pps_forwarded": (delivered / len(outs)) / dt if outs else 0,
+        # whole run, generators' start to end (exact: no read skew)
+        "total_offered": total_offered,
+        "total_delivered": total_delivered,
+        "router_rx_dropped": d(s0, s3, rtr_ns, rtr_if, "rx", "dropped"),
+        "generator_tx_dropped": d(s0, s3, gen_ns, gen_if, "tx", "dropped"),
+        "loss": (1 - total_delivered / expected) if expected else None,
+    }))
+
+
+# ----------------------------------------------------------- firstpacket
+
+def setns(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            e = ctypes.get_errno()
+            raise OSError(e, f"setns {path}: {os.strerror(e)}")
+    finally:
+        os.close(fd)
+
+
+def capture_socket(netns, ifname):
+    home = os.open("/proc/self/ns/net", os.O_RDONLY)
+    try:
+        setns(f"/run/netns/{netns}")
+        # ETH_P_ALL: outgoing frames reach only such taps.
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
+        s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        s.bind((ifname, ETH_P_ALL))
+        s.setblocking(False)
+        return s
+    finally:
+        if libc.setns(home, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "setns back home")
+        os.close(home)
+
+
+def report_groups(pkt):
+    """Groups an IGMP membership report joins (v1/v2/v3), or []."""
+    if len(pkt) < 28 or pkt[0] >> 4 != 4 or pkt[9] != 2:
+        return []
+    g = pkt[(pkt[0] & 0x0F) * 4:]
+    if len(g) < 8:
+        return []
+    if g[0] in (0x12, 0x16):
+        return [socket.inet_ntoa(g[4:8])]
+    if g[0] != 0x22:
+        return []
+    joins, off = [], 8
+    for _ in range(struct.unpack("!H", g[6:8])[0]):
+        if off + 8 > len(g):
+            break
+        rtype, aux, nsrc = g[off], g[off + 1], struct.unpack("!H", g[off + 2:off + 4])[0]
+        if rtype in (2, 4) or (rtype in (1, 3, 5) and nsrc > 0):
+            joins.append(socket.inet_ntoa(g[off + 4:off + 8]))
+        off += 8 + 4 * nsrc + 4 * aux
+    return joins
+
+
+class Capture:
+    def __init__(self, ns, ifname, group):
+        self.sock = capture_socket(ns, ifname)
+        self.group = socket.inet_aton(group)
+        self.group_s = group
+        self.last_data = None       # monotonic time of the last data frame of G seen
+        self.first_report = None    # kernel ns of the first outgoing report naming G
+        self.first_data = None      # kernel ns of the first incoming data frame of G
+        self.armed = False
+
+    def drain(self):
+        while True:
+            try:
+                data, anc, _, addr = self.sock.recvmsg(2048, socket.CMSG_SPACE(16))
+            except BlockingIOError:
+                return
+            ts = None
+            for level, kind, payload in anc:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(payload) >= 16:
+                    sec, nsec = struct.unpack("qq", payload[:16])
+                    ts = sec * 1_000_000_000 + nsec
+            if ts is None or len(data) < 20 or data[0] >> 4 != 4:
+                continue
+            outgoing = addr[2] == PACKET_OUTGOING
+            if not outgoing and data[9] == 17 and data[16:20] == self.group:
+                self.last_data = time.monotonic()
+                if self.armed and self.first_data is None:
+                    self.first_data = ts
+            elif outgoing and self.armed and self.first_report is None \
+                    and self.group_s in report_groups(data):
+                self.first_report = ts
+
+    def pump(self, seconds):
+        end = time.monotonic() + seconds
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            r, _, _ = select.select([self.sock], [], [], left)
+            if r:
+                self.drain()
+
+
+def firstpacket(a):
+    cap = Capture(a.ns, a.ifname, a.group)
+    ip = ["ip", "-n", a.ns, "addr"]
+    lat, failures = [], []
+    cap.pump(0.2)
+    for i in range(a.count):
+        # 1. quiet: no data of G for a.quiet s (the last leave took effect)
+        deadline = time.monotonic() + a.quiet_timeout
+        while True:
+            cap.pump(0.05)
+            if cap.last_data is None or time.monotonic() - cap.last_data >= a.quiet:
+                break
+            if time.monotonic() > deadline:
+                break
+        if cap.last_data is not None and time.monotonic() - cap.last_data < a.quiet:
+            failures.append(f"rep {i}: data of {a.group} still arriving {a.quiet_timeout} s after the leave")
+            break
+        # 2. join, and wait for the report and the first data frame
+        cap.first_report = cap.first_data = None
+        cap.armed = True
+        subprocess.run(ip + ["add", f"{a.group}/32", "dev", a.ifname, "autojoin"], check=True)
+        deadline = time.monotonic() + a.timeout
+        while (cap.first_report is None or cap.first_data is None) and time.monotonic() < deadline:
+            cap.pump(0.01)
+        cap.armed = False
+        if cap.first_report is None:
+            failures.append(f"rep {i}: no report seen leaving {a.ifname}")
+        elif cap.first_data is None:
+            failures.append(f"rep {i}: no data within {a.timeout} s of the join")
+        else:
+            lat.append((cap.first_data - cap.first_report) / 1000)
+        # 3. leave
+        subprocess.run(ip + ["del", f"{a.group}/32", "dev", a.ifname], check=True)
+        cap.pump(a.spacing)
+    print(json.dumps({"label": a.label, "latencies_us": lat, "failures": failures}))
+
+
+# ------------------------------------------------------------- summarize
+
+def pct(v, p):
+    """Nearest-rank percentile of a non-empty list."""
+    v = sorted(v)
+    return v[min(len(v) - 1, max(0, int(round(p / 100 * len(v) + 0.5)) - 1))]
+
+
+def summarize(a):
+    meta = json.loads(a.meta)
+    runs, first = [], {}
+    for path in a.files:
+        try:
+            with open(path) as f:
+                lines = [l for l in f.read().splitlines() if l.strip()]
+            obj = json.loads(lines[-1])
+        except (OSError, ValueError, IndexError) as e:
+            log(f"{path}: unreadable ({e})")
+            continue
+        if "latencies_us" in obj:
+            f = first.setdefault(obj["label"], {"latencies_us": [], "failures": []})
+            f["latencies_us"] += obj["latencies_us"]
+            f["failures"] += obj["failures"]
+        else:
+            runs.append(obj)
+    out = {}
+    by = {}
+    for r in runs:
+        by.setdefault(r["label"], []).append(r)
+
+    def med(label, key):
+        v = [r[key] for r in by.get(label, []) if r.get(key) is not None]
+        return statistics.median(v) if v else None
+
+    def key(label, name):
+        """xdp_fanout1 + pps -> xdp_pps_fanout1; none + pps -> none_pps."""
+        impl, _, fan = label.partition("_")
+        return f"{impl}_{name}_{fan}" if fan else f"{label}_{name}"
+
+    errors = meta.pop("errors", {})
+    for label in sorted(by):
+        for field, name in (("forwarded_pps", "pps"), ("offered_pps", "offered_pps"),
+                            ("input_pps_forwarded", "input_pps"), ("loss", "loss")):
+            if label == "none" and field != "offered_pps":
+                continue
+            v = med(label, field)
+            if v is not None:
+                out[key(label, name)] = round(v, 5) if name == "loss" else round(v)
+    for label, why in errors.items():
+        if label not in ("xigmp", "igmpproxy") and key(label, "pps") not in out:
+            out[key(label, "pps")] = {"error": why}
+    for f in (1, 2, 4):
+        x, k = out.get(f"xdp_pps_fanout{f}"), out.get(f"kernel_pps_fanout{f}")
+        if isinstance(x, (int, float)) and isinstance(k, (int, float)) and k:
+            out[f"xdp_over_kernel_fanout{f}"] = round(x / k, 3)
+            # the same ratio per round (the rounds alternate the configurations)
+            rx = {r["round"]: r["forwarded_pps"] for r in by.get(f"xdp_fanout{f}", [])}
+            rk = {r["round"]: r["forwarded_pps"] for r in by.get(f"kernel_fanout{f}", [])}
+            out[f"xdp_over_kernel_fanout{f}_rounds"] = [round(rx[i] / rk[i], 3) for i in sorted(rx) if rk.get(i)]
+    s, x = out.get("smcroute_pps_fanout1"), out.get("xdp_pps_fanout1")
+    if isinstance(s, (int, float)) and isinstance(x, (int, float)) and s:
+        out["xdp_over_smcroute_fanout1"] = round(x / s, 3)
+    for label, key in (("xigmp", "xigmp"), ("igmpproxy", "igmpproxy")):
+        r = first.get(label)
+        if r is None:
+            continue
+        v = r["latencies_us"]
+        if v:
+            out[f"{key}_first_packet_us"] = round(pct(v, 50), 1)
+            out[f"{key}_first_packet_p90_us"] = round(pct(v, 90), 1)
+            out[f"{key}_first_packet_max_us"] = round(max(v), 1)
+        else:
+            out[f"{key}_first_packet_us"] = {"error": "; ".join(r["failures"][:2]) or "no samples"}
+        out[f"{key}_first_packet_samples"] = len(v)
+        if r["failures"]:
+            out[f"{key}_first_packet_failures"] = r["failures"][:5]
+    for label, why in errors.items():
+        if label in ("xigmp", "igmpproxy") and f"{label}_first_packet_us" not in out:
+            out[f"{label}_first_packet_us"] = {"error": why}
+    xf, i_f = out.get("xigmp_first_packet_us"), out.get("igmpproxy_first_packet_us")
+    if isinstance(xf, (int, float)) and isinstance(i_f, (int, float)) and i_f:
+        out["xigmp_over_igmpproxy_first_packet"] = round(xf / i_f, 3)
+    out["rounds"] = sorted(runs, key=lambda r: (r["round"], r["label"]))
+    out["first_packet_latencies_us"] = {k: [round(x, 1) for x in v["latencies_us"]] for k, v in first.items()}
+    out.update(meta)
+    print(json.dumps(out))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    w = sub.add_parser("window")
+    w.add_argument("--label", required=True)
+    w.add_argument("--round", type=int, default=0)
+    w.add_argument("--gen", required=True, help="NS:IF of the generator")
+    w.add_argument("--router", required=True, help="NS:IF where the router receives")
+    w.add_argument("--out", nargs="*", default=[], help="NS:IF of every receiver")
+    w.add_argument("--warmup", type=float, default=1.0)
+    w.add_argument("--window", type=float, default=5.0)
+    f = sub.add_parser("firstpacket")
+    f.add_argument("--label", required=True)
+    f.add_argument("--ns", required=True)
+    f.add_argument("--ifname", required=True)
+    f.add_argument("--group", required=True)
+    f.add_argument("--count", type=int, default=20)
+    f.add_argument("--quiet", type=float, default=0.3)
+    f.add_argument("--quiet-timeout", type=float, default=8.0)
+    f.add_argument("--timeout", type=float, default=3.0)
+    f.add_argument("--spacing", type=float, default=0.2)
+    s = sub.add_parser("summarize")
+    s.add_argument("--meta", default="{}")
+    s.add_argument("files", nargs="*")
+    a = ap.parse_args()
+    {"window": window, "firstpacket": firstpacket, "summarize": summarize}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()
