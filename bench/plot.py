@@ -286,7 +286,8 @@ def draw(results, paths):
               [(num(f, f"xdp_pps_fanout{n}") or 0) / 1e6 for n in (1, 2, 4)],
               [(num(f, f"kernel_pps_fanout{n}") or 0) / 1e6 for n in (1, 2, 4)],
               "xigmp, kernel MFC (baseline)", lower_better=False,
-              ours_name=f"xigmp, XDP ({str(f.get('xdp_attach', '?')).split(':')[-1].split(' on')[0].strip()})")
+              ours_name="xigmp, XDP" + next((f" ({m} mode)" for m in ("generic", "native")
+                                             if m in str(f.get("xdp_attach", ""))), ""))
         sv = num(f, "smcroute_pps_fanout1")
         if sv:
             axes[6].scatter([0.19], [sv / 1e6], marker="_", s=400, color="#d62728", zorder=3,

@@ -227,7 +227,7 @@ v, fails = [], []
 for p in sys.argv[1:]:
     r = json.load(open(p)); v += r['latencies_us']; fails += r['failures']
 v.sort()
-print(f\"forwarding: $1 first packet: {len(v)} samples\" + (f\", p50 {v[len(v)//2]:.0f} us, max {v[-1]:.0f} us\" if v else '') + (f\", failures: {fails[:2]}\" if fails else ''), file=sys.stderr)" "$TMP"/first-"$1"*.json 2>/dev/null
+print(f\"forwarding: $1 first packet: {len(v)} samples\" + (f\", p50 {v[len(v)//2]:.0f} us, max {v[-1]:.0f} us\" if v else '') + (f\", failures: {fails[:2]}\" if fails else ''), file=sys.stderr)" "$TMP"/first-"$1"*.json
 }
 log "first packet: xigmp (track, forwarding xdp), $REPS joins, stream $FIRST_PPS pps"
 if start_xigmp xdp join "$TMP/xigmp-join.log"; then
