@@ -30,6 +30,9 @@ public struct HostMembership: Sendable {
     var retransmitAt: UInt64 = .max
     /// When the pending answer to a general query is due (UInt64.max: none).
     var generalResponseAt: UInt64 = .max
+    /// No group's answer to a group(-and-source)-specific query is due before
+    /// this (UInt64.max: none pending), so deadlines need no walk over the groups.
+    var responseBound: UInt64 = .max
     /// Older querier present until (§7.2.1); 0: none heard.
     var v1QuerierUntil: UInt64 = 0
     var v2QuerierUntil: UInt64 = 0
@@ -59,8 +62,7 @@ public struct HostMembership: Sendable {
 
     /// When ``tick(at:_:)`` must next be called; nil when nothing is pending.
     public var nextDeadline: MembershipTime? {
-        var next = min(retransmitAt, generalResponseAt)
-        for entry in groups.values where entry.responseAt < next { next = entry.responseAt }
+        let next = min(retransmitAt, generalResponseAt, responseBound)
         return next == .max ? nil : MembershipTime(nanoseconds: next)
     }
 
@@ -153,6 +155,7 @@ public struct HostMembership: Sendable {
         // source lists of group-and-source-specific queries are merged.
         let wasPending = entry.responseAt != .max
         entry.responseAt = min(entry.responseAt, due)
+        responseBound = min(responseBound, entry.responseAt)
         if sources.isEmpty || version != .v3 {
             entry.responseSources = nil
         } else if !wasPending {
@@ -174,11 +177,20 @@ public struct HostMembership: Sendable {
             generalResponseAt = .max
             answerGeneralQuery(version: version, emit)
             // A general answer covers every pending group answer (§5.2 rule 2).
-            for key in Array(groups.keys) { groups[key]?.clearResponse() }
+            if responseBound != .max {
+                for key in Array(groups.keys) { groups[key]?.clearResponse() }
+                responseBound = .max
+            }
         }
-        var due: [IPv4Address] = []
-        for (group, entry) in groups where entry.responseAt <= time { due.append(group) }
-        for group in due.sorted() { answerGroupQuery(group, version: version, emit) }
+        if responseBound <= time {
+            var due: [IPv4Address] = []
+            var next = UInt64.max
+            for (group, entry) in groups {
+                if entry.responseAt <= time { due.append(group) } else { next = min(next, entry.responseAt) }
+            }
+            for group in due.sorted() { answerGroupQuery(group, version: version, emit) }
+            responseBound = next
+        }
         if retransmitAt <= time {
             retransmitAt = .max
             sendPendingChanges(only: nil, version: version, emit)

@@ -38,65 +38,8 @@ import Synchronization
 /// detaches there, whichever thread closes it (entering it needs
 /// CAP_SYS_ADMIN when that thread is elsewhere). Thread-safe.
 public final class EgressFilter: @unchecked Sendable {
-    /// An IPv4 prefix of the allow list: an address and a prefix length,
-    /// host bits cleared.
-    public struct Prefix: Sendable, Hashable, Comparable, CustomStringConvertible, LosslessStringConvertible {
-        /// The network address (bits past `length` are zero).
-        public let address: IPv4Address
-        /// Prefix length in bits, 0...32.
-        public let length: Int
-
-        /// The prefix of `length` bits of `address` (host bits are
-        /// cleared); nil when `length` is outside 0...32.
-        public init?(_ address: IPv4Address, length: Int) {
-            guard (0...32).contains(length) else { return nil }
-            self.address = IPv4Address(rawValue: address.rawValue & Self.mask(length))
-            self.length = length
-        }
-
-        /// Parses `"239.1.0.0/16"`; a bare address means /32.
-        public init?(_ description: String) {
-            let parts = description.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let address = IPv4Address(String(parts[0])) else { return nil }
-            var length = 32
-            if parts.count == 2 {
-                guard parts[1].utf8.count <= 2, parts[1].utf8.allSatisfy({ (0x30...0x39).contains($0) }),
-                      let n = Int(parts[1]) else { return nil }
-                length = n
-            }
-            self.init(address, length: length)
-        }
-
-        /// Every multicast group, 224.0.0.0/4.
-        public static let allMulticast = Prefix(address: IPv4Address(224, 0, 0, 0), length: 4)
-
-        private init(address: IPv4Address, length: Int) {
-            self.address = address
-            self.length = length
-        }
-
-        /// True when `group` lies in the prefix.
-        public func contains(_ group: IPv4Address) -> Bool {
-            group.rawValue & Self.mask(length) == address.rawValue
-        }
-
-        /// `"239.1.0.0/16"`.
-        public var description: String { "\(address)/\(length)" }
-
-        /// By address, then shorter prefixes first.
-        public static func < (lhs: Prefix, rhs: Prefix) -> Bool {
-            (lhs.address, lhs.length) < (rhs.address, rhs.length)
-        }
-
-        /// The LPM-trie key (`struct xigmp_egress_key`).
-        var key: xigmp_egress_key {
-            xigmp_egress_key(prefixlen: UInt32(length), addr: address.rawValue.bigEndian)
-        }
-
-        private static func mask(_ length: Int) -> UInt32 {
-            length == 0 ? 0 : ~UInt32(0) << UInt32(32 - length)
-        }
-    }
+    /// An IPv4 prefix of the allow list (IGMPWire's, shared with the config).
+    public typealias Prefix = IPv4Prefix
 
     /// The filter's per-CPU counters (`enum xigmp_egress_counter`), summed
     /// over CPUs. `igmp` is the sum of all the others but `recordsHidden`.
@@ -432,5 +375,12 @@ final class EgressProgram: @unchecked Sendable {
         }
         try libbpfCheck(rc, "BPF_PROG_TEST_RUN of the egress filter")
         return (Int32(bitPattern: opts.retval), Array(out.prefix(Int(opts.data_size_out))))
+    }
+}
+
+extension IPv4Prefix {
+    /// The LPM-trie key (`struct xigmp_egress_key`).
+    var key: xigmp_egress_key {
+        xigmp_egress_key(prefixlen: UInt32(length), addr: address.rawValue.bigEndian)
     }
 }

@@ -31,40 +31,7 @@ extension DaemonConfig {
     }
 
     /// An IPv4 prefix (YAML `egressFilter.allow` items, `239.1.0.0/16`).
-    public struct Prefix: Sendable, Hashable, CustomStringConvertible {
-        /// The network address (host bits zero).
-        public var address: IPv4Address
-        /// 0…32.
-        public var length: Int
-
-        /// Creates a prefix; host bits are cleared.
-        public init(address: IPv4Address, length: Int) {
-            let mask: UInt32 = length == 0 ? 0 : UInt32.max << UInt32(32 - min(max(length, 0), 32))
-            self.address = IPv4Address(rawValue: address.rawValue & mask)
-            self.length = length
-        }
-
-        /// `A.B.C.D/N`; a bare address is a /32.
-        public init?(_ text: String) {
-            let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-            guard parts.count <= 2, let address = IPv4Address(String(parts[0])) else { return nil }
-            var length = 32
-            if parts.count == 2 {
-                guard let n = Int(parts[1]), (0...32).contains(n) else { return nil }
-                length = n
-            }
-            self.init(address: address, length: length)
-        }
-
-        /// True when `group` is inside the prefix.
-        public func contains(_ group: IPv4Address) -> Bool {
-            let mask: UInt32 = length == 0 ? 0 : UInt32.max << UInt32(32 - length)
-            return group.rawValue & mask == address.rawValue
-        }
-
-        /// `A.B.C.D/N`.
-        public var description: String { "\(address)/\(length)" }
-    }
+    public typealias Prefix = IPv4Prefix
 }
 
 extension ConfigParser {

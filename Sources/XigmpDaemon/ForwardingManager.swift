@@ -72,7 +72,13 @@ final class ForwardingManager {
 
     /// True while an installed entry waits for its first packet: the loop then
     /// polls the counters often, for the join-to-first-packet histogram.
-    var awaitingFirstPacket: Bool { installed.values.contains { $0.firstPacketNs == nil && $0.path != "none" } }
+    /// Kept by the calls that change the entries, so the loop reads it without
+    /// walking them on every wake-up.
+    private(set) var awaitingFirstPacket = false
+
+    private func noteAwaiting() {
+        awaitingFirstPacket = installed.values.contains { $0.firstPacketNs == nil }
+    }
 
     /// Recomputes the plan and applies the difference.
     func update(memberships: [String: [(group: IPv4Address, state: GroupFilterState)]], incoming: String, now: UInt64) {
@@ -106,6 +112,7 @@ final class ForwardingManager {
             }
         }
         plan = next
+        noteAwaiting()
     }
 
     /// Reads the counters: rates, and the first packet of new entries.
@@ -134,6 +141,7 @@ final class ForwardingManager {
             }
             installed[key] = entry
         }
+        noteAwaiting()
     }
 
     /// Due for a poll at `now`: every 2 ms while an entry waits for its first
@@ -159,6 +167,7 @@ final class ForwardingManager {
         }
         installed = [:]
         plan = ForwardingPlan()
+        awaitingFirstPacket = false
         xdp?.close()
         kernel?.close()
     }

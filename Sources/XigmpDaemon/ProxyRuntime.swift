@@ -145,8 +145,7 @@ public final class ProxyRuntime: @unchecked Sendable {
                     port = p
                 }
                 if let allow = c.egressAllow, role.isUpstream {
-                    let prefixes = allow.compactMap { EgressFilter.Prefix($0.address, length: $0.length) }
-                    let filter = try EgressFilter(interface: iface, allowed: prefixes)
+                    let filter = try EgressFilter(interface: iface, allowed: allow)
                     for n in filter.notes { logger.notice("\(n)") }
                     egressFilters.append((role, filter))
                     logger.info("\(role) \(name): TC egress filter passes host reports for \(allow.isEmpty ? "no group" : allow.map(\.description).joined(separator: ", "))")
