@@ -21,9 +21,7 @@ arrived; then leave (`ip addr del`).
 script prints (medians over rounds, ratios of medians, and every round).
 """
 import argparse
-import ctypes
 import json
-import os
 import select
 import socket
 import statistics
@@ -32,11 +30,11 @@ import subprocess
 import sys
 import time
 
-CLONE_NEWNET = 0x40000000
-ETH_P_ALL = 0x0003
+# The namespace, capture and IGMP-parsing helpers are join_latency.py's.
+from join_latency import capture_socket, igmp_groups, pct  # noqa: E402
+
 SO_TIMESTAMPNS = 35
 PACKET_OUTGOING = 4
-libc = ctypes.CDLL(None, use_errno=True)
 
 
 def log(*a):
@@ -112,58 +110,15 @@ def window(a):
 
 # ----------------------------------------------------------- firstpacket
 
-def setns(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        if libc.setns(fd, CLONE_NEWNET) != 0:
-            e = ctypes.get_errno()
-            raise OSError(e, f"setns {path}: {os.strerror(e)}")
-    finally:
-        os.close(fd)
-
-
-def capture_socket(netns, ifname):
-    home = os.open("/proc/self/ns/net", os.O_RDONLY)
-    try:
-        setns(f"/run/netns/{netns}")
-        # ETH_P_ALL: outgoing frames reach only such taps.
-        s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
-        s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-        s.bind((ifname, ETH_P_ALL))
-        s.setblocking(False)
-        return s
-    finally:
-        if libc.setns(home, CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), "setns back home")
-        os.close(home)
-
-
 def report_groups(pkt):
     """Groups an IGMP membership report joins (v1/v2/v3), or []."""
-    if len(pkt) < 28 or pkt[0] >> 4 != 4 or pkt[9] != 2:
-        return []
-    g = pkt[(pkt[0] & 0x0F) * 4:]
-    if len(g) < 8:
-        return []
-    if g[0] in (0x12, 0x16):
-        return [socket.inet_ntoa(g[4:8])]
-    if g[0] != 0x22:
-        return []
-    joins, off = [], 8
-    for _ in range(struct.unpack("!H", g[6:8])[0]):
-        if off + 8 > len(g):
-            break
-        rtype, aux, nsrc = g[off], g[off + 1], struct.unpack("!H", g[off + 2:off + 4])[0]
-        if rtype in (2, 4) or (rtype in (1, 3, 5) and nsrc > 0):
-            joins.append(socket.inet_ntoa(g[off + 4:off + 8]))
-        off += 8 + 4 * nsrc + 4 * aux
-    return joins
+    parsed = igmp_groups(pkt)
+    return parsed[2] if parsed and parsed[1] == "report" else []
 
 
 class Capture:
     def __init__(self, ns, ifname, group):
-        self.sock = capture_socket(ns, ifname)
+        self.sock = capture_socket(ns, ifname, outgoing=True)
         self.group = socket.inet_aton(group)
         self.group_s = group
         self.last_data = None       # monotonic time of the last data frame of G seen
@@ -242,12 +197,6 @@ def firstpacket(a):
 
 
 # ------------------------------------------------------------- summarize
-
-def pct(v, p):
-    """Nearest-rank percentile of a non-empty list."""
-    v = sorted(v)
-    return v[min(len(v) - 1, max(0, int(round(p / 100 * len(v) + 0.5)) - 1))]
-
 
 def summarize(a):
     meta = json.loads(a.meta)
