@@ -49,6 +49,24 @@ public struct GroupFilterState: Sendable, Hashable, CustomStringConvertible {
     /// True unless this is INCLUDE({}).
     public var hasMembers: Bool { mode == .exclude || !sources.isEmpty }
 
+    /// The membership that covers both `self` and `other`: how a proxy
+    /// merges its downstreams for the upstream (RFC 4605 §4.1), by the rules
+    /// RFC 3376 §3.2 gives for merging sockets. Any EXCLUDE makes EXCLUDE
+    /// with the sources every EXCLUDE blocks and no INCLUDE asks for;
+    /// otherwise INCLUDE with every source asked for.
+    public func union(_ other: GroupFilterState) -> GroupFilterState {
+        switch (mode, other.mode) {
+        case (.include, .include):
+            return GroupFilterState(mode: .include, sources: Array(Set(sources).union(other.sources)).sorted())
+        case (.exclude, .exclude):
+            return GroupFilterState(mode: .exclude, sources: Array(Set(sources).intersection(other.sources)).sorted())
+        case (.exclude, .include):
+            return GroupFilterState(mode: .exclude, sources: Array(Set(sources).subtracting(other.sources)).sorted())
+        case (.include, .exclude):
+            return other.union(self)
+        }
+    }
+
     /// E.g. `EXCLUDE(10.0.0.1)`.
     public var description: String {
         "\(mode.rawValue.uppercased())(\(sources.map(\.description).joined(separator: ",")))"

@@ -66,6 +66,9 @@ public struct MembershipTable: Sendable {
     /// The number of groups with state.
     public var groupCount: Int { groups.count }
 
+    /// The groups with an entry, unordered.
+    public var groupAddresses: [IPv4Address] { Array(groups.keys) }
+
     /// The forwarding state of `group` (``GroupFilterState/none`` when unknown).
     public func state(of group: IPv4Address) -> GroupFilterState {
         groups[group]?.filterState ?? .none

@@ -52,7 +52,7 @@ extension ProxyPolicy {
             routerHear(message, metadata: metadata, on: role, at: now, emit)
             handled = true
         }
-        if role == .inside {
+        if !role.isUpstream {
             let mode: ProxyMode = isUnicastToUs ? .unicastProxyInToOut : .proxyInToOut
             if modes[mode] {
                 let upstream = activeAddressing

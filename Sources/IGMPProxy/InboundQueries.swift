@@ -43,11 +43,16 @@ extension ProxyPolicy {
             // Re-sent unchanged: Max Resp Code, QRV, QQIC, S flag and sources
             // reach the hosts exactly as the querier set them (goIGMP re-encoded
             // Max Resp wrongly).
-            let inside = configuration.inside
-            emit(.transmit(ProxyTransmit(role: .inside, source: inside.address,
-                                         destination: isGeneral ? .allSystems : group,
-                                         payload: .inbound(message.bytes), mode: .proxyOutToIn)))
-            emit(.count(.forwardedOutToIn))
+            // To every downstream (one transmit and one count each).
+            let insides = configuration.insides
+            var index = 0
+            while index < insides.count {
+                emit(.transmit(ProxyTransmit(role: .inside(index), source: insides[index].address,
+                                             destination: isGeneral ? .allSystems : group,
+                                             payload: .inbound(message.bytes), mode: .proxyOutToIn)))
+                emit(.count(.forwardedOutToIn))
+                index += 1
+            }
             handled = true
         }
         if modes.queryNotify {

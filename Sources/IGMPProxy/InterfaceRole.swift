@@ -4,16 +4,24 @@ import IGMPWire
 ///
 /// goIGMP had two upstreams (an Ethernet one and a GRE tunnel, say) and one
 /// downstream; exactly one upstream is *active* at a time (see ``OutsideSelection``).
-public enum InterfaceRole: Sendable, Hashable, CaseIterable, CustomStringConvertible {
+/// xigmp serves any number of downstreams (`interfaces.inside` may be a list), each
+/// with its own querier and membership table; the upstream reports their union.
+public enum InterfaceRole: Sendable, Hashable, CustomStringConvertible {
     /// The primary upstream, towards the multicast router (the IGMP querier).
     case outside
     /// The alternate upstream (e.g. a GRE tunnel), used instead of ``outside`` when
     /// it is the active one.
     case alt
-    /// The downstream: the network of the hosts being served (a docker bridge).
-    case inside
+    /// A downstream: the network of the hosts being served (a docker bridge),
+    /// by its position in ``ProxyConfiguration/insides``. In a `switch`,
+    /// `case .inside:` matches every downstream.
+    case inside(Int)
 
-    /// `"outside"`, `"alt"` or `"inside"`, as in the config file and metrics labels.
+    /// The first (often the only) downstream.
+    public static var inside: InterfaceRole { .inside(0) }
+
+    /// `"outside"`, `"alt"` or `"inside"` (every downstream), as in the config
+    /// file and metrics labels (the interface name tells downstreams apart).
     public var description: String {
         switch self {
         case .outside: "outside"
@@ -23,7 +31,27 @@ public enum InterfaceRole: Sendable, Hashable, CaseIterable, CustomStringConvert
     }
 
     /// True for the two upstream roles.
-    public var isUpstream: Bool { self != .inside }
+    public var isUpstream: Bool {
+        switch self {
+        case .outside, .alt: true
+        case .inside: false
+        }
+    }
+
+    /// An order: outside, alt, then the downstreams in order.
+    public var sortKey: Int {
+        switch self {
+        case .outside: 0
+        case .alt: 1
+        case .inside(let index): 2 + index
+        }
+    }
+
+    /// The downstream's position, nil for the upstream roles.
+    public var insideIndex: Int? {
+        if case .inside(let index) = self { return index }
+        return nil
+    }
 }
 
 /// Which upstream is active. Exactly one is: queries are accepted from it only and
@@ -42,7 +70,7 @@ public enum OutsideSelection: Sendable, Hashable, CaseIterable, CustomStringConv
         }
     }
 
-    /// The selection an upstream role stands for; nil for ``InterfaceRole/inside``.
+    /// The selection an upstream role stands for; nil for a downstream.
     public init?(role: InterfaceRole) {
         switch role {
         case .outside: self = .primary

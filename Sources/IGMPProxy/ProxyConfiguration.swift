@@ -58,8 +58,13 @@ public struct ProxyConfiguration: Sendable, Hashable {
     public var outside: InterfaceAddressing
     /// The alternate upstream, if there is one.
     public var alt: InterfaceAddressing?
-    /// The downstream interface.
-    public var inside: InterfaceAddressing
+    /// The downstream interfaces (at least one), in ``InterfaceRole/inside(_:)`` order.
+    public private(set) var insides: [InterfaceAddressing]
+    /// The first downstream interface.
+    public var inside: InterfaceAddressing {
+        get { insides[0] }
+        set { insides[0] = newValue }
+    }
     /// Which upstream is active at start.
     public var activeOutside: OutsideSelection
     /// Where client reports go unicast (``ProxyMode/unicastMembershipResponse``)
@@ -72,13 +77,16 @@ public struct ProxyConfiguration: Sendable, Hashable {
     /// A querier with a membership table per interface (RFC 3376 §6). With
     /// ``MembershipTracking/track`` the inside always has one (RFC defaults
     /// unless given here); upstream interfaces may have one only in passthrough.
+    /// The entry for ``InterfaceRole/inside`` (the first) serves every
+    /// downstream that has none of its own.
     public var routers: [InterfaceRole: MembershipConfiguration]
     /// The host side on the active outside under ``MembershipTracking/track``.
     public var upstream: UpstreamConfiguration
 
     /// Creates a configuration.
     public init(modes: ProxyModes, outside: InterfaceAddressing, alt: InterfaceAddressing? = nil,
-                inside: InterfaceAddressing, activeOutside: OutsideSelection = .primary,
+                inside: InterfaceAddressing, additionalInsides: [InterfaceAddressing] = [],
+                activeOutside: OutsideSelection = .primary,
                 unicastFallback: IPv4Address? = nil, limits: ProxyLimits = ProxyLimits(),
                 membership: MembershipTracking = .passthrough,
                 routers: [InterfaceRole: MembershipConfiguration] = [:],
@@ -86,7 +94,7 @@ public struct ProxyConfiguration: Sendable, Hashable {
         self.modes = modes
         self.outside = outside
         self.alt = alt
-        self.inside = inside
+        self.insides = [inside] + additionalInsides
         self.activeOutside = activeOutside
         self.unicastFallback = unicastFallback
         self.limits = limits
@@ -97,18 +105,31 @@ public struct ProxyConfiguration: Sendable, Hashable {
 
     /// The routers in force: ``routers``, plus the inside's default one when
     /// tracking.
+    /// tracking, copied to every downstream without one of its own.
     public var effectiveRouters: [InterfaceRole: MembershipConfiguration] {
         var result = routers
         if membership == .track && result[.inside] == nil { result[.inside] = MembershipConfiguration() }
+        if let first = result[.inside] {
+            for index in insides.indices where result[.inside(index)] == nil { result[.inside(index)] = first }
+        }
         return result
     }
 
-    /// The facts of the interface in `role`; nil only for an absent alt.
+    /// Every configured interface: outside, alt when there is one, the downstreams.
+    public var roles: [InterfaceRole] {
+        [.outside] + (alt == nil ? [] : [.alt]) + insides.indices.map { .inside($0) }
+    }
+
+    /// The downstream roles, in order.
+    public var insideRoles: [InterfaceRole] { insides.indices.map { .inside($0) } }
+
+    /// The facts of the interface in `role`; nil for an absent alt or a
+    /// downstream index past the last.
     public func addressing(for role: InterfaceRole) -> InterfaceAddressing? {
         switch role {
         case .outside: outside
         case .alt: alt
-        case .inside: inside
+        case .inside(let index): insides.indices.contains(index) ? insides[index] : nil
         }
     }
 
@@ -120,7 +141,7 @@ public struct ProxyConfiguration: Sendable, Hashable {
     /// (RFC 3376 §4.2.13 lets hosts send from 0.0.0.0), and full proxy mode could loop.
     public func validate() throws(ProxyConfigurationError) {
         if activeOutside == .alt && alt == nil { throw .altNotConfigured }
-        for role in InterfaceRole.allCases {
+        for role in roles {
             guard let facts = addressing(for: role) else { continue }
             guard (0...32).contains(facts.prefixLength) else {
                 throw .prefixLengthOutOfRange(role, facts.prefixLength)
@@ -143,7 +164,7 @@ public struct ProxyConfiguration: Sendable, Hashable {
                 throw .routerOnUpstreamWhileTracking(role)
             }
         }
-        for (role, router) in effectiveRouters.sorted(by: { $0.key.description < $1.key.description }) {
+        for (role, router) in effectiveRouters.sorted(by: { $0.key.sortKey < $1.key.sortKey }) {
             if addressing(for: role) == nil { throw .routerOnMissingInterface(role) }
             do throws(MembershipConfigurationError) { try router.validate() } catch {
                 throw .invalidRouter(role, error.description)

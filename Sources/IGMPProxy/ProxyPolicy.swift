@@ -204,13 +204,22 @@ public struct ProxyPolicy: Sendable {
     /// 0.0.0.0 (RFC 3376 §4.2.13) are never mistaken for the proxy.
     func isOwnFrame(_ metadata: FrameMetadata) -> Bool {
         let source = metadata.source
-        if source == configuration.inside.address || source == configuration.outside.address
-            || source == configuration.alt?.address {
+        if source == configuration.outside.address || source == configuration.alt?.address {
             return true
         }
-        guard let mac = metadata.sourceMAC else { return false }
-        return mac == configuration.inside.mac || mac == configuration.outside.mac
-            || (configuration.alt?.mac).map { $0 == mac } ?? false
+        let mac = metadata.sourceMAC
+        if let mac, mac == configuration.outside.mac || (configuration.alt?.mac).map({ $0 == mac }) ?? false {
+            return true
+        }
+        // An index walk: no iterator, nothing allocated per packet.
+        let insides = configuration.insides
+        var index = 0
+        while index < insides.count {
+            if source == insides[index].address { return true }
+            if let mac, mac == insides[index].mac { return true }
+            index += 1
+        }
+        return false
     }
 
     /// The addressing of the active upstream (always configured: validated).

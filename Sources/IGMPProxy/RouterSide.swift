@@ -3,25 +3,61 @@ import IGMPWire
 
 /// xigmp's own routers, one slot per interface role.
 struct RouterSet: Sendable {
-    var inside: MembershipRouter?
     var outside: MembershipRouter?
     var alt: MembershipRouter?
+    /// By downstream index; grows as routers are set.
+    var insides: [MembershipRouter?] = []
 
     subscript(role: InterfaceRole) -> MembershipRouter? {
         get {
             switch role {
-            case .inside: inside
             case .outside: outside
             case .alt: alt
+            case .inside(let index): insides.indices.contains(index) ? insides[index] : nil
             }
         }
         set {
             switch role {
-            case .inside: inside = newValue
             case .outside: outside = newValue
             case .alt: alt = newValue
+            case .inside(let index):
+                guard index >= 0 else { return }
+                while insides.count <= index { insides.append(nil) }
+                insides[index] = newValue
             }
         }
+    }
+
+    /// How many slots ``role(at:)`` numbers: outside, alt, then each downstream.
+    var slotCount: Int { 2 + insides.count }
+
+    /// The role of slot `slot` (a walk without allocating).
+    func role(at slot: Int) -> InterfaceRole {
+        switch slot {
+        case 0: .outside
+        case 1: .alt
+        default: .inside(slot - 2)
+        }
+    }
+
+    /// The union of every downstream's state of `group` (RFC 4605 §4.1).
+    func insideUnion(of group: IPv4Address) -> GroupFilterState {
+        var result = GroupFilterState.none
+        for router in insides {
+            guard let table = router?.table else { continue }
+            result = result.union(table.state(of: group))
+        }
+        return result
+    }
+
+    /// Every group any downstream has.
+    var insideGroups: [IPv4Address] {
+        var groups = Set<IPv4Address>()
+        for router in insides {
+            guard let table = router?.table else { continue }
+            groups.formUnion(table.groupAddresses)
+        }
+        return groups.sorted()
     }
 }
 
@@ -44,7 +80,10 @@ extension ProxyPolicy {
     public mutating func tick(at now: ProxyTime, _ emit: (ProxyAction) -> Void) {
         expireQueriers(at: now, emit)
         let time = MembershipTime(nanoseconds: now.nanoseconds)
-        for role in [InterfaceRole.inside, .outside, .alt] {
+        var slot = 0
+        while slot < routers.slotCount {
+            let role = routers.role(at: slot)
+            slot += 1
             guard var router = routers[role] else { continue }
             routers[role] = nil  // moved out: the closure below may touch self
             router.tick(at: time) { routerAction($0, on: role, at: now, emit) }
@@ -61,8 +100,8 @@ extension ProxyPolicy {
     /// expiry is not included: it is only observed, never acted on in time.
     public var nextDeadline: ProxyTime? {
         var next = UInt64.max
-        for role in [InterfaceRole.inside, .outside, .alt] {
-            if let d = routers[role]?.nextDeadline { next = min(next, d.nanoseconds) }
+        for slot in 0..<routers.slotCount {
+            if let d = routers[routers.role(at: slot)]?.nextDeadline { next = min(next, d.nanoseconds) }
         }
         if let d = hostPrimary.nextDeadline { next = min(next, d.nanoseconds) }
         if let d = hostAlt.nextDeadline { next = min(next, d.nanoseconds) }
@@ -91,10 +130,13 @@ extension ProxyPolicy {
                                          payload: .message(.query(query)), purpose: .query)))
         case .membershipChanged(let change):
             emit(.event(.groupChanged(role, change)))
-            if configuration.membership == .track && role == .inside {
+            if configuration.membership == .track && !role.isUpstream {
+                // The upstream reports the union of every downstream; with one
+                // downstream that is its own state.
                 let active = activeOutside
+                let union = routers.insides.count <= 1 ? change.new : routers.insideUnion(of: change.group)
                 withHost(active) { host, policy in
-                    host.setState(of: change.group, to: change.new, at: MembershipTime(nanoseconds: now.nanoseconds)) {
+                    host.setState(of: change.group, to: union, at: MembershipTime(nanoseconds: now.nanoseconds)) {
                         policy.hostAction($0, on: active, at: now, emit)
                     }
                 }
@@ -178,11 +220,11 @@ extension ProxyPolicy {
         withHost(previous) { host, policy in
             host.leaveAll(at: time) { policy.hostAction($0, on: previous, at: now, emit) }
         }
-        guard let table = routers.inside?.table else { return }
-        let groups = table.snapshot(at: time).groups
+        let routers = routers
+        let groups = routers.insideGroups
         withHost(selection) { host, policy in
             for group in groups {
-                host.setState(of: group.group, to: table.state(of: group.group), at: time) {
+                host.setState(of: group, to: routers.insideUnion(of: group), at: time) {
                     policy.hostAction($0, on: selection, at: now, emit)
                 }
             }
@@ -194,7 +236,10 @@ extension ProxyPolicy {
     /// Every interface's membership table and querier role at `now`.
     public func membership(at now: ProxyTime) -> [InterfaceMembership] {
         let time = MembershipTime(nanoseconds: now.nanoseconds)
-        return [InterfaceRole.inside, .outside, .alt].compactMap { role in
+        return configuration.insideRoles.compactMap { role in
+            guard let router = routers[role] else { return nil }
+            return InterfaceMembership(role: role, querier: router.querier.status, table: router.snapshot(at: time))
+        } + [InterfaceRole.outside, .alt].compactMap { role in
             guard let router = routers[role] else { return nil }
             return InterfaceMembership(role: role, querier: router.querier.status, table: router.snapshot(at: time))
         }
@@ -215,7 +260,7 @@ extension ProxyPolicy {
 extension ProxyPolicy {
     /// The roles with a router.
     public var routerRoles: [InterfaceRole] {
-        [InterfaceRole.inside, .outside, .alt].filter { routers[$0] != nil }
+        (configuration.insideRoles + [.outside, .alt]).filter { routers[$0] != nil }
     }
 
     /// Groups in the table of `role` (0 without a router).

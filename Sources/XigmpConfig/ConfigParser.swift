@@ -198,16 +198,58 @@ struct ConfigParser {
         var section = section(mapping, path: "interfaces", line: entry.line)
         let outside = interfaceName("outside", in: &section, role: "outside", example: "enp1s0")
         let alt = interfaceName("alt", in: &section, role: "alternative outside", example: "gre0")
-        let inside = interfaceName("inside", in: &section, role: "inside", example: "dockerbr")
+        let inside = setting("inside", in: &section) { parser, entry in parser.insideNames(entry) }
         finish(section)
-        for (name, setting) in [("outside", outside), ("inside", inside)] where setting.isAbsent {
-            let example = name == "outside" ? "enp1s0" : "dockerbr"
-            error(entry.line, "interfaces.\(name)", "required key is missing; expected the \(name) interface's name, e.g. \(name): \(example)")
+        if outside.isAbsent {
+            error(entry.line, "interfaces.outside", "required key is missing; expected the outside interface's name, e.g. outside: enp1s0")
         }
-        checkDistinct([("outside", outside.value), ("alt", alt.value), ("inside", inside.value)])
-        guard case .valid(let outsideName) = outside, case .valid(let insideName) = inside,
+        if inside.isAbsent {
+            error(entry.line, "interfaces.inside", "required key is missing; expected the inside interface's name, e.g. inside: dockerbr (or a list, inside: [dockerbr, vlan20])")
+        }
+        var named: [(role: String, name: String?)] = [("outside", outside.value), ("alt", alt.value)]
+        for name in inside.value ?? [] { named.append(("inside", name)) }
+        checkDistinct(named)
+        guard case .valid(let outsideName) = outside, case .valid(let insideNames) = inside,
               case .some(let altName) = alt.optional else { return nil }
-        return DaemonConfig.Interfaces(outside: outsideName, alt: altName, inside: insideName)
+        return DaemonConfig.Interfaces(outside: outsideName, alt: altName, insides: insideNames)
+    }
+
+    /// `interfaces.inside`: one name or a non-empty list of distinct names.
+    mutating func insideNames(_ entry: Entry) -> [String]? {
+        let what = "the inside interface's name, e.g. inside: dockerbr, or a list of them, e.g. inside: [dockerbr, vlan20]"
+        guard case .sequence(let items) = entry.value else {
+            guard let text = text(entry, what) else { return nil }
+            if let problem = ConfigChecks.interfaceNameProblem(text) {
+                error(valueOf: entry, problem)
+                return nil
+            }
+            return [text]
+        }
+        if items.isEmpty {
+            error(valueOf: entry, "the list is empty; expected \(what)")
+            return nil
+        }
+        var names: [String] = []
+        var valid = true
+        for item in items {
+            let line = item.mark?.line ?? entry.line
+            guard case .scalar(let scalar) = item, !item.isNull else {
+                error(line, "interfaces.inside", "expected an interface name, got \(item.shortDescription)")
+                valid = false
+                continue
+            }
+            let name = scalar.string
+            if let problem = ConfigChecks.interfaceNameProblem(name) {
+                error(line, "interfaces.inside", problem)
+                valid = false
+            } else if names.contains(name) {
+                error(line, "interfaces.inside", "'\(name)' is listed twice; expected each inside interface once")
+                valid = false
+            } else {
+                names.append(name)
+            }
+        }
+        return valid ? names : nil
     }
 
     mutating func interfaceName(_ name: String, in section: inout Section, role: String,

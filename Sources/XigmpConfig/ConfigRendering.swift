@@ -6,7 +6,11 @@ extension DaemonConfig {
     public var yaml: String {
         var lines = ["interfaces:", "  outside: \(quoted(interfaces.outside))"]
         if let alt = interfaces.alt { lines.append("  alt: \(quoted(alt))") }
-        lines.append("  inside: \(quoted(interfaces.inside))")
+        if interfaces.insides.count == 1 {
+            lines.append("  inside: \(quoted(interfaces.inside))")
+        } else {
+            lines.append("  inside: [\(interfaces.insides.map(quoted).joined(separator: ", "))]")
+        }
         lines.append("activeOutside: \(activeOutside.rawValue)")
         lines.append("datapath: \(datapath.rawValue)")
         lines.append("modes:")

@@ -112,15 +112,24 @@ extension DaemonConfig {
         /// The alternative outside interface, e.g. a GRE tunnel
         /// (YAML `interfaces.alt`, optional).
         public var alt: String?
-        /// The inside interface, toward the hosts or containers served
-        /// (YAML `interfaces.inside`, required).
-        public var inside: String
+        /// The inside interfaces, toward the hosts or containers served
+        /// (YAML `interfaces.inside`, required: a name or a list of names).
+        /// Never empty.
+        public var insides: [String]
+        /// The first inside interface.
+        public var inside: String { insides[0] }
 
-        /// Creates the interface set.
+        /// Creates the interface set with one inside interface.
         public init(outside: String, alt: String? = nil, inside: String) {
+            self.init(outside: outside, alt: alt, insides: [inside])
+        }
+
+        /// Creates the interface set; `insides` must not be empty.
+        public init(outside: String, alt: String? = nil, insides: [String]) {
+            precondition(!insides.isEmpty, "at least one inside interface")
             self.outside = outside
             self.alt = alt
-            self.inside = inside
+            self.insides = insides
         }
     }
 

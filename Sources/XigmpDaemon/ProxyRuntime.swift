@@ -95,8 +95,8 @@ public final class ProxyRuntime: @unchecked Sendable {
     public init(config: LoadedConfig, logger: Logger, metrics registryMetrics: ProxyMetricsFactory) throws(DaemonError) {
         self.logger = logger
         let c = config.config
-        var roles: [(InterfaceRole, String, String)] = [(.outside, c.interfaces.outside, "interfaces.outside"),
-                                                      (.inside, c.interfaces.inside, "interfaces.inside")]
+        var roles: [(InterfaceRole, String, String)] = [(.outside, c.interfaces.outside, "interfaces.outside")]
+        for (index, name) in c.interfaces.insides.enumerated() { roles.append((.inside(index), name, "interfaces.inside")) }
         if let alt = c.interfaces.alt { roles.append((.alt, alt, "interfaces.alt")) }
         var opened: [(role: InterfaceRole, port: any IGMPPort)] = []
         var facts: [InterfaceRole: (name: String, index: UInt32, datapath: DatapathKind)] = [:]
@@ -157,7 +157,8 @@ public final class ProxyRuntime: @unchecked Sendable {
                 throw DaemonError("\(where_()): cannot open \(name): \(error.description)")
             }
         }
-        guard let outside = addressing[.outside], let inside = addressing[.inside] else {
+        let insides = c.interfaces.insides.indices.compactMap { addressing[.inside($0)] }
+        guard let outside = addressing[.outside], let inside = insides.first else {
             throw DaemonError("internal: outside and inside must be set")
         }
         let modes = c.modes
@@ -170,6 +171,7 @@ public final class ProxyRuntime: @unchecked Sendable {
             }
         }
         let proxyConfig = ProxyConfiguration(modes: modes, outside: outside, alt: addressing[.alt], inside: inside,
+                                             additionalInsides: Array(insides.dropFirst()),
                                              activeOutside: c.activeOutside == .alt ? .alt : .primary,
                                              unicastFallback: c.unicastFallback,
                                              limits: ProxyLimits(maxSourcesPerRecord: c.limits.maxSourcesPerRecord),
@@ -553,8 +555,10 @@ public final class ProxyRuntime: @unchecked Sendable {
             "membership": policy.configuration.membership.rawValue,
             "uptime_s": String((realtimeNs() - started) / 1_000_000_000),
         ]
-        for (role, f) in interfaces.roles {
-            s["\(role)"] = "\(f.name) (\(f.datapath.rawValue))"
+        for (role, f) in interfaces.roles.sorted(by: { $0.key.sortKey < $1.key.sortKey }) {
+            // Several inside interfaces share one key: "a (xdp), b (kernel)".
+            let entry = "\(f.name) (\(f.datapath.rawValue))"
+            s["\(role)"] = s["\(role)"].map { $0 + ", " + entry } ?? entry
         }
         if let q = policy.querier(for: policy.activeOutside, at: t) {
             s["querier"] = "\(q.address) (\(q.version))"

@@ -99,8 +99,10 @@ struct Run: ParsableCommand {
     func checkInterfaces(_ loaded: LoadedConfig) throws {
         let c = loaded.config
         var problems: [String] = []
-        for (key, name) in [("interfaces.outside", c.interfaces.outside), ("interfaces.inside", c.interfaces.inside)]
-            + (c.interfaces.alt.map { [("interfaces.alt", $0)] } ?? []) {
+        var named = [("interfaces.outside", c.interfaces.outside)]
+        named += c.interfaces.insides.map { ("interfaces.inside", $0) }
+        if let alt = c.interfaces.alt { named.append(("interfaces.alt", alt)) }
+        for (key, name) in named {
             let line = loaded.line(of: key).map { ":\($0)" } ?? ""
             guard let iface = try? NetworkInterface(named: name) else {
                 problems.append("\(config)\(line): \(key): no interface named '\(name)' in this network namespace (see `ip link`)")

@@ -100,7 +100,7 @@ import Testing
     }
 
     @Test("the self-loop filter matches our own MAC and our own IP on every role",
-          arguments: InterfaceRole.allCases, InterfaceRole.allCases)
+          arguments: testRoles, testRoles)
     func selfLoopFilterMatches(arrivalRole: InterfaceRole, ownerRole: InterfaceRole) throws {
         var proxy = policy(ProxyModes(Set(ProxyMode.allCases)))
         let owner = try #require(configuration(.none).addressing(for: ownerRole))

@@ -13,7 +13,7 @@ import Testing
         let config = proxy.configuration
         for transmit in sent {
             let message = try #require(transmit.message)
-            for role in InterfaceRole.allCases {
+            for role in testRoles {
                 let arrival = Arrival(message, on: role, from: transmit.source, to: transmit.destination,
                                       mac: config.addressing(for: transmit.role)?.mac)
                 next.items += try feed(&proxy, arrival, path: path, at: now).items
@@ -42,7 +42,7 @@ import Testing
             let next = try Self.reflect(frontier, into: &proxy, at: .seconds(100 + UInt64(index)), path: path)
             #expect(next.sent.isEmpty, "round \(index) sent \(next.sent)")
             #expect(next.counters.allSatisfy { $0 == .droppedOwnFrame }, "round \(index): \(next.counters)")
-            #expect(next.counters.count == frontier.count * InterfaceRole.allCases.count)
+            #expect(next.counters.count == frontier.count * testRoles.count)
             totals.append(next.sent.count)
             frontier = next.sent
             if frontier.isEmpty { break }

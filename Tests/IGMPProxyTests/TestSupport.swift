@@ -235,3 +235,6 @@ func insideReport(_ message: IGMPMessage, to destination: IPv4Address? = nil,
                   from source: IPv4Address = insideHost) -> Arrival {
     Arrival(message, on: .inside, from: source, to: destination, mac: insideHostMAC)
 }
+
+/// The test network's three interfaces, one of each role.
+let testRoles: [InterfaceRole] = [.outside, .alt, .inside]

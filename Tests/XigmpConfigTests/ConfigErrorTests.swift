@@ -36,6 +36,22 @@ import XigmpConfig
         ])
     }
 
+    // MARK: Several inside interfaces
+
+    @Test func insideListProblemsAreNamedByLine() {
+        #expect(errors("interfaces:\n  outside: enp1s0\n  inside: []\nmodes: {queryNotify: true}\n") == [
+            "x.yaml:3: interfaces.inside: the list is empty; expected the inside interface's name, e.g. inside: dockerbr, or a list of them, e.g. inside: [dockerbr, vlan20]",
+        ])
+        #expect(errors("interfaces:\n  outside: enp1s0\n  inside:\n    - dk0\n    - dk0\n    - {a: b}\n    - 'x/y'\nmodes: {queryNotify: true}\n") == [
+            "x.yaml:5: interfaces.inside: 'dk0' is listed twice; expected each inside interface once",
+            "x.yaml:6: interfaces.inside: expected an interface name, got a mapping",
+            "x.yaml:7: interfaces.inside: 'x/y' contains '/'; expected a Linux interface name: 1 to 15 bytes, without '/', ':' or spaces",
+        ])
+        #expect(errors("interfaces:\n  outside: enp1s0\n  inside: [dk0, enp1s0]\nmodes: {queryNotify: true}\n") == [
+            "x.yaml:3: interfaces.inside: 'enp1s0' is also interfaces.outside; expected a different interface for each role",
+        ])
+    }
+
     // MARK: Types and values
 
     @Test func nonBooleanMode() {
@@ -87,7 +103,7 @@ import XigmpConfig
     @Test func missingInterfaces() {
         #expect(errors("interfaces:\n  alt: gre0\nmodes: {queryNotify: true}\n") == [
             "x.yaml:1: interfaces.outside: required key is missing; expected the outside interface's name, e.g. outside: enp1s0",
-            "x.yaml:1: interfaces.inside: required key is missing; expected the inside interface's name, e.g. inside: dockerbr",
+            "x.yaml:1: interfaces.inside: required key is missing; expected the inside interface's name, e.g. inside: dockerbr (or a list, inside: [dockerbr, vlan20])",
         ])
         #expect(errors("# no interfaces\nmodes: {queryNotify: true}\n") == [
             "x.yaml:2: interfaces: required key is missing; expected the interfaces by role, e.g. interfaces: {outside: enp1s0, inside: dockerbr}",

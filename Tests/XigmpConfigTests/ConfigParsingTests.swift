@@ -217,6 +217,19 @@ import XigmpConfig
         #expect(try #require(parsed(config.yaml)).config == config)
     }
 
+    @Test func insideTakesANameOrAList() throws {
+        let one = try #require(parsed(minimal))
+        #expect(one.config.interfaces.insides == ["dockerbr"])
+        let yaml = "interfaces:\n  outside: enp1s0\n  inside: [docker0, vlan20]\nmodes: {queryNotify: true}\n"
+        let two = try #require(parsed(yaml))
+        #expect(two.config.interfaces.insides == ["docker0", "vlan20"])
+        #expect(two.config.interfaces.inside == "docker0")
+        // Rendering keeps the list, and parses back to the same value.
+        #expect(two.config.yaml.contains("  inside: [\"docker0\", \"vlan20\"]"))
+        let again = try #require(parsed(two.config.yaml))
+        #expect(again.config == two.config)
+    }
+
     @Test func trackingGetsAnInsideQuerierWithTheLimits() throws {
         let loaded = try #require(parsed("interfaces: {outside: a, inside: b}\nmodes: {queryNotify: true}\n"
                                          + "membership: track\nlimits: {maxGroupsPerHost: 7}\n"))

@@ -3,8 +3,10 @@
 # path and the kernel MFC path: an upstream host sends to two groups; a
 # Linux host inside joins one; only that group arrives, TTL one lower, IP
 # checksums valid; a leave stops it; an IGMPv3 INCLUDE join receives only
-# its source; nothing goes back upstream; two hosts behind a bridge both
-# receive; a static route forwards without any join.
+# its source; nothing goes back upstream; two inside interfaces both
+# receive a group both joined (and the upstream keeps it until the last
+# leaves); two hosts behind a bridge both receive; a static route forwards
+# without any join.
 #
 #   U (10.1.0.1, .9) uo ── po [P: xigmp] pi ── hi (H, 10.2.0.2)
 #                                        pb ── [S: br0] ── h2 (H2), h3 (H3)
@@ -43,7 +45,7 @@ for i in 4 5; do
 	ip -n "$ns" addr add "10.5.0.$i/24" dev "h$i"; ip -n "$ns" link set "h$i" up
 done
 ip -n "$P" link set dk0 up
-for ns in $H $H2 $H3 $H4 $H5; do ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.force_igmp_version=3; done
+for ns in $H $H2 $H3 $H4 $H5 $J; do ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.force_igmp_version=3; done
 
 TMP=$(mktemp -d)
 DAEMON_NS=$P
@@ -143,6 +145,66 @@ for MODE in xdp kernel; do
 	stop_daemon
 	check "$MODE: the daemon exits 0" test $? -eq 0
 	check "$MODE: no route is left behind" bash -c "! ip netns exec $P ip mroute show | grep -q ."
+done
+
+routes_out() { # routes_out GROUP: the out list of (*,GROUP), comma-separated, or none
+	"$XIGMP" routes --socket "$SOCK" --json | $PY -c "import json,sys
+r=[r for r in json.load(sys.stdin)['routes'] if r['source']=='*' and r['group']=='$1']
+print(','.join(r[0]['out']) if r else 'none')"
+}
+groups_field() { # groups_field GROUP: the inside interfaces that have GROUP, then the upstream's mode for it
+	"$XIGMP" groups --socket "$SOCK" --json | $PY -c "import json,sys
+d=json.load(sys.stdin)
+ins=[i['interface'] for i in d['interfaces'] if i['role']=='inside' and any(g['group']=='$1' for g in i['groups'])]
+up=[g['filter_mode'] for g in d['upstream']['groups'] if g['group']=='$1']
+print(','.join(sorted(ins)) or 'none', up[0] if up else 'none')"
+}
+wait_for() { # wait_for EXPECTED CMD...: up to 3 s for CMD to print EXPECTED
+	local i
+	for i in $(seq 60); do [ "$("${@:2}")" = "$1" ] && return 0; sleep 0.05; done
+	return 1
+}
+
+echo "== two inside interfaces both receive a group both joined"
+for MODE in xdp kernel; do
+	cat >"$TMP/two-$MODE.yaml" <<EOF
+interfaces: {outside: po, inside: [pi, pj]}
+control: {socket: $SOCK}
+modes: {queryNotify: true}
+membership: track
+querier:
+  inside: {queryInterval: 10s, queryResponseInterval: 1s, lastMemberQueryInterval: 200ms}
+forwarding: {mode: $MODE}
+EOF
+	start_daemon "$TMP/two-$MODE.yaml" || exit 1
+	sleep 0.5
+	ip -n "$H" addr add 239.3.3.3/32 dev hi autojoin
+	ip -n "$J" addr add 239.3.3.3/32 dev hj autojoin
+	wait_for pi,pj routes_out 239.3.3.3
+	expect_eq "two insides ($MODE): one (*,239.3.3.3) entry out of both" pi,pj "$(routes_out 239.3.3.3)"
+	expect_eq "two insides ($MODE): on the $MODE path" "$MODE" "$(route_field '*' 239.3.3.3 path)"
+	expect_eq "two insides ($MODE): both tables have the group; the upstream reports it once, EXCLUDE" "pi,pj exclude" "$(groups_field 239.3.3.3)"
+	sniff "$H" hi 1.5 t1; sniff "$J" hj 1.5 t2; sleep 0.4
+	send 239.3.3.3 30
+	sleep 1.5
+	expect_eq "two insides ($MODE): pi's host received all of it" 30 "$(flow t1 10.1.0.1 239.3.3.3 count)"
+	expect_eq "two insides ($MODE): pj's host received all of it" 30 "$(flow t2 10.1.0.1 239.3.3.3 count)"
+	expect_eq "two insides ($MODE): both copies TTL 7, checksums valid" "[7] [7] True True" \
+		"$(flow t1 10.1.0.1 239.3.3.3 ttls) $(flow t2 10.1.0.1 239.3.3.3 ttls) $(flow t1 10.1.0.1 239.3.3.3 checksums_ok) $(flow t2 10.1.0.1 239.3.3.3 checksums_ok)"
+	ip -n "$H" addr del 239.3.3.3/32 dev hi
+	wait_for pj routes_out 239.3.3.3
+	expect_eq "two insides ($MODE): after pi's host leaves, the entry goes out of pj only" pj "$(routes_out 239.3.3.3)"
+	expect_eq "two insides ($MODE): the upstream still reports the group" "pj exclude" "$(groups_field 239.3.3.3)"
+	sniff "$H" hi 1.2 t3; sniff "$J" hj 1.2 t4; sleep 0.4
+	send 239.3.3.3 20
+	sleep 1.2
+	expect_eq "two insides ($MODE): pi gets nothing, pj all 20" "0 20" "$(flow t3 10.1.0.1 239.3.3.3 count) $(flow t4 10.1.0.1 239.3.3.3 count)"
+	ip -n "$J" addr del 239.3.3.3/32 dev hj
+	wait_for none routes_out 239.3.3.3
+	expect_eq "two insides ($MODE): after the last leave the entry is gone" none "$(routes_out 239.3.3.3)"
+	expect_eq "two insides ($MODE): and the upstream left the group" "none none" "$(groups_field 239.3.3.3)"
+	stop_daemon
+	check "two insides ($MODE): the daemon exits 0" test $? -eq 0
 done
 
 echo "== two hosts behind a bridge both receive a group both joined"
