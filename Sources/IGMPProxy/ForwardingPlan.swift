@@ -95,6 +95,20 @@ public struct ForwardingPlan: Sendable, Equatable {
         return state.mode == .exclude && state.sources.contains(source)
     }
 
+    /// The entries of `group` only.
+    public func restricted(to group: IPv4Address) -> ForwardingPlan {
+        var plan = ForwardingPlan()
+        plan.routes = routes.filter { $0.key.group == group }
+        return plan
+    }
+
+    /// Replaces the entries of `group` with `next`'s (which should hold only
+    /// that group's: the plan of one group's memberships and static routes).
+    public mutating func replace(group: IPv4Address, with next: ForwardingPlan) {
+        routes = routes.filter { $0.key.group != group }
+        for (key, outs) in next.routes where key.group == group { routes[key] = outs }
+    }
+
     /// What turns `self` into `next`: keys to set (new or changed outputs) and keys to remove.
     public func changes(to next: ForwardingPlan) -> (set: [(RouteKey, [String])], remove: [RouteKey]) {
         let set = next.routes.filter { routes[$0.key] != $0.value }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }

@@ -356,15 +356,16 @@ public final class MulticastForwarder: @unchecked Sendable {
         let key = RouteKey(ingress: ingress.index, source: source, group: group)
         guard !egress.isEmpty else { return try removeRoute(ingress: ingress, source: source, group: group) }
         try checkGroup(group, key)
-        let rows = try allRows()
+        // One lookup per egress, names only for errors: this runs between a
+        // join and its first forwarded packet, and every syscall shows there.
         var mask: UInt64 = 0
         for ifindex in Set(egress) {
-            let name = NetworkInterface(index: ifindex)?.name ?? "ifindex \(ifindex)"
+            func name() -> String { NetworkInterface(index: ifindex)?.name ?? "ifindex \(ifindex)" }
             if ifindex == ingress.index {
-                throw DatapathError(.kernel, "route \(key): \(name) is the ingress; a frame is never sent back out of the interface it arrived on")
+                throw DatapathError(.kernel, "route \(key): \(name()) is the ingress; a frame is never sent back out of the interface it arrived on")
             }
-            guard let r = rows[ifindex], r.egress != 0 else {
-                throw DatapathError(.kernel, "route \(key): \(name) is not an egress port: add it with addEgress first")
+            guard let r = try row(ifindex), r.egress != 0 else {
+                throw DatapathError(.kernel, "route \(key): \(name()) is not an egress port: add it with addEgress first")
             }
             mask |= UInt64(1) << UInt64(r.slot)
         }

@@ -84,7 +84,27 @@ final class ForwardingManager {
     func update(memberships: [String: [(group: IPv4Address, state: GroupFilterState)]], incoming: String, now: UInt64) {
         let next = ForwardingPlan(memberships: memberships, incoming: incoming,
                                   statics: statics.map { ($0.source, $0.group, $0.incoming, $0.outgoing) })
-        let (set, remove) = plan.changes(to: next)
+        apply(plan.changes(to: next), now: now)
+        plan = next
+        noteAwaiting()
+    }
+
+    /// Recomputes the entries of one group and applies the difference: what a
+    /// membership change does, at once, before anything else the change
+    /// causes (the join-to-first-packet path). `states` is each inside
+    /// interface's state of `group` (absent: no members there).
+    func update(group: IPv4Address, states: [String: GroupFilterState], incoming: String, now: UInt64) {
+        let memberships = states.mapValues { [(group: group, state: $0)] }
+        let next = ForwardingPlan(memberships: memberships, incoming: incoming,
+                                  statics: statics.filter { $0.group == group }
+                                      .map { ($0.source, $0.group, $0.incoming, $0.outgoing) })
+        apply(plan.restricted(to: group).changes(to: next), now: now)
+        plan.replace(group: group, with: next)
+        noteAwaiting()
+    }
+
+    private func apply(_ changes: (set: [(RouteKey, [String])], remove: [RouteKey]), now: UInt64) {
+        let (set, remove) = changes
         for key in remove {
             guard let entry = installed.removeValue(forKey: key) else { continue }
             do throws(DatapathError) {
@@ -111,8 +131,6 @@ final class ForwardingManager {
                 failed("installing \(key) → \(outs.joined(separator: ","))", error)
             }
         }
-        plan = next
-        noteAwaiting()
     }
 
     /// Reads the counters: rates, and the first packet of new entries.

@@ -77,6 +77,12 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// Multicast data forwarding (`forwarding`), nil when off.
     private var forwarding: ForwardingManager?
     private var forwardingDirty = false
+    /// Each inside interface's forwarding state per group, kept from the
+    /// policy's `groupChanged` events: read while the policy is busy (inside
+    /// its closure), so a join is installed before the policy goes on.
+    private var insideStates: [String: [IPv4Address: GroupFilterState]] = [:]
+    /// The active outside's name, the incoming interface of every entry.
+    private var incomingName = ""
     /// TC egress filters on the outside interfaces (`egressFilter`).
     private var egressFilters: [(role: InterfaceRole, filter: EgressFilter)] = []
     private let pending = Mutex<[(Command, @Sendable (Reply) -> Void)]>([])
@@ -185,6 +191,7 @@ public final class ProxyRuntime: @unchecked Sendable {
         }
         ports = opened
         interfaces = InterfaceSet(roles: facts)
+        incomingName = facts[policy.activeOutside.role]?.name ?? ""
         metrics = registryMetrics.make(facts.mapValues { ($0.name, $0.datapath) })
         metrics.update(activeOutside: policy.activeOutside, modes: modes)
         var p: [Int32] = [0, 0]
@@ -364,7 +371,18 @@ public final class ProxyRuntime: @unchecked Sendable {
                 case .passive: logger.notice("\(name): passive, not querying")
                 }
             case .groupChanged(let role, let change):
-                forwardingDirty = true
+                if !role.isUpstream, let name = interfaces.roles[role]?.name {
+                    insideStates[name, default: [:]][change.group] = change.new.hasMembers ? change.new : nil
+                    // At once, before the policy sends the upstream report:
+                    // data can flow as soon as the entry is in the map.
+                    if let forwarding, !forwardingDirty {
+                        var states: [String: GroupFilterState] = [:]
+                        for (interface, groups) in insideStates {
+                            if let state = groups[change.group] { states[interface] = state }
+                        }
+                        forwarding.update(group: change.group, states: states, incoming: incomingName, now: now)
+                    }
+                }
                 logger.debug("\(interfaces.roles[role]?.name ?? "\(role)"): \(change.group) \(change.old) → \(change.new)")
             default:
                 break
@@ -457,6 +475,7 @@ public final class ProxyRuntime: @unchecked Sendable {
                 return .failed(error.description)
             }
             metrics.update(activeOutside: selection, modes: policy.configuration.modes)
+            incomingName = interfaces.roles[selection.role]?.name ?? ""
             forwardingDirty = true
             logger.notice("active outside is now \(selection) (\(interfaces.roles[selection.role]?.name ?? "?"))")
             var s = status(at: t)
@@ -475,6 +494,8 @@ public final class ProxyRuntime: @unchecked Sendable {
                 return .failed(error.description)
             }
             metrics.update(activeOutside: active, modes: modes)
+            incomingName = interfaces.roles[active.role]?.name ?? ""
+            forwardingDirty = true
             return .ok(status(at: t))
         case .clientReport(let groups, let version):
             return client { () throws(ClientRequestError) in try policy.clientReport(groups: groups, version: version, at: t, emit) }
@@ -503,12 +524,8 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// Recomputes the forwarding entries from the tables and static routes.
     private func updateForwarding(now: UInt64) {
         forwardingDirty = false
-        var memberships: [String: [(group: IPv4Address, state: GroupFilterState)]] = [:]
-        for role in policy.routerRoles where !role.isUpstream {
-            if let name = interfaces.roles[role]?.name { memberships[name] = policy.groupStates(on: role) }
-        }
-        let incoming = interfaces.roles[policy.activeOutside.role]?.name ?? ""
-        forwarding?.update(memberships: memberships, incoming: incoming, now: now)
+        let memberships = insideStates.mapValues { groups in groups.map { (group: $0.key, state: $0.value) } }
+        forwarding?.update(memberships: memberships, incoming: incomingName, now: now)
     }
 
     /// The XDP token bucket's and the egress filters' counts, into metrics.

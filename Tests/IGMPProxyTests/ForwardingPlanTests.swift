@@ -58,4 +58,38 @@ struct ForwardingPlanTests {
         #expect(remove == [RouteKey(source: nil, group: group2, incoming: "po")])
         #expect(b.changes(to: b).set.isEmpty && b.changes(to: b).remove.isEmpty)
     }
+
+    @Test("a group's own plan, replaced into the whole, gives the plan computed over everything")
+    func perGroupUpdateMatchesFullPlan() {
+        let statics: [(source: IPv4Address?, group: IPv4Address, incoming: String?, outgoing: [String])] =
+            [(nil, group1, nil, ["extra"]), (s1, group2, nil, ["pj"])]
+        let before: [String: [IPv4Address: GroupFilterState]] = [
+            "pi": [group1: GroupFilterState(mode: .exclude, sources: [s1]), group2: GroupFilterState(mode: .include, sources: [s2])],
+            "pj": [group1: GroupFilterState(mode: .exclude)],
+        ]
+        func full(_ m: [String: [IPv4Address: GroupFilterState]]) -> ForwardingPlan {
+            ForwardingPlan(memberships: m.mapValues { $0.map { (group: $0.key, state: $0.value) } }, incoming: "po",
+                           statics: statics)
+        }
+        var plan = full(before)
+        // pj leaves group1 and pi stops excluding s1 there (the (s1,G) entry
+        // goes), pi widens group2 to INCLUDE(s1, s2), a third group arrives.
+        var after = before
+        after["pj"]?[group1] = nil
+        after["pi"]?[group1] = GroupFilterState(mode: .exclude)
+        after["pi"]?[group2] = GroupFilterState(mode: .include, sources: [s1, s2])
+        after["pj"]?[ssmGroup] = GroupFilterState(mode: .include, sources: [s2])
+        for group in [group1, group2, ssmGroup] {
+            var states: [String: [(group: IPv4Address, state: GroupFilterState)]] = [:]
+            for (name, groups) in after { if let st = groups[group] { states[name] = [(group, st)] } }
+            let one = ForwardingPlan(memberships: states, incoming: "po", statics: statics.filter { $0.group == group })
+            #expect(one.routes.keys.allSatisfy { $0.group == group })
+            let (set, remove) = plan.restricted(to: group).changes(to: one)
+            #expect(set.allSatisfy { $0.0.group == group } && remove.allSatisfy { $0.group == group })
+            plan.replace(group: group, with: one)
+        }
+        #expect(plan == full(after))
+        #expect(plan != full(before))
+        #expect(plan.restricted(to: group2).routes.count == 2)
+    }
 }
