@@ -57,8 +57,13 @@ public struct MembershipTable: Sendable {
     /// §4.1.6–4.1.7) instead of the configured values for timers set from now on;
     /// nil restores the configured value.
     public mutating func adopt(robustness: Int?, queryInterval: Duration?) {
+        // Called on every message the router handles: recompute (Duration
+        // arithmetic in Int128) only when something changed.
+        guard robustness != adopted.robustness || queryInterval != adopted.queryInterval else { return }
+        adopted = (robustness, queryInterval)
         timing = Timing(configuration, robustness: robustness, queryInterval: queryInterval)
     }
+    private var adopted: (robustness: Int?, queryInterval: Duration?) = (nil, nil)
 
     /// The Group Membership Interval in force (§8.4), with adopted values.
     public var groupMembershipInterval: Duration { .nanoseconds(timing.groupMembershipInterval) }
