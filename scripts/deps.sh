@@ -6,9 +6,9 @@ stage=${1:-build}
 
 pkgs=(libbpf-dev libxdp-dev libelf-dev zlib1g-dev linux-libc-dev iproute2)
 case $stage in
-	test) pkgs+=(tshark python3-scapy) ;;
+	test) pkgs+=(tshark python3-scapy ethtool) ;;
 	demo) pkgs+=(python3-scapy) ;;
-	bench) pkgs+=(python3-scapy python3-matplotlib igmpproxy tshark smcroute) ;;
+	bench) pkgs+=(python3-scapy python3-matplotlib igmpproxy tshark smcroute ethtool) ;;
 	build) ;;
 	*) echo "deps.sh: unknown stage '$stage' (build|test|demo|bench)" >&2; exit 2 ;;
 esac

@@ -117,6 +117,9 @@ struct ConfigParser {
         let datapath = setting("datapath", in: &section) {
             $0.choice($1, DaemonConfig.Datapath.self)
         }.or(.auto)
+        let xdpMode = setting("xdpMode", in: &section) {
+            $0.choice($1, DaemonConfig.XDPMode.self)
+        }.or(.auto)
         let modesEntry = take("modes", from: &section)
         // Left out: every mode off (then refused as "nothing to do"); wrong: nil.
         let modes = modesEntry.map { readModes($0) } ?? DaemonConfig.Modes()
@@ -160,7 +163,7 @@ struct ConfigParser {
             checkMembership(membership, modes: modes, queriers: (queriers ?? nil) ?? [:], interfaces: interfaces)
         }
 
-        guard let interfaces, let activeOutside, let datapath, let modes, let logLevel,
+        guard let interfaces, let activeOutside, let datapath, let xdpMode, let modes, let logLevel,
               let controlSocket, case .some(let fallback) = unicastFallback.optional,
               case .some(let metricsListen) = metrics.optional,
               let membership, let limits, let queriers = queriers ?? nil, let upstream,
@@ -170,7 +173,7 @@ struct ConfigParser {
             routers[.inside] = MembershipConfiguration(limits: limits)
         }
         return DaemonConfig(interfaces: interfaces, activeOutside: activeOutside,
-                            datapath: datapath, modes: modes, unicastFallback: fallback,
+                            datapath: datapath, xdpMode: xdpMode, modes: modes, unicastFallback: fallback,
                             metricsListen: metricsListen, controlSocket: controlSocket,
                             logLevel: logLevel, membership: membership, queriers: routers,
                             upstream: upstream, limits: limits, reportRateLimit: limitSettings?.1,

@@ -25,6 +25,8 @@ extension DaemonConfig {
             "The outside interface active at start: queries are accepted from it only, and everything sent outward leaves through it. `alt` needs `interfaces.alt`."),
         row("datapath", "`auto`, `xdp` or `kernel`", "`auto`",
             "How IGMP is read and sent: `xdp` (XDP classifier and AF_XDP, Ethernet interfaces only), `kernel` (raw sockets, any interface), `auto` (XDP on Ethernet, kernel elsewhere)."),
+        row("xdpMode", "`auto`, `native` or `generic`", "`auto`",
+            "How the XDP program is attached on XDP interfaces, as `xigmp load --mode`: `auto` is native except on veth, where generic measured cheaper; `native` runs in the driver (on a veth, frames redirected into it are only taken when its peer runs NAPI: an XDP program or GRO on the peer, else they are dropped); `generic` works everywhere, on an skb."),
         row("modes", "mapping of booleans", "every mode `false`",
             "The proxy modes, each on or off. At least one mode must be on."),
         row("modes.proxyOutToIn", "boolean", "`false`",

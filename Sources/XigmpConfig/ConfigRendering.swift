@@ -13,6 +13,7 @@ extension DaemonConfig {
         }
         lines.append("activeOutside: \(activeOutside.rawValue)")
         lines.append("datapath: \(datapath.rawValue)")
+        lines.append("xdpMode: \(xdpMode.rawValue)")
         lines.append("modes:")
         for (name, isOn) in modes.settings { lines.append("  \(name): \(isOn)") }
         if let unicastFallback { lines.append("unicastFallback: \(unicastFallback)") }

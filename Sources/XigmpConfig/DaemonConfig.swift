@@ -29,6 +29,8 @@ public struct DaemonConfig: Sendable, Equatable {
     public var activeOutside: OutsideInterface
     /// How IGMP is read and sent (YAML `datapath`).
     public var datapath: Datapath
+    /// The XDP attach mode on XDP interfaces (YAML `xdpMode`).
+    public var xdpMode: XDPMode
     /// The proxy modes, each on or off (YAML `modes`).
     public var modes: Modes
     /// Where reports go under `unicastMembershipResponse` while no querier
@@ -67,7 +69,8 @@ public struct DaemonConfig: Sendable, Equatable {
     /// Creates a configuration; every argument but the interfaces and modes
     /// has the default the YAML file would get by leaving the key out.
     public init(interfaces: Interfaces, activeOutside: OutsideInterface = .primary,
-                datapath: Datapath = .auto, modes: Modes, unicastFallback: IPv4Address? = nil,
+                datapath: Datapath = .auto, xdpMode: XDPMode = .auto, modes: Modes,
+                unicastFallback: IPv4Address? = nil,
                 metricsListen: ListenAddress? = nil,
                 controlSocket: String = DaemonConfig.defaultControlSocket,
                 logLevel: LogLevel = .info, membership: MembershipTracking = .passthrough,
@@ -78,6 +81,7 @@ public struct DaemonConfig: Sendable, Equatable {
         self.interfaces = interfaces
         self.activeOutside = activeOutside
         self.datapath = datapath
+        self.xdpMode = xdpMode
         self.modes = modes
         self.unicastFallback = unicastFallback
         self.metricsListen = metricsListen
@@ -153,6 +157,18 @@ extension DaemonConfig {
         case xdp
         /// Raw IGMP sockets; works on any interface.
         case kernel
+    }
+
+    /// How the XDP program is attached (YAML `xdpMode`); the words of
+    /// `xigmp load --mode`.
+    public enum XDPMode: String, Sendable, CaseIterable {
+        /// Native where the driver is cheaper in native mode, generic on veth
+        /// (measured cheaper there: `make bench`, throughput).
+        case auto
+        /// In the driver; refused where the driver has no XDP.
+        case native
+        /// In the core stack, on an skb; works on every interface.
+        case generic
     }
 
     /// Log levels, spelled as swift-log's `Logger.Level` raw values

@@ -136,7 +136,13 @@ public final class ProxyRuntime: @unchecked Sendable {
                 let port: any IGMPPort
                 switch kind {
                 case .xdp:
-                    let p = try XDPPort(interface: iface)
+                    var options = XDPPort.Options()
+                    switch c.xdpMode {
+                    case .auto: options.mode = .auto
+                    case .native: options.mode = .native
+                    case .generic: options.mode = .generic
+                    }
+                    let p = try XDPPort(interface: iface, options: options)
                     for n in p.notes { logger.notice("\(n)") }
                     if let rate = c.reportRateLimit {
                         try p.setRateLimit(perSecond: UInt32(rate.perSecond), burst: UInt32(rate.burst))

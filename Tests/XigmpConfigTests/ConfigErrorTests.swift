@@ -29,7 +29,7 @@ import XigmpConfig
 
     @Test func unknownKeyWithNothingCloseListsTheValidOnes() {
         #expect(errors(minimal + "colour: blue\n") == [
-            "x.yaml:6: colour: unknown key; expected one of interfaces, activeOutside, datapath, modes, unicastFallback, metrics, control, logLevel, membership, limits, querier, upstream, egressFilter, forwarding or routes",
+            "x.yaml:6: colour: unknown key; expected one of interfaces, activeOutside, datapath, xdpMode, modes, unicastFallback, metrics, control, logLevel, membership, limits, querier, upstream, egressFilter, forwarding or routes",
         ])
         #expect(errors(minimal + "control: {path: /x}\n") == [
             "x.yaml:6: control.path: unknown key; expected socket",
@@ -87,6 +87,9 @@ import XigmpConfig
             "x.yaml:6: datapath: expected auto, xdp or kernel, got 'XDP'; did you mean 'xdp'?",
             "x.yaml:7: activeOutside: expected primary or alt, got 'secondary'",
             "x.yaml:8: logLevel: expected trace, debug, info, notice, warning, error or critical, got 'warn'; did you mean 'warning'?",
+        ])
+        #expect(errors(minimal + "xdpMode: driver\n") == [
+            "x.yaml:6: xdpMode: expected auto, native or generic, got 'driver'",
         ])
     }
 

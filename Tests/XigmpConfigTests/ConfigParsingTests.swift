@@ -12,6 +12,7 @@ import XigmpConfig
         #expect(config.interfaces == .init(outside: "enp1s0", alt: nil, inside: "dockerbr"))
         #expect(config.activeOutside == .primary)
         #expect(config.datapath == .auto)
+        #expect(config.xdpMode == .auto)
         #expect(config.modes == .init(proxyOutToIn: true))
         #expect(config.unicastFallback == nil)
         #expect(config.metricsListen == nil)
@@ -31,6 +32,7 @@ import XigmpConfig
           inside: dockerbr
         activeOutside: alt
         datapath: kernel
+        xdpMode: native
         modes:
           proxyOutToIn: true
           proxyInToOut: true
@@ -85,7 +87,7 @@ import XigmpConfig
                                       maxSourcesPerGroup: 16, maxSuccessiveSourceQueries: 4)
         let expected = DaemonConfig(
             interfaces: .init(outside: "enp1s0", alt: "gre0", inside: "dockerbr"),
-            activeOutside: .alt, datapath: .kernel,
+            activeOutside: .alt, datapath: .kernel, xdpMode: .native,
             modes: .init(proxyOutToIn: true, proxyInToOut: true, unicastProxyInToOut: true,
                          queryNotify: true, membershipReportFromNetwork: true,
                          membershipReportToNetwork: true, unicastMembershipResponse: true,
@@ -116,10 +118,11 @@ import XigmpConfig
         #expect(loaded.line(of: "interfaces") == 2)
         #expect(loaded.line(of: "interfaces.outside") == 3)
         #expect(loaded.line(of: "interfaces.inside") == 5)
-        #expect(loaded.line(of: "modes.queryNotify") == 12)
-        #expect(loaded.line(of: "metrics.listen") == 18)
-        #expect(loaded.line(of: "control.socket") == 20)
-        #expect(loaded.line(of: "logLevel") == 21)
+        #expect(loaded.line(of: "modes.queryNotify") == 13)
+        #expect(loaded.line(of: "metrics.listen") == 19)
+        #expect(loaded.line(of: "control.socket") == 21)
+        #expect(loaded.line(of: "logLevel") == 22)
+        #expect(loaded.line(of: "xdpMode") == 8)
         #expect(loaded.line(of: "nope") == nil)
         #expect(loaded.locations.keyPaths.first == "interfaces")
     }
@@ -187,6 +190,7 @@ import XigmpConfig
               inside: "dockerbr"
             activeOutside: primary
             datapath: auto
+            xdpMode: auto
             modes:
               proxyOutToIn: false
               proxyInToOut: false

@@ -57,6 +57,7 @@ import XigmpConfig
     @Test func everyChoiceIsDocumented() {
         let rows = Dictionary(uniqueKeysWithValues: DaemonConfig.referenceRows.map { ($0.key, $0) })
         for value in DaemonConfig.Datapath.allCases { #expect(rows["datapath"]!.type.contains("`\(value.rawValue)`")) }
+        for value in DaemonConfig.XDPMode.allCases { #expect(rows["xdpMode"]!.type.contains("`\(value.rawValue)`")) }
         for value in DaemonConfig.LogLevel.allCases { #expect(rows["logLevel"]!.type.contains("`\(value.rawValue)`")) }
         for value in DaemonConfig.OutsideInterface.allCases {
             #expect(rows["activeOutside"]!.type.contains("`\(value.rawValue)`"))

@@ -116,7 +116,7 @@ import XigmpConfig
             "x.yaml:8: modes.proxyouttoin: unknown key; did you mean 'proxyOutToIn'? (keys are case-sensitive)",
             "x.yaml:9: unicastFallback: 224.0.0.1 is a multicast address; expected the unicast address of the upstream querier, e.g. 10.99.0.1",
             "x.yaml:10: metrics.listen: port 0 in '0.0.0.0:0' is out of range; expected a port from 1 to 65535",
-            "x.yaml:11: colour: unknown key; expected one of interfaces, activeOutside, datapath, modes, unicastFallback, metrics, control, logLevel, membership, limits, querier, upstream, egressFilter, forwarding or routes",
+            "x.yaml:11: colour: unknown key; expected one of interfaces, activeOutside, datapath, xdpMode, modes, unicastFallback, metrics, control, logLevel, membership, limits, querier, upstream, egressFilter, forwarding or routes",
         ]
         #expect(errors(yaml) == expected)
         let error = try #require(throws: ConfigError.self) { try DaemonConfig.parse(text: yaml, fileName: "x.yaml") }

@@ -207,6 +207,32 @@ EOF
 	check "two insides ($MODE): the daemon exits 0" test $? -eq 0
 done
 
+echo "== xdpMode: native forwards too (the receiving veth's peer runs NAPI: GRO on)"
+ip netns exec "$H" ethtool -K hi gro on >/dev/null
+cat >"$TMP/native.yaml" <<EOF
+interfaces: {outside: po, inside: pi}
+control: {socket: $SOCK}
+modes: {queryNotify: true}
+membership: track
+xdpMode: native
+querier:
+  inside: {queryInterval: 10s, queryResponseInterval: 1s, lastMemberQueryInterval: 200ms}
+forwarding: {mode: xdp}
+EOF
+start_daemon "$TMP/native.yaml" || exit 1
+check "xdpMode native: the classifier is attached in the driver (ip link shows xdp, not xdpgeneric)" \
+	bash -c "ip -n $P -d link show po | grep -q 'prog/xdp id' && ! ip -n $P link show po | grep -q xdpgeneric"
+ip -n "$H" addr add 239.4.4.4/32 dev hi autojoin
+wait_for xdp route_field '*' 239.4.4.4 path
+sniff "$H" hi 1.5 n1; sleep 0.4
+send 239.4.4.4 30
+sleep 1.5
+expect_eq "xdpMode native: the joined host received all of it, TTL 7" "30 [7]" "$(flow n1 10.1.0.1 239.4.4.4 count) $(flow n1 10.1.0.1 239.4.4.4 ttls)"
+ip -n "$H" addr del 239.4.4.4/32 dev hi
+stop_daemon
+check "xdpMode native: the daemon exits 0" test $? -eq 0
+ip netns exec "$H" ethtool -K hi gro off >/dev/null
+
 echo "== two hosts behind a bridge both receive a group both joined"
 bridge_case() { # bridge_case INSIDE PATH NS_A IF_A NS_B IF_B
 	config "$TMP/bridge.yaml" xdp "$1"
