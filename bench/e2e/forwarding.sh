@@ -7,7 +7,7 @@
 # 1. Capacity: U blasts one (S,G) = (10.91.0.2, 232.1.1.1) stream of
 #    64-byte-payload UDP frames flat out (bench/e2e/mcast_blast.c, compiled
 #    here with cc: AF_PACKET, sendmmsg batches of 64, PACKET_QDISC_BYPASS;
-#    one sender per core, GEN_CPUS).  R forwards it through a static route to
+#    one sender on CPU GEN_CPUS).  R forwards it through a static route to
 #    1, 2 or 4 of pi1..pi4; S's kernel receives (and drops) it.  Counted from
 #    interface counters over WINDOW s after WARMUP s (bench/e2e/forwarding.py
 #    window): offered = uo tx_packets + tx_dropped, forwarded = the sum of
@@ -26,15 +26,23 @@
 #      xigmp      membership: track, forwarding: {mode: xdp}, inside pi1
 #      igmpproxy  Debian's igmpproxy (po upstream, pi1 downstream, quickleave)
 #
-# On a veth the receiving side runs in the sender's softirq on the sender's
-# core, so the offered rate cannot outrun the forwarder: each sender's rate
-# is 1 / (send + forward + receive) per frame, and what the forwarder costs
-# shows as a lower rate.  The `none` row is the rate without a forwarder.
+# The forwarder gets a core of its own.  By default a veth delivers in the
+# sender's softirq on the sender's core, so the rate would be
+# 1 / (send + forward + receive) and the generator's cost would dilute every
+# ratio.  Instead po runs threaded NAPI (GRO on, so the veth queues frames to
+# its NAPI; TSO off on uo, or veth finds the frames ineligible and delivers
+# them inline) and its kthread is pinned to FWD_CPU, the generator to
+# GEN_CPUS: R's receive, the forwarding (XDP, generic on veth, or the MFC)
+# and the receivers' stack all run on FWD_CPU, which saturates; the offered
+# load is above what any forwarder here takes (`none`, nothing forwarding, is
+# the generator's ceiling), and what a forwarder cannot take backs up into
+# the generator (uo tx_dropped, counted as offered).  GRO on h1..h4 gives
+# the receivers NAPI as well (what native XDP redirect into a veth needs).
 #
-# Needs root, cc, smcroute and igmpproxy (scripts/deps.sh bench); a missing
-# baseline is recorded as an error object.  One JSON object on stdout,
+# Needs root, cc, ethtool, smcroute and igmpproxy (scripts/deps.sh bench); a
+# missing baseline is recorded as an error object.  One JSON object on stdout,
 # progress on stderr.  Env: ROUNDS (3), WINDOW (s, 4), WARMUP (s, 1),
-# GEN_CPUS ("0 1"), PAYLOAD (64), FIRST_PPS (10000), REPS (20),
+# GEN_CPUS (0), FWD_CPU (1), PAYLOAD (64), FIRST_PPS (10000), REPS (20),
 # BENCH_QUICK=1 (1 round, 2 s windows, 6 joins).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
@@ -49,7 +57,8 @@ fi
 ROUNDS=${ROUNDS:-3}
 WINDOW=${WINDOW:-4}
 WARMUP=${WARMUP:-1}
-GEN_CPUS=${GEN_CPUS:-"0 1"}
+GEN_CPUS=${GEN_CPUS:-0}
+FWD_CPU=${FWD_CPU:-1}
 PAYLOAD=${PAYLOAD:-64}
 FIRST_PPS=${FIRST_PPS:-10000}
 REPS=${REPS:-20}
@@ -57,6 +66,7 @@ SRC=10.91.0.2 GROUP=232.1.1.1 JGROUP=239.1.2.3
 log() { echo "forwarding: $*" >&2; }
 [ "$(id -u)" == 0 ] || { log "needs root (namespaces, XDP, multicast routing): sudo $0"; exit 1; }
 [ -x "$XIGMP" ] || { log "$XIGMP missing: run make build"; exit 1; }
+command -v ethtool >/dev/null || { log "ethtool missing (scripts/deps.sh bench installs it)"; exit 1; }
 
 TAG=xgbf-$$
 U=$TAG-u R=$TAG-r S=$TAG-s
@@ -108,6 +118,21 @@ for i in 1 2 3 4; do
 done
 # S's replies to the inside querier / igmpproxy's queries stay on v3 (the default).
 ip netns exec "$R" sysctl -qw net.ipv4.igmp_max_memberships=64
+# The forwarder on a core of its own (see the top): threaded NAPI on po.
+ip netns exec "$U" ethtool -K uo tso off >/dev/null || { log "ethtool -K uo tso off failed"; exit 1; }
+ip netns exec "$R" ethtool -K po gro on >/dev/null || { log "ethtool -K po gro on failed"; exit 1; }
+for i in 1 2 3 4; do ip netns exec "$S" ethtool -K "h$i" gro on >/dev/null; done
+NAPI_BEFORE=" $(pgrep -d ' ' '^napi/po-') "	# other namespaces' po, if any
+ip netns exec "$R" sh -c 'echo 1 > /sys/class/net/po/threaded' || { log "cannot make po's NAPI threaded"; exit 1; }
+pin_napi() { # pin our po's NAPI kthread(s) to FWD_CPU; prints how many
+	local p n=0
+	for p in $(pgrep '^napi/po-'); do
+		case $NAPI_BEFORE in *" $p "*) continue ;; esac
+		taskset -pc "$FWD_CPU" "$p" >/dev/null && n=$((n + 1))
+	done
+	echo "$n"
+}
+[ "$(pin_napi)" -ge 1 ] || { log "no NAPI kthread for po appeared; the kernel's veth has no threaded NAPI?"; exit 1; }
 
 ERRORS=()	# label=reason, folded into the JSON
 note_error() { ERRORS+=("$1=$2"); log "$1: $2"; }
@@ -191,6 +216,7 @@ for round in $(seq "$ROUNDS"); do
 			start_smcroute "$fan" "$TMP/$cfg.log" || { FAILED[$cfg]=1; note_error "$cfg" "smcrouted did not install the route: $(tail -1 "$TMP/$cfg.log" | cut -c1-160)"; continue; } ;;
 		none) ;;
 		esac
+		[ "$(pin_napi)" -ge 1 ] || log "warning: po's NAPI kthread is gone ($cfg)"
 		outs=()
 		[ "$cfg" = none ] || for i in $(seq "$fan"); do outs+=("$S:h$i"); done
 		out=$TMP/run-$cfg-$round.json
@@ -273,20 +299,22 @@ fi
 errors_json=$($PY -c "import json,sys; print(json.dumps(dict(a.split('=',1) for a in sys.argv[1:])))" "${ERRORS[@]}")
 meta=$($PY -c "
 import json, sys
-errors, rounds, window, warmup, cpus, payload, fpps, reps, mode, smc, ipx = sys.argv[1:12]
+errors, rounds, window, warmup, cpus, payload, fpps, reps, mode, smc, ipx, fwd = sys.argv[1:13]
 print(json.dumps({'errors': json.loads(errors), 'rounds_n': int(rounds), 'window_s': float(window),
-  'warmup_s': float(warmup), 'generator_cpus': cpus.split(), 'payload_bytes': int(payload),
+  'warmup_s': float(warmup), 'generator_cpus': cpus.split(), 'forwarder_cpu': int(fwd), 'payload_bytes': int(payload),
   'frame_bytes': 14 + 20 + 8 + int(payload), 'first_packet_stream_pps': int(fpps), 'first_packet_joins': int(reps),
   'xdp_attach': mode or 'unknown', 'smcroute_version': smc, 'igmpproxy_version': ipx,
   'notes': 'pps = frames delivered per second summed over the outputs (h1..hN rx_packets); input_pps = that / fan-out; '
            'offered_pps = the generators\' frames (uo tx_packets + tx_dropped); loss = 1 - delivered / (offered x fan-out). '
-           'On veth the forwarding and the receiver run in the sender\'s softirq on its core, so offered tracks capacity: '
-           'a costlier forwarder shows as a lower offered rate, not as loss. none = no forwarder (the kernel drops the '
-           'stream at R): the generators\' ceiling. xigmp attaches its XDP program with auto, which picks generic XDP on veth '
+           'The generator runs on generator_cpus; po\'s threaded NAPI kthread (GRO on po and h*, TSO off on uo) on '
+           'forwarder_cpu, where R\'s receive, the forwarding and the receivers\' stack run: pps is what that core '
+           'forwards, the offered load is above it (none = no forwarder, the generator\'s ceiling) and the excess backs '
+           'up into the generator (uo tx_dropped). kernel = xigmp forwarding: kernel (the MFC, with xigmp\'s XDP IGMP '
+           'classifier still attached to po); smcroute = the MFC with no XDP program on po. xigmp attaches its XDP program with auto, which picks generic XDP on veth '
            '(xdp_attach); XDP redirects therefore run on skbs. first_packet = host report leaving h1 -> first data frame '
            'of the group arriving on h1 (one socket, kernel timestamps); the stream period (1/first_packet_stream_pps) '
            'adds up to one period.'}))" \
 	"$errors_json" "$ROUNDS" "$WINDOW" "$WARMUP" "$GEN_CPUS" "$PAYLOAD" "$FIRST_PPS" "$REPS" "$xdp_mode" \
 	"$(dpkg-query -W -f='${Version}' smcroute 2>/dev/null || echo none)" \
-	"$(dpkg-query -W -f='${Version}' igmpproxy 2>/dev/null || echo none)")
+	"$(dpkg-query -W -f='${Version}' igmpproxy 2>/dev/null || echo none)" "$FWD_CPU")
 $PY bench/e2e/forwarding.py summarize --meta "$meta" "${FILES[@]}"
