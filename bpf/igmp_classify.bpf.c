@@ -240,6 +240,10 @@ static __always_inline int fwd_multicast(struct xdp_md *ctx, struct iphdr *iph,
 		fwd_count(XIGMP_FWD_CNT_BLOCKED);
 		return XDP_DROP;
 	}
+	if (route->out_count == XIGMP_FWD_OUT_KERNEL) {
+		fwd_count(XIGMP_FWD_CNT_KERNEL_PATH);
+		return XDP_PASS;
+	}
 	if (iph->ttl <= 1) {
 		fwd_count(XIGMP_FWD_CNT_TTL_EXPIRED);
 		return XDP_DROP;

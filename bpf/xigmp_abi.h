@@ -210,7 +210,10 @@ struct xigmp_fwd_key {
 /* A route: the egress ports by slot bit, their number, and (when there is
  * exactly one) its ifindex, so the common single-egress case needs no
  * broadcast.  out_count 0 is a blocking row: matched, forwarded nowhere,
- * dropped (an IGMPv3 EXCLUDEd source under a (*,G) route). */
+ * dropped (an IGMPv3 EXCLUDEd source under a (*,G) route).  out_count
+ * XIGMP_FWD_OUT_KERNEL is a kernel-path row: the kernel's MFC forwards this
+ * one (a bridge egress, say), so it passes even with unmatched drop. */
+#define XIGMP_FWD_OUT_KERNEL	0xFFFFFFFFu
 struct xigmp_fwd_route {
 	__u64 out_mask;		/* bit n: the port in slot n */
 	__u32 out_count;
@@ -268,7 +271,9 @@ enum xigmp_fwd_counter {
 	 * (a broadcast reaching a port the route does not name, or a route
 	 * changed in flight). */
 	XIGMP_FWD_CNT_EGRESS_FILTERED = 7,
-	XIGMP_FWD_CNT__MAX = 8,
+	/* Matched a kernel-path row: passed to the kernel's MFC. */
+	XIGMP_FWD_CNT_KERNEL_PATH = 8,
+	XIGMP_FWD_CNT__MAX = 9,
 };
 
 #endif /* XIGMP_ABI_H */

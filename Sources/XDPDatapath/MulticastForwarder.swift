@@ -87,8 +87,10 @@ public final class MulticastForwarder: @unchecked Sendable {
     /// One installed route.
     public struct Route: Sendable {
         public let key: RouteKey
-        /// Egress ifindexes (empty: a blocking row).
+        /// Egress ifindexes (empty: a blocking or kernel-path row).
         public let egress: [UInt32]
+        /// A kernel-path row: passed to the kernel, whose MFC forwards it.
+        public let passesToKernel: Bool
         public let counters: RouteCounters
     }
 
@@ -109,6 +111,8 @@ public final class MulticastForwarder: @unchecked Sendable {
         /// not in the route (the broadcast case's filtering).
         public var egressSent: UInt64 = 0
         public var egressFiltered: UInt64 = 0
+        /// Frames matching a kernel-path row: passed to the kernel.
+        public var kernelPath: UInt64 = 0
 
         public init() {}
 
@@ -122,6 +126,7 @@ public final class MulticastForwarder: @unchecked Sendable {
             noEgress = at(XIGMP_FWD_CNT_NO_EGRESS)
             egressSent = at(XIGMP_FWD_CNT_EGRESS_SENT)
             egressFiltered = at(XIGMP_FWD_CNT_EGRESS_FILTERED)
+            kernelPath = at(XIGMP_FWD_CNT_KERNEL_PATH)
         }
     }
 
@@ -383,6 +388,15 @@ public final class MulticastForwarder: @unchecked Sendable {
         try install(key, xigmp_fwd_route(out_mask: 0, out_count: 0, single_ifindex: 0))
     }
 
+    /// Installs a kernel-path row: frames from `source` (nil: any) to `group`
+    /// on `ingress` pass to the kernel, whose MFC entry forwards them, even
+    /// when the ingress drops unmatched data.
+    public func passToKernel(ingress: NetworkInterface, source: IPv4Address?, group: IPv4Address) throws(DatapathError) {
+        let key = RouteKey(ingress: ingress.index, source: source, group: group)
+        try checkGroup(group, key)
+        try install(key, xigmp_fwd_route(out_mask: 0, out_count: XIGMP_FWD_OUT_KERNEL, single_ifindex: 0))
+    }
+
     private func checkGroup(_ group: IPv4Address, _ key: RouteKey) throws(DatapathError) {
         guard group.rawValue >> 28 == 0xE, group.rawValue >> 8 != 0xE0_0000 else {
             throw DatapathError(.kernel, "route \(key): \(group) is not a forwardable multicast group (224.0.0.0/4 outside the link-local 224.0.0.0/24)")
@@ -429,7 +443,8 @@ public final class MulticastForwarder: @unchecked Sendable {
         for k in try keys(of: routesMap, as: xigmp_fwd_key.self) {
             guard let v = try routesMap.lookup(k, as: xigmp_fwd_route.self) else { continue }
             let egress = (0..<64).filter { v.out_mask & (UInt64(1) << UInt64($0)) != 0 }.compactMap { slots[$0] }
-            result.append(Route(key: RouteKey(k), egress: egress.sorted(), counters: try counters(of: k)))
+            result.append(Route(key: RouteKey(k), egress: egress.sorted(), passesToKernel: v.out_count == XIGMP_FWD_OUT_KERNEL,
+                                counters: try counters(of: k)))
         }
         return result.sorted { ($0.key.ingress, $0.key.group, $0.key.source?.rawValue ?? 0) < ($1.key.ingress, $1.key.group, $1.key.source?.rawValue ?? 0) }
     }

@@ -56,11 +56,17 @@ final class XDPForwardingBackend: ForwardingBackend {
         try forwarders[incoming.index]?.forwarder.removeRoute(ingress: incoming, source: key.source, group: key.group)
     }
 
+    /// Marks `key` as the kernel path's on `incoming` (when XDP forwards
+    /// there): its frames pass to the MFC even with `unmatched: drop`.
+    func passToKernel(_ key: RouteKey, incoming: NetworkInterface) throws(DatapathError) {
+        try forwarders[incoming.index]?.forwarder.passToKernel(ingress: incoming, source: key.source, group: key.group)
+    }
+
     func counters() -> [RouteKey: (packets: UInt64, bytes: UInt64)] {
         var out: [RouteKey: (packets: UInt64, bytes: UInt64)] = [:]
         for (_, entry) in forwarders {
             guard let routes = try? entry.forwarder.routes() else { continue }
-            for r in routes {
+            for r in routes where !r.passesToKernel {
                 out[RouteKey(source: r.key.source, group: r.key.group, incoming: entry.interface.name)] =
                     (r.counters.packets, r.counters.bytes)
             }

@@ -109,6 +109,7 @@ final class ForwardingManager {
             guard let entry = installed.removeValue(forKey: key) else { continue }
             do throws(DatapathError) {
                 try backend(named: entry.path)?.remove(key, incoming: try interface(key.incoming))
+                if entry.path != xdp?.path { try xdp?.remove(key, incoming: try interface(key.incoming)) }
             } catch {
                 failed("removing \(key)", error)
             }
@@ -123,6 +124,10 @@ final class ForwardingManager {
                     try backend(named: old.path)?.remove(key, incoming: incoming)
                 }
                 try chosen.set(key, incoming: incoming, outgoing: outgoing)
+                if chosen !== xdp, let fast = xdp as? XDPForwardingBackend {
+                    // XDP sees this traffic first: let it through to the MFC.
+                    try fast.passToKernel(key, incoming: incoming)
+                }
                 var entry = installed[key] ?? Installed(outgoing: outs, path: chosen.path, installedNs: now, sampledNs: now)
                 entry.outgoing = outs
                 entry.path = chosen.path

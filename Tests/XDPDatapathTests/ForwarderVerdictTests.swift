@@ -79,6 +79,7 @@ struct ForwarderVerdictTests {
         d.unmatchedDropped = after.unmatchedDropped - fBefore.unmatchedDropped
         d.blocked = after.blocked - fBefore.blocked
         d.noEgress = after.noEgress - fBefore.noEgress
+        d.kernelPath = after.kernelPath - fBefore.kernelPath
         return (verdict, Dictionary(uniqueKeysWithValues: moved.map { ($0.key, $0.value) }), d)
     }
 
@@ -244,6 +245,24 @@ struct ForwarderVerdictTests {
             try s.forwarder.removeRoute(ingress: s.up, source: s1, group: g1)
             try s.forwarder.setRoute(ingress: s.up, source: s2, group: g1, egress: [])
             #expect(try s.forwarder.routes().map(\.key.source) == [nil])
+        }
+    }
+
+    @Test("a kernel-path row passes its traffic to the kernel even with unmatched drop")
+    func kernelPathRow() throws {
+        try withSetup { s in
+            try s.forwarder.enable(ingress: s.up, unmatched: .drop)
+            try s.forwarder.passToKernel(ingress: s.up, source: nil, group: g1)
+            let (v, _, fwd) = try run(s, ForwarderFrames.udp(dst: [239, 1, 1, 1]), on: s.up.index)
+            #expect(v == .pass)
+            #expect(fwd == counters { $0.kernelPath = 1 })
+            // Other groups are still dropped as unmatched; a blocking (S,G) row still wins.
+            #expect(try run(s, ForwarderFrames.udp(dst: [239, 2, 2, 2]), on: s.up.index).0 == .drop)
+            try s.forwarder.blockSource(ingress: s.up, source: s2, group: g1)
+            #expect(try run(s, ForwarderFrames.udp(src: [10, 1, 0, 3], dst: [239, 1, 1, 1]), on: s.up.index).0 == .drop)
+            let routes = try s.forwarder.routes()
+            #expect(routes.map(\.passesToKernel) == [true, false])
+            #expect(routes.first?.egress == [])
         }
     }
 
