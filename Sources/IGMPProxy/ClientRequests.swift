@@ -1,3 +1,4 @@
+import IGMPMembership
 import IGMPWire
 
 /// Why a client's report or leave was not sent. Each is also counted
@@ -76,11 +77,21 @@ extension ProxyPolicy {
     /// 224.0.0.22; use ``clientReport(records:at:_:)`` for state-change or
     /// source-specific records. With ``ProxyMode/unicastMembershipResponse`` on,
     /// they go unicast to the querier instead.
+    ///
+    /// Under ``MembershipTracking/track`` the request joins the union the
+    /// upstream hears instead (RFC 4605 §4.1: the client is one more
+    /// downstream): xigmp's host side reports the change, in the version the
+    /// upstream querier allows, with retransmissions, and keeps answering
+    /// queries for it until ``clientLeave(groups:version:at:_:)``; an inside
+    /// member leaving does not take the group away from the client.
     @discardableResult
     public mutating func clientReport(groups: [IPv4Address], version: IGMPVersion, at now: ProxyTime,
                                       _ emit: (ProxyAction) -> Void) throws(ClientRequestError) -> ClientDelivery {
         expireQueriers(at: now, emit)
         try check(.membershipReportToNetwork, groups: groups, emit)
+        if configuration.membership == .track {
+            return trackClient(groups.map { GroupRecord(type: .toExclude, group: $0) }, at: now, emit)
+        }
         switch version {
         case .v1: return try send(groups.map { IGMPMessage.v1Report(group: $0) }, as: .membershipReportToNetwork, at: now, emit)
         case .v2: return try send(groups.map { IGMPMessage.v2Report(group: $0) }, as: .membershipReportToNetwork, at: now, emit)
@@ -99,7 +110,9 @@ extension ProxyPolicy {
                                       _ emit: (ProxyAction) -> Void) throws(ClientRequestError) -> ClientDelivery {
         expireQueriers(at: now, emit)
         try check(.membershipReportToNetwork, groups: records.map(\.group), emit)
-        return try send(try v3Reports(records, emit), as: .membershipReportToNetwork, at: now, emit)
+        let reports = try v3Reports(records, emit)
+        if configuration.membership == .track { return trackClient(records, at: now, emit) }
+        return try send(reports, as: .membershipReportToNetwork, at: now, emit)
     }
 
     /// Sends leaves for `groups` through the active outside (``ProxyMode/leaveToNetwork``):
@@ -112,6 +125,13 @@ extension ProxyPolicy {
                                      _ emit: (ProxyAction) -> Void) throws(ClientRequestError) -> ClientDelivery {
         expireQueriers(at: now, emit)
         try check(.leaveToNetwork, groups: groups, emit)
+        if version == .v1 {
+            emit(.count(.droppedClientRequest))
+            throw .noLeaveInV1
+        }
+        if configuration.membership == .track {
+            return trackClient(groups.map { GroupRecord(type: .toInclude, group: $0) }, at: now, emit)
+        }
         switch version {
         case .v1:
             emit(.count(.droppedClientRequest))
@@ -120,6 +140,54 @@ extension ProxyPolicy {
         case .v3:
             let records = groups.map { GroupRecord(type: .toInclude, group: $0) }
             return try send(try v3Reports(records, emit), as: .leaveToNetwork, at: now, emit)
+        }
+    }
+
+    /// Applies `records` to the client's membership (RFC 3376 §3.1 socket
+    /// semantics: TO_IN/IS_IN set INCLUDE, TO_EX/IS_EX set EXCLUDE, ALLOW and
+    /// BLOCK add or take sources) and hands the union of each group to the
+    /// host side of the active outside, which sends what changed.
+    private mutating func trackClient(_ records: [GroupRecord], at now: ProxyTime,
+                                      _ emit: (ProxyAction) -> Void) -> ClientDelivery {
+        let outside = activeOutside
+        var route = ClientDelivery.Route.multicast
+        if configuration.modes.unicastMembershipResponse {
+            if querier(for: outside, at: now) != nil { route = .querier }
+            else if configuration.unicastFallback != nil { route = .fallback }
+        }
+        var sent = 0
+        let time = MembershipTime(nanoseconds: now.nanoseconds)
+        for record in records {
+            let next = Self.apply(record, to: clientStates[record.group] ?? .none)
+            clientStates[record.group] = next.hasMembers ? next : nil
+            let union = routers.insideUnion(of: record.group).union(next)
+            withHost(outside) { host, policy in
+                host.setState(of: record.group, to: union, at: time) { action in
+                    if case .send = action { sent += 1 }
+                    policy.hostAction(action, on: outside, at: now, emit)
+                }
+            }
+            emit(.count(record.type == .toInclude && record.sources.isEmpty ? .sentClientLeave : .sentClientReport))
+        }
+        return ClientDelivery(outside: outside, route: route, messageCount: sent)
+    }
+
+    /// `state` after a host asks for `record` (RFC 3376 §3.1, §5.1).
+    static func apply(_ record: GroupRecord, to state: GroupFilterState) -> GroupFilterState {
+        let sources = Set(record.sources)
+        switch record.type {
+        case .isInclude, .toInclude:
+            return GroupFilterState(mode: .include, sources: sources.sorted())
+        case .isExclude, .toExclude:
+            return GroupFilterState(mode: .exclude, sources: sources.sorted())
+        case .allowNewSources:
+            return state.mode == .include
+                ? GroupFilterState(mode: .include, sources: Set(state.sources).union(sources).sorted())
+                : GroupFilterState(mode: .exclude, sources: Set(state.sources).subtracting(sources).sorted())
+        case .blockOldSources:
+            return state.mode == .include
+                ? GroupFilterState(mode: .include, sources: Set(state.sources).subtracting(sources).sorted())
+                : GroupFilterState(mode: .exclude, sources: Set(state.sources).union(sources).sorted())
         }
     }
 

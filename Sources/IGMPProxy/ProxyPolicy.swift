@@ -42,6 +42,9 @@ public struct ProxyPolicy: Sendable {
     /// The host side of each upstream (RFC 4605 with ``MembershipTracking/track``).
     var hostPrimary: HostMembership
     var hostAlt: HostMembership
+    /// What the client API asked for under ``MembershipTracking/track``: one
+    /// more downstream in the union the upstream hears.
+    var clientStates: [IPv4Address: GroupFilterState] = [:]
 
     /// Creates a policy; throws when ``ProxyConfiguration/validate()`` does.
     /// Queriers start at `now` (their startup queries are due at once: call

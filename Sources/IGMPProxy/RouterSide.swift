@@ -134,7 +134,8 @@ extension ProxyPolicy {
                 // The upstream reports the union of every downstream; with one
                 // downstream that is its own state.
                 let active = activeOutside
-                let union = routers.insides.count <= 1 ? change.new : routers.insideUnion(of: change.group)
+                var union = routers.insides.count <= 1 ? change.new : routers.insideUnion(of: change.group)
+                if let client = clientStates[change.group] { union = union.union(client) }
                 withHost(active) { host, policy in
                     host.setState(of: change.group, to: union, at: MembershipTime(nanoseconds: now.nanoseconds)) {
                         policy.hostAction($0, on: active, at: now, emit)
@@ -221,10 +222,11 @@ extension ProxyPolicy {
             host.leaveAll(at: time) { policy.hostAction($0, on: previous, at: now, emit) }
         }
         let routers = routers
-        let groups = routers.insideGroups
+        let client = clientStates
+        let groups = Set(routers.insideGroups).union(client.keys).sorted()
         withHost(selection) { host, policy in
             for group in groups {
-                host.setState(of: group, to: routers.insideUnion(of: group), at: time) {
+                host.setState(of: group, to: routers.insideUnion(of: group).union(client[group] ?? .none), at: time) {
                     policy.hostAction($0, on: selection, at: now, emit)
                 }
             }

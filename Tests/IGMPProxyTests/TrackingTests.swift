@@ -183,3 +183,74 @@ struct TrackingTests {
         #expect(p.routerRoles.isEmpty)
     }
 }
+
+@Suite("Client requests under RFC 4605 tracking")
+struct ClientTrackingTests {
+    static let modes = ProxyModes(queryNotify: true, membershipReportToNetwork: true, leaveToNetwork: true)
+
+    private func clientJoin(_ p: inout ProxyPolicy, _ groups: [IPv4Address], at t: ProxyTime) throws -> (Recorded, ClientDelivery) {
+        let (r, result) = client(&p) { (p, emit) throws(ClientRequestError) in
+            try p.clientReport(groups: groups, version: .v2, at: t, emit)
+        }
+        return (r, try result.get())
+    }
+
+    @Test("a client join becomes host-side state: TO_EX upstream, retransmitted, answered in queries")
+    func clientJoinIsTracked() throws {
+        var p = trackingPolicy(modes: Self.modes)
+        _ = run(&p, until: 1)
+        let (r, delivery) = try clientJoin(&p, [group1], at: .seconds(1))
+        #expect(delivery.messageCount == 1)
+        #expect(r.count(.sentClientReport) == 1)
+        #expect(upstreamRecords(r).map(\.type) == [.toExclude], "sent by the host side, as v3 (no older querier heard)")
+        #expect(p.upstreamMemberships(on: .primary).map(\.group) == [group1])
+        let later = run(&p, until: 3)
+        #expect(upstreamRecords(later).map(\.type) == [.toExclude], "the robustness retransmission")
+    }
+
+    @Test("an inside member leaving does not take the group from the client; the client's leave does")
+    func unionWithInside() throws {
+        var p = trackingPolicy(modes: Self.modes)
+        _ = run(&p, until: 1)
+        _ = try feed(&p, insideReport(.v2Report(group: group1)), at: .seconds(1))
+        _ = try clientJoin(&p, [group1], at: .seconds(2))
+        _ = try feed(&p, insideReport(.v2Leave(group: group1), to: .allRouters), at: .seconds(3))
+        var r = run(&p, until: 8)
+        #expect(p.groupStates(on: .inside).isEmpty, "the inside member is gone")
+        #expect(p.upstreamMemberships(on: .primary).map(\.group) == [group1])
+        #expect(!upstreamRecords(r).contains { $0.type == .toInclude }, "no leave went upstream")
+        let (leave, result) = client(&p) { (p, emit) throws(ClientRequestError) in
+            try p.clientLeave(groups: [group1], version: .v3, at: .seconds(8), emit)
+        }
+        _ = try result.get()
+        r = leave
+        #expect(upstreamRecords(r).map(\.type) == [.toInclude])
+        #expect(r.count(.sentClientLeave) == 1)
+        #expect(p.upstreamMemberships(on: .primary).isEmpty)
+    }
+
+    @Test("v3 records apply to the client's state: TO_IN(s1), ALLOW(s2), BLOCK(s1)")
+    func recordSemantics() throws {
+        var p = trackingPolicy(modes: Self.modes)
+        _ = run(&p, until: 1)
+        let s1 = ip("10.0.0.1"), s2 = ip("10.0.0.2")
+        for (i, record) in [GroupRecord(type: .toInclude, group: ssmGroup, sources: [s1]),
+                            GroupRecord(type: .allowNewSources, group: ssmGroup, sources: [s2]),
+                            GroupRecord(type: .blockOldSources, group: ssmGroup, sources: [s1])].enumerated() {
+            let (_, result) = client(&p) { (p, emit) throws(ClientRequestError) in
+                try p.clientReport(records: [record], at: .seconds(UInt64(2 + i)), emit)
+            }
+            _ = try result.get()
+        }
+        #expect(p.upstreamMemberships(on: .primary).first?.state == GroupFilterState(mode: .include, sources: [s2]))
+    }
+
+    @Test("an outside switch moves the client's groups too")
+    func switchMovesClientGroups() throws {
+        var p = trackingPolicy(modes: Self.modes)
+        _ = run(&p, until: 1)
+        _ = try clientJoin(&p, [group2], at: .seconds(1))
+        try p.setActiveOutside(.alt, at: .seconds(2)) { _ in }
+        #expect(p.upstreamMemberships(on: .alt).map(\.group) == [group2])
+    }
+}
