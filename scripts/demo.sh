@@ -10,11 +10,13 @@
 #                                     kernel joins      membership-reporter,
 #                                     239.1.1.1          unicast to the proxy
 #                                                        (translation) 239.2.2.2
+#   act 2 adds a second inside interface: vc3 10.30.0.1 (veth) --- [c3] 10.30.0.13
 #
 # Act 1 shows, side by side, what is heard upstream and inside, the upstream
 # querier's membership table, and the proxy's stats. Act 2 runs the same edge
 # as an RFC 4605 proxy (xigmp the inside's querier, one member upstream) that
-# forwards an upstream source's multicast data to the containers that joined.
+# forwards an upstream source's multicast data to the containers that joined,
+# on two inside interfaces (dockerbr with c1 and c2, the veth vc3 to c3).
 # Tears everything down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,20 +25,20 @@ REPORTER=${REPORTER:-$(dirname "$XIGMP")/membership-reporter}
 [ "$(id -u)" == 0 ] || { echo "demo: needs root (namespaces, XDP): sudo make demo" >&2; exit 1; }
 for b in "$XIGMP" "$REPORTER"; do [ -x "$b" ] || { echo "demo: $b missing: run make demo" >&2; exit 1; }; done
 
-UP=xgdemo-up-$$ PX=xgdemo-px-$$ C1=xgdemo-c1-$$ C2=xgdemo-c2-$$
+UP=xgdemo-up-$$ PX=xgdemo-px-$$ C1=xgdemo-c1-$$ C2=xgdemo-c2-$$ C3=xgdemo-c3-$$
 TMP=$(mktemp -d)
 PIDS=()
 cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
-	for ns in $UP $PX $C1 $C2; do ip netns del "$ns" 2>/dev/null || true; done
+	for ns in $UP $PX $C1 $C2 $C3; do ip netns del "$ns" 2>/dev/null || true; done
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "topology"
-for ns in $UP $PX $C1 $C2; do
+for ns in $UP $PX $C1 $C2 $C3; do
 	ip netns add "$ns"
 	ip -n "$ns" link set lo up
 	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
@@ -62,6 +64,12 @@ for c in $C1 $C2; do
 	i=$((i + 1))
 done
 ip netns exec "$C1" sysctl -qw net.ipv4.conf.all.igmpv3_unsolicited_report_interval=500
+# A second inside interface for act 2: a plain veth to c3 (a VM tap, say).
+ip -n "$PX" link add vc3 type veth peer name eth0 netns "$C3"
+ip -n "$PX" addr add 10.30.0.1/24 dev vc3
+ip -n "$PX" link set vc3 up
+ip -n "$C3" addr add 10.30.0.13/24 dev eth0
+ip -n "$C3" link set eth0 up
 cat >"$TMP/xigmp.yaml" <<YAML
 # the demo's proxy: both directions, plus unicast translation for c2
 interfaces: {outside: out0, inside: dockerbr}
@@ -142,15 +150,15 @@ ip -n "$PX" -d link show | grep -q prog/xdp && { echo "demo: XDP left attached" 
 
 # ---- act 2: the same edge as an RFC 4605 proxy that forwards the data ----
 TOOL=tests/integration/mcast_tool.py
-step "act 2: membership tracking (RFC 4605) and multicast data forwarding (config below)"
+step "act 2: membership tracking (RFC 4605) and multicast data forwarding, two inside interfaces (config below)"
 cat >"$TMP/edge.yaml" <<YAML
-interfaces: {outside: out0, inside: dockerbr}
+interfaces: {outside: out0, inside: [dockerbr, vc3]}
 modes: {queryNotify: true}
 membership: track
 querier:
   inside: {queryInterval: 10s, queryResponseInterval: 2s, lastMemberQueryInterval: 300ms}
 limits: {maxGroupsPerHost: 64, reportsPerSecondPerHost: 500}
-forwarding: {mode: xdp, unmatched: pass}
+forwarding: {mode: xdp, unmatched: drop}
 routes:
   - {group: 232.5.5.5, source: 10.10.0.1, out: [dockerbr]}
 control: {socket: $TMP/xigmp.sock}
@@ -163,20 +171,21 @@ for _ in $(seq 50); do [ -S "$TMP/xigmp.sock" ] && break; sleep 0.1; done
 [ -S "$TMP/xigmp.sock" ] || { echo "demo: the daemon did not start:"; cat "$TMP/edge.log"; exit 1; }
 sleep 0.5
 
-step "c1 and c2 join 239.3.3.3 (their kernels, IGMPv3); xigmp is their querier and reports once upstream"
+step "c1, c2 (on dockerbr) and c3 (on vc3) join 239.3.3.3, c3 also 239.6.6.6; xigmp is their querier and reports once upstream"
 ip -n "$C1" addr add 239.3.3.3/32 dev eth0 autojoin
 ip -n "$C2" addr add 239.3.3.3/32 dev eth0 autojoin
+ip -n "$C3" addr add 239.3.3.3/32 dev eth0 autojoin
+ip -n "$C3" addr add 239.6.6.6/32 dev eth0 autojoin
 sleep 2
 "$XIGMP" --netns "$PX" groups --socket "$TMP/xigmp.sock" | sed 's/^/   /'
 echo "upstream querier's table:"; bridge -n "$UP" mdb show | grep 239.3.3.3 | sed 's/^/   /'
 
-step "a source upstream (10.10.0.1) sends 200 datagrams to 239.3.3.3 and 239.4.4.4 (not joined), TTL 8"
-for c in $C1 $C2; do ip netns exec "$c" /usr/bin/python3 $TOOL sniff eth0 2.5 >"$TMP/$c.data" & done
+step "a source upstream (10.10.0.1) sends 200 datagrams each to 239.3.3.3, 239.6.6.6 and 239.4.4.4 (not joined), TTL 8"
+for c in $C1 $C2 $C3; do ip netns exec "$c" /usr/bin/python3 $TOOL sniff eth0 3 >"$TMP/$c.data" & done
 sleep 0.4
-ip netns exec "$UP" /usr/bin/python3 $TOOL send 239.3.3.3 200 10.10.0.1
-ip netns exec "$UP" /usr/bin/python3 $TOOL send 239.4.4.4 200 10.10.0.1
-sleep 2.5
-for c in $C1 $C2; do
+for g in 239.3.3.3 239.6.6.6 239.4.4.4; do ip netns exec "$UP" /usr/bin/python3 $TOOL send $g 200 10.10.0.1; done
+sleep 3
+for c in $C1 $C2 $C3; do
 	/usr/bin/python3 - "$TMP/$c.data" "$c" <<'PY'
 import json, sys
 flows = json.loads(open(sys.argv[1]).read().splitlines()[-1])
@@ -185,15 +194,22 @@ for key, f in sorted(flows.items()):
 if not flows: print(f"   {sys.argv[2]}: nothing")
 PY
 done
-grep -q '"10.10.0.1>239.3.3.3": {"count": 200' "$TMP/$C1.data" || { echo "demo: c1 did not get the stream" >&2; exit 1; }
-grep -q '239.4.4.4' "$TMP/$C1.data" && { echo "demo: an unjoined group was forwarded" >&2; exit 1; }
+for c in $C1 $C3; do
+	grep -q '"10.10.0.1>239.3.3.3": {"count": 200' "$TMP/$c.data" || { echo "demo: $c did not get the 239.3.3.3 stream" >&2; exit 1; }
+done
+grep -q '"10.10.0.1>239.6.6.6": {"count": 200' "$TMP/$C3.data" || { echo "demo: c3 did not get the 239.6.6.6 stream" >&2; exit 1; }
+grep -q '239.6.6.6' "$TMP/$C1.data" && { echo "demo: 239.6.6.6 reached dockerbr, which never joined it" >&2; exit 1; }
+grep -q '239.4.4.4' "$TMP/$C1.data" "$TMP/$C3.data" && { echo "demo: an unjoined group was forwarded" >&2; exit 1; }
 "$XIGMP" --netns "$PX" routes --socket "$TMP/xigmp.sock" | sed 's/^/   /'
-echo "   (dockerbr is a bridge: no XDP transmit, so the kernel path, programmed at join time;"
-echo "    an inside veth or NIC takes the XDP path, see README: Forwarding)"
+echo "   (239.6.6.6 goes only to the veth vc3: the XDP path. 239.3.3.3 also goes to dockerbr, a"
+echo "    bridge with no XDP transmit: the kernel path, programmed at join time, and with"
+echo "    unmatched: drop XDP passes that entry's traffic to the kernel. See README: Forwarding)"
 
-step "both leave: last-member queries, the entry goes, the upstream hears the leave"
+step "everyone leaves: last-member queries, the entries go, the upstream hears the leaves"
 ip -n "$C1" addr del 239.3.3.3/32 dev eth0
 ip -n "$C2" addr del 239.3.3.3/32 dev eth0
+ip -n "$C3" addr del 239.3.3.3/32 dev eth0
+ip -n "$C3" addr del 239.6.6.6/32 dev eth0
 sleep 2
 "$XIGMP" --netns "$PX" routes --socket "$TMP/xigmp.sock" | sed 's/^/   /'
 echo "upstream querier's table for 239.3.3.3:"; bridge -n "$UP" mdb show | grep 239.3.3.3 | sed 's/^/   /' || echo "   (gone)"

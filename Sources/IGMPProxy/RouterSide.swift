@@ -134,7 +134,10 @@ extension ProxyPolicy {
                 // The upstream reports the union of every downstream; with one
                 // downstream that is its own state.
                 let active = activeOutside
-                var union = routers.insides.count <= 1 ? change.new : routers.insideUnion(of: change.group)
+                // The changing router is moved out of `routers` while it
+                // runs (see routerHear, tick): the others' union plus its new state.
+                var union = routers.insides.count <= 1 ? change.new
+                    : change.new.union(routers.insideUnion(of: change.group))
                 if let client = clientStates[change.group] { union = union.union(client) }
                 withHost(active) { host, policy in
                     host.setState(of: change.group, to: union, at: MembershipTime(nanoseconds: now.nanoseconds)) {

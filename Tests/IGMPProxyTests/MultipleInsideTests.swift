@@ -107,6 +107,22 @@ struct MultipleInsideTests {
         #expect(upstream(p, group1) == nil)
     }
 
+    @Test("a group joined on one inside interface only is reported upstream, whichever it is")
+    func groupOnOneInsideOnly() throws {
+        for role in [InterfaceRole.inside, inside2] {
+            var p = twoInsides(ProxyModes(queryNotify: true), membership: .track)
+            _ = run(&p, until: 1)
+            _ = try feed(&p, report([GroupRecord(type: .toExclude, group: group2)], on: role), at: at(1))
+            #expect(upstream(p, group2) == GroupFilterState(mode: .exclude), "joined on \(role == .inside ? "the first" : "the second")")
+            // And it stays while the other interface's table changes.
+            let other = role == .inside ? inside2 : InterfaceRole.inside
+            _ = try feed(&p, report([GroupRecord(type: .toExclude, group: group1)], on: other), at: at(1.2))
+            _ = try feed(&p, report([GroupRecord(type: .isExclude, group: group2)], on: role), at: at(1.4))
+            #expect(upstream(p, group2) == GroupFilterState(mode: .exclude))
+            #expect(upstream(p, group1) == GroupFilterState(mode: .exclude))
+        }
+    }
+
     @Test("switching the outside moves the union, not only the first downstream's groups")
     func switchMovesUnion() throws {
         var p = twoInsides(ProxyModes(queryNotify: true), membership: .track)

@@ -184,6 +184,10 @@ EOF
 	expect_eq "two insides ($MODE): one (*,239.3.3.3) entry out of both" pi,pj "$(routes_out 239.3.3.3)"
 	expect_eq "two insides ($MODE): on the $MODE path" "$MODE" "$(route_field '*' 239.3.3.3 path)"
 	expect_eq "two insides ($MODE): both tables have the group; the upstream reports it once, EXCLUDE" "pi,pj exclude" "$(groups_field 239.3.3.3)"
+	ip -n "$J" addr add 239.3.3.4/32 dev hj autojoin
+	wait_for pj routes_out 239.3.3.4
+	expect_eq "two insides ($MODE): a group only pj's host joined is reported upstream too" "pj exclude" "$(groups_field 239.3.3.4)"
+	ip -n "$J" addr del 239.3.3.4/32 dev hj
 	sniff "$H" hi 1.5 t1; sniff "$J" hj 1.5 t2; sleep 0.4
 	send 239.3.3.3 30
 	sleep 1.5
