@@ -289,6 +289,11 @@ public struct HostMembership: Sendable {
         emitReports([record], counter: .sentCurrentState, emit)
     }
 
+    /// Most sources one record can carry in a report that fits a 1500-byte
+    /// frame: (1500 − 24 IP with Router Alert − 8 report header − 8 record
+    /// header) / 4. A state with more cannot be reported as it is.
+    public static let maxSourcesPerRecord = (1500 - 24 - 8 - 8) / 4
+
     /// Packs records into v3 reports that fit a 1500-byte frame (24 bytes of IP
     /// header with Router Alert, 8 of report header), splitting none.
     func emitReports(_ records: [GroupRecord], counter: HostCounter, _ emit: (HostAction) -> Void) {

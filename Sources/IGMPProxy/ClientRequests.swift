@@ -124,7 +124,12 @@ extension ProxyPolicy {
     public mutating func clientLeave(groups: [IPv4Address], version: IGMPVersion, at now: ProxyTime,
                                      _ emit: (ProxyAction) -> Void) throws(ClientRequestError) -> ClientDelivery {
         expireQueriers(at: now, emit)
-        try check(.leaveToNetwork, groups: groups, emit)
+        // Under track a leave undoes the client's own join (host-side state),
+        // so the mode that let the join in lets the leave in too: a join must
+        // never be impossible to take back.
+        let tracked = configuration.membership == .track && configuration.modes.membershipReportToNetwork
+        try check(tracked && !configuration.modes.leaveToNetwork ? .membershipReportToNetwork : .leaveToNetwork,
+                  groups: groups, emit)
         if version == .v1 {
             emit(.count(.droppedClientRequest))
             throw .noLeaveInV1
@@ -160,7 +165,7 @@ extension ProxyPolicy {
         for record in records {
             let next = Self.apply(record, to: clientStates[record.group] ?? .none)
             clientStates[record.group] = next.hasMembers ? next : nil
-            let union = routers.insideUnion(of: record.group).union(next)
+            let union = Self.reportable(routers.insideUnion(of: record.group).union(next))
             withHost(outside) { host, policy in
                 host.setState(of: record.group, to: union, at: time) { action in
                     if case .send = action { sent += 1 }

@@ -139,6 +139,7 @@ extension ProxyPolicy {
                 var union = routers.insides.count <= 1 ? change.new
                     : change.new.union(routers.insideUnion(of: change.group))
                 if let client = clientStates[change.group] { union = union.union(client) }
+                union = Self.reportable(union)
                 withHost(active) { host, policy in
                     host.setState(of: change.group, to: union, at: MembershipTime(nanoseconds: now.nanoseconds)) {
                         policy.hostAction($0, on: active, at: now, emit)
@@ -171,6 +172,13 @@ extension ProxyPolicy {
         case .primary: hostPrimary = host
         case .alt: hostAlt = host
         }
+    }
+
+    /// `state`, or EXCLUDE({}) when its source list is too long for one
+    /// record (the union of several downstreams' INCLUDE lists can be):
+    /// receiving every source is the safe over-approximation.
+    static func reportable(_ state: GroupFilterState) -> GroupFilterState {
+        state.sources.count > HostMembership.maxSourcesPerRecord ? GroupFilterState(mode: .exclude) : state
     }
 
     /// A query heard on the active outside, for the host side to answer.
@@ -229,7 +237,8 @@ extension ProxyPolicy {
         let groups = Set(routers.insideGroups).union(client.keys).sorted()
         withHost(selection) { host, policy in
             for group in groups {
-                host.setState(of: group, to: routers.insideUnion(of: group).union(client[group] ?? .none), at: time) {
+                host.setState(of: group, to: Self.reportable(routers.insideUnion(of: group).union(client[group] ?? .none)),
+                              at: time) {
                     policy.hostAction($0, on: selection, at: now, emit)
                 }
             }

@@ -183,6 +183,12 @@ public final class MulticastForwarder: @unchecked Sendable {
         statsMap = try need(XIGMP_MAP_FWD_STATS)
         countersMap = try need(XIGMP_MAP_FWD_COUNTERS)
         enabledCountMap = try need(XIGMP_MAP_FWD_ON)
+        // The counter slots grow with the ABI: fewer means an older
+        // classifier, which would misread newer route rows (a kernel-path
+        // row's out_count as a broadcast to nowhere).
+        guard countersMap.maxEntries == Int(XIGMP_FWD_CNT__MAX.rawValue) else {
+            throw DatapathError(.kernel, "the classifier on \(interface.name) (prog id \(existing.program.id)) is from another xigmp version (\(countersMap.maxEntries) forwarding counters, this one has \(XIGMP_FWD_CNT__MAX.rawValue)); reload it with `xigmp load --force --iface \(interface.name)`")
+        }
         egressProgram = try Self.loadEgressProgram(sharing: byName)
         classifier = nil
     }

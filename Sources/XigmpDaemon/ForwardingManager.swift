@@ -108,8 +108,10 @@ final class ForwardingManager {
         for key in remove {
             guard let entry = installed.removeValue(forKey: key) else { continue }
             do throws(DatapathError) {
-                try backend(named: entry.path)?.remove(key, incoming: try interface(key.incoming))
+                // The kernel-path row first: never a moment where XDP passes
+                // traffic to a kernel that has no entry for it.
                 if entry.path != xdp?.path { try xdp?.remove(key, incoming: try interface(key.incoming)) }
+                try backend(named: entry.path)?.remove(key, incoming: try interface(key.incoming))
             } catch {
                 failed("removing \(key)", error)
             }
@@ -120,18 +122,24 @@ final class ForwardingManager {
                 var outgoing: [NetworkInterface] = []
                 for name in outs { outgoing.append(try interface(name)) }
                 let chosen = choose(incoming: incoming, outgoing: outgoing)
-                if let old = installed[key], old.path != chosen.path {
-                    try backend(named: old.path)?.remove(key, incoming: incoming)
-                }
+                let oldPath = installed[key]?.path
                 try chosen.set(key, incoming: incoming, outgoing: outgoing)
-                if chosen !== xdp, let fast = xdp as? XDPForwardingBackend {
-                    // XDP sees this traffic first: let it through to the MFC.
-                    try fast.passToKernel(key, incoming: incoming)
-                }
+                // Recorded before anything else can fail, so a removal finds it.
                 var entry = installed[key] ?? Installed(outgoing: outs, path: chosen.path, installedNs: now, sampledNs: now)
                 entry.outgoing = outs
                 entry.path = chosen.path
                 installed[key] = entry
+                if chosen !== xdp, let fast = xdp as? XDPForwardingBackend {
+                    // XDP sees this traffic first: let it through to the MFC
+                    // (this also replaces the XDP route when the entry moves
+                    // from xdp to kernel).
+                    try fast.passToKernel(key, incoming: incoming)
+                }
+                // kernel → xdp: the XDP route has replaced the kernel-path
+                // row, so the MFC entry can go now, with nothing in between.
+                if let oldPath, oldPath != chosen.path, oldPath != xdp?.path {
+                    try backend(named: oldPath)?.remove(key, incoming: incoming)
+                }
             } catch {
                 failed("installing \(key) → \(outs.joined(separator: ","))", error)
             }
@@ -187,6 +195,8 @@ final class ForwardingManager {
         for (key, entry) in installed {
             guard let incoming = try? interface(key.incoming) else { continue }
             try? backend(named: entry.path)?.remove(key, incoming: incoming)
+            // A kernel-path row would outlive us in a classifier `xigmp load` pinned.
+            if entry.path != xdp?.path { try? xdp?.remove(key, incoming: incoming) }
         }
         installed = [:]
         plan = ForwardingPlan()

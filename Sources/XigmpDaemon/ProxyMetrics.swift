@@ -126,7 +126,8 @@ final class ProxyMetrics: @unchecked Sendable {
     private var kernelGauges: [String: Gauge] = [:]
     func update(kernel name: String, on role: InterfaceRole, ifname: String, _ value: UInt64) {
         kernelTotals[role, default: [:]][name] = value
-        let key = "\(name)/\(role)"
+        // By interface: every inside interface has the role "inside".
+        let key = "\(name)/\(role)/\(ifname)"
         if kernelGauges[key] == nil {
             kernelGauges[key] = registry.makeGauge(
                 descriptor: Self.d("kernel", name, "Counted in the kernel: xdp_rate_limited (per-source token bucket drops), egress_allowed / egress_dropped / egress_rewritten (host reports the TC egress filter passed, dropped, or passed with other groups' records blanked)"),

@@ -169,6 +169,7 @@ struct ReloadService: Service {
             var restartOnly: [String] = []
             if n.interfaces != current.interfaces { restartOnly.append("interfaces") }
             if n.datapath != current.datapath { restartOnly.append("datapath") }
+            if n.xdpMode != current.xdpMode { restartOnly.append("xdpMode") }
             if n.metricsListen != current.metricsListen { restartOnly.append("metrics") }
             if n.controlSocket != current.controlSocket { restartOnly.append("control.socket") }
             if n.membership != current.membership { restartOnly.append("membership") }

@@ -123,6 +123,23 @@ struct MultipleInsideTests {
         }
     }
 
+    @Test("a union too long for one report record is reported as EXCLUDE({})")
+    func unionOverflow() throws {
+        var p = twoInsides(ProxyModes(queryNotify: true), membership: .track)
+        _ = run(&p, until: 1)
+        // 200 sources on each inside, in ALLOW records of 50 (under the per-record cap).
+        for (k, role) in [InterfaceRole.inside, inside2].enumerated() {
+            for chunk in 0..<4 {
+                let sources = (0..<50).map { IPv4Address(rawValue: 0x0A00_0000 | UInt32(k << 16 | chunk * 50 + $0 + 1)) }
+                _ = try feed(&p, report([GroupRecord(type: .allowNewSources, group: group1, sources: sources)], on: role),
+                             at: at(1 + Double(chunk) / 10))
+            }
+        }
+        #expect(p.groupStates(on: .inside).first?.state.sources.count == 200)
+        #expect(p.groupStates(on: inside2).first?.state.sources.count == 200)
+        #expect(upstream(p, group1) == GroupFilterState(mode: .exclude), "400 sources do not fit one record")
+    }
+
     @Test("switching the outside moves the union, not only the first downstream's groups")
     func switchMovesUnion() throws {
         var p = twoInsides(ProxyModes(queryNotify: true), membership: .track)

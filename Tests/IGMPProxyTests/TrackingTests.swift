@@ -245,6 +245,26 @@ struct ClientTrackingTests {
         #expect(p.upstreamMemberships(on: .primary).first?.state == GroupFilterState(mode: .include, sources: [s2]))
     }
 
+    @Test("with leaveToNetwork off, a tracked client can still take its own join back")
+    func leaveWithoutLeaveMode() throws {
+        var p = trackingPolicy(modes: ProxyModes(queryNotify: true, membershipReportToNetwork: true))
+        _ = run(&p, until: 1)
+        _ = try clientJoin(&p, [group1], at: .seconds(1))
+        let (r, result) = client(&p) { (p, emit) throws(ClientRequestError) in
+            try p.clientLeave(groups: [group1], version: .v2, at: .seconds(2), emit)
+        }
+        _ = try result.get()
+        // (An overdue retransmission of the join may go first.)
+        #expect(upstreamRecords(r).last?.type == .toInclude)
+        #expect(p.upstreamMemberships(on: .primary).isEmpty)
+        // Without membershipReportToNetwork, leaves stay the leaveToNetwork mode's.
+        var q = trackingPolicy(modes: ProxyModes(queryNotify: true))
+        let (_, refused) = client(&q) { (p, emit) throws(ClientRequestError) in
+            try p.clientLeave(groups: [group1], version: .v2, at: .seconds(2), emit)
+        }
+        #expect(throws: ClientRequestError.modeOff(.leaveToNetwork)) { try refused.get() }
+    }
+
     @Test("an outside switch moves the client's groups too")
     func switchMovesClientGroups() throws {
         var p = trackingPolicy(modes: Self.modes)
