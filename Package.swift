@@ -104,6 +104,11 @@ let package = Package(
         .testTarget(name: "IGMPProxyTests", dependencies: ["IGMPProxy", "IGMPWire", "IGMPMembership", "AllocationCounting"]),
         .testTarget(name: "XigmpConfigTests", dependencies: ["XigmpConfig", "IGMPMembership", "IGMPProxy", "IGMPWire"]),
         .testTarget(name: "IGMPMembershipTests", dependencies: ["IGMPMembership", "IGMPWire"]),
+        .testTarget(name: "XigmpDaemonTests", dependencies: [
+            "XigmpDaemon", "XDPDatapath", "IGMPProxy", "IGMPMembership", "IGMPWire", "XigmpConfig",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -20,6 +20,13 @@ public struct NetworkInterface: Sendable, Equatable, Hashable {
         self.index = index
     }
 
+    /// An interface known by both (no lookup): for callers that already
+    /// resolved it, and tests.
+    public init(name: String, index: UInt32) {
+        self.name = name
+        self.index = index
+    }
+
     /// An interface by index, or nil when it does not exist.
     public init?(index: UInt32) {
         var buf = [CChar](repeating: 0, count: Int(IF_NAMESIZE) + 1)
@@ -41,11 +48,6 @@ public struct NetworkInterface: Sendable, Equatable, Hashable {
             p += 1
         }
         return result.sorted { $0.index < $1.index }
-    }
-
-    private init(name: String, index: UInt32) {
-        self.name = name
-        self.index = index
     }
 
     /// The driver behind the interface (ETHTOOL_GDRVINFO), e.g. "veth";

@@ -118,6 +118,9 @@ final class KernelForwardingBackend: ForwardingBackend {
     let path = "kernel"
     private let routing: KernelMulticastRouting
 
+    /// The kernel is where traffic goes anyway: nothing to let through.
+    func passToKernel(_ key: RouteKey, incoming: NetworkInterface) throws(DatapathError) {}
+
     init() throws(DatapathError) { routing = try KernelMulticastRouting() }
 
     func accepts(incoming: NetworkInterface, outgoing: [NetworkInterface]) -> Bool { true }

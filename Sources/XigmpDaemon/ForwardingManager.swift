@@ -18,6 +18,9 @@ protocol ForwardingBackend: AnyObject {
     func counters() -> [RouteKey: (packets: UInt64, bytes: UInt64)]
     /// Whether this path can forward from `incoming` to every one of `outgoing`.
     func accepts(incoming: NetworkInterface, outgoing: [NetworkInterface]) -> Bool
+    /// Marks `key` as another path's on `incoming`: this path lets its
+    /// traffic through to the kernel (the XDP path; others do nothing).
+    func passToKernel(_ key: RouteKey, incoming: NetworkInterface) throws(DatapathError)
     /// Removes everything this path installed (shutdown).
     func close()
 }
@@ -61,13 +64,15 @@ final class ForwardingManager {
     private var errorsLogged = 0
 
     init(settings: DaemonConfig.Forwarding, statics: [DaemonConfig.StaticRoute], xdp: ForwardingBackend?,
-         kernel: ForwardingBackend?, logger: Logger, metrics: ProxyMetrics) {
+         kernel: ForwardingBackend?, logger: Logger, metrics: ProxyMetrics,
+         knownInterfaces: [NetworkInterface] = []) {
         self.settings = settings
         self.statics = statics
         self.xdp = xdp
         self.kernel = kernel
         self.logger = logger
         self.metrics = metrics
+        for i in knownInterfaces { interfaces[i.name] = i }
     }
 
     /// True while an installed entry waits for its first packet: the loop then
@@ -129,11 +134,11 @@ final class ForwardingManager {
                 entry.outgoing = outs
                 entry.path = chosen.path
                 installed[key] = entry
-                if chosen !== xdp, let fast = xdp as? XDPForwardingBackend {
+                if let xdp, chosen !== xdp {
                     // XDP sees this traffic first: let it through to the MFC
                     // (this also replaces the XDP route when the entry moves
                     // from xdp to kernel).
-                    try fast.passToKernel(key, incoming: incoming)
+                    try xdp.passToKernel(key, incoming: incoming)
                 }
                 // kernel → xdp: the XDP route has replaced the kernel-path
                 // row, so the MFC entry can go now, with nothing in between.
