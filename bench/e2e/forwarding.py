@@ -25,15 +25,13 @@ import json
 import select
 import socket
 import statistics
-import struct
 import subprocess
 import sys
 import time
 
 # The namespace, capture and IGMP-parsing helpers are join_latency.py's.
-from join_latency import capture_socket, igmp_groups, pct  # noqa: E402
+from join_latency import capture_socket, igmp_groups, pct, stamped_frames  # noqa: E402
 
-SO_TIMESTAMPNS = 35
 PACKET_OUTGOING = 4
 
 
@@ -127,16 +125,7 @@ class Capture:
         self.armed = False
 
     def drain(self):
-        while True:
-            try:
-                data, anc, _, addr = self.sock.recvmsg(2048, socket.CMSG_SPACE(16))
-            except BlockingIOError:
-                return
-            ts = None
-            for level, kind, payload in anc:
-                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(payload) >= 16:
-                    sec, nsec = struct.unpack("qq", payload[:16])
-                    ts = sec * 1_000_000_000 + nsec
+        for ts, data, addr in stamped_frames(self.sock):
             if ts is None or len(data) < 20 or data[0] >> 4 != 4:
                 continue
             outgoing = addr[2] == PACKET_OUTGOING

@@ -102,10 +102,12 @@ def igmp_groups(pkt):
     return None
 
 
-def drain(sock, side, events):
+def stamped_frames(sock):
+    """Every frame waiting on a non-blocking capture socket, as (kernel
+    receive time in ns or None, bytes, sockaddr_ll tuple)."""
     while True:
         try:
-            data, anc, _, _ = sock.recvmsg(2048, socket.CMSG_SPACE(16))
+            data, anc, _, addr = sock.recvmsg(2048, socket.CMSG_SPACE(16))
         except BlockingIOError:
             return
         ts = None
@@ -113,6 +115,11 @@ def drain(sock, side, events):
             if level == socket.SOL_SOCKET and kind == SCM_TIMESTAMPNS and len(payload) >= 16:
                 sec, nsec = struct.unpack("qq", payload[:16])
                 ts = sec * 1_000_000_000 + nsec
+        yield ts, data, addr
+
+
+def drain(sock, side, events):
+    for ts, data, _ in stamped_frames(sock):
         if ts is None:
             ts = time.time_ns()
         parsed = igmp_groups(data)
