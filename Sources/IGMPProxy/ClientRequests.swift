@@ -156,10 +156,7 @@ extension ProxyPolicy {
                                       _ emit: (ProxyAction) -> Void) -> ClientDelivery {
         let outside = activeOutside
         var route = ClientDelivery.Route.multicast
-        if configuration.modes.unicastMembershipResponse {
-            if querier(for: outside, at: now) != nil { route = .querier }
-            else if configuration.unicastFallback != nil { route = .fallback }
-        }
+        if configuration.modes.unicastMembershipResponse, let target = unicastTarget(at: now) { route = target.route }
         var sent = 0
         let time = MembershipTime(nanoseconds: now.nanoseconds)
         for record in records {
@@ -252,16 +249,11 @@ extension ProxyPolicy {
         var route = ClientDelivery.Route.multicast
         var unicastDestination: IPv4Address? = nil
         if configuration.modes.unicastMembershipResponse {
-            if let learned = querier(for: outside, at: now) {
-                unicastDestination = learned.address
-                route = .querier
-            } else if let fallback = configuration.unicastFallback {
-                unicastDestination = fallback
-                route = .fallback
-            } else {
+            guard let target = unicastTarget(at: now) else {
                 emit(.count(.droppedNoQuerier))
                 throw .noQuerier(outside)
             }
+            (route, unicastDestination) = (target.route, target.address)
         }
         let upstream = activeAddressing
         for message in messages {

@@ -105,7 +105,8 @@ public struct ForwardingPlan: Sendable, Equatable {
     /// Replaces the entries of `group` with `next`'s (which should hold only
     /// that group's: the plan of one group's memberships and static routes).
     public mutating func replace(group: IPv4Address, with next: ForwardingPlan) {
-        routes = routes.filter { $0.key.group != group }
+        // In place: a join must not copy every other group's entries.
+        for key in routes.keys.filter({ $0.group == group }) { routes[key] = nil }
         for (key, outs) in next.routes where key.group == group { routes[key] = outs }
     }
 

@@ -96,7 +96,13 @@ public struct ProxyPolicy: Sendable {
     /// Where client messages go while ``ProxyMode/unicastMembershipResponse`` is on:
     /// the querier of the active outside, else the configured fallback, else nowhere.
     public func unicastResponseTarget(at now: ProxyTime) -> IPv4Address? {
-        querier(for: activeOutside, at: now)?.address ?? configuration.unicastFallback
+        unicastTarget(at: now)?.address
+    }
+
+    /// ``unicastResponseTarget(at:)`` with which of the two it is.
+    func unicastTarget(at now: ProxyTime) -> (route: ClientDelivery.Route, address: IPv4Address)? {
+        if let learned = querier(for: activeOutside, at: now) { return (.querier, learned.address) }
+        return configuration.unicastFallback.map { (.fallback, $0) }
     }
 
     /// Forgets queriers not heard for their Other Querier Present Interval, with a
