@@ -55,6 +55,16 @@ veth_pair() {
 	ip -n "$4" link set "$5" up
 }
 
+# bridge_port NS BRIDGE PORT IF_NS IF ADDR/LEN: a veth from IF (in IF_NS,
+# with ADDR) to PORT, a port of BRIDGE in NS; both ends up.
+bridge_port() {
+	ip -n "$4" link add "$5" type veth peer name "$3" netns "$1"
+	ip -n "$4" addr add "$6" dev "$5"
+	ip -n "$1" link set "$3" master "$2"
+	ip -n "$1" link set "$3" up
+	ip -n "$4" link set "$5" up
+}
+
 # counter NS IFACE KEY: one counter from `xigmp stats --json`.
 counter() {
 	"$XIGMP" --netns "$1" stats --iface "$2" --json |

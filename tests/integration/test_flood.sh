@@ -18,16 +18,11 @@ U=xgt-fu-$$ P=xgt-fp-$$ S=xgt-fs-$$ F=xgt-ff-$$ L=xgt-fl-$$
 for ns in $U $P $S $F $L; do new_ns "$ns"; done
 veth_pair "$U" uo 10.1.0.1/24 "$P" po 10.1.0.2/24
 ip -n "$S" link add br0 type bridge
-ip -n "$P" link add pi type veth peer name si netns "$S"
-ip -n "$F" link add hf type veth peer name sf netns "$S"
-ip -n "$L" link add hl type veth peer name sl netns "$S"
-ip -n "$P" addr add 10.2.0.10/24 dev pi
-ip -n "$F" addr add 10.2.0.66/24 dev hf
-ip -n "$L" addr add 10.2.0.7/24 dev hl
-for p in si sf sl; do ip -n "$S" link set "$p" master br0; ip -n "$S" link set "$p" up; done
+bridge_port "$S" br0 si "$P" pi 10.2.0.10/24
+bridge_port "$S" br0 sf "$F" hf 10.2.0.66/24
+bridge_port "$S" br0 sl "$L" hl 10.2.0.7/24
 ip -n "$S" link set br0 up
 ip netns exec "$S" bridge link set dev si mcast_router 2
-ip -n "$P" link set pi up; ip -n "$F" link set hf up; ip -n "$L" link set hl up
 ip netns exec "$L" sysctl -qw net.ipv4.conf.hl.force_igmp_version=3
 
 TMP=$(mktemp -d)

@@ -25,25 +25,16 @@ ip -n "$U" route add default via 10.1.0.2
 ip -n "$H" route add default via 10.2.0.1
 # The bridge segment for the two-receiver case.
 ip -n "$S" link add br0 type bridge
-ip -n "$P" link add pb type veth peer name sb netns "$S"
-ip -n "$H2" link add h2 type veth peer name s2 netns "$S"
-ip -n "$H3" link add h3 type veth peer name s3 netns "$S"
-ip -n "$P" addr add 10.4.0.1/24 dev pb
-ip -n "$H2" addr add 10.4.0.2/24 dev h2
-ip -n "$H3" addr add 10.4.0.3/24 dev h3
-for p in sb s2 s3; do ip -n "$S" link set "$p" master br0; ip -n "$S" link set "$p" up; done
+bridge_port "$S" br0 sb "$P" pb 10.4.0.1/24
+bridge_port "$S" br0 s2 "$H2" h2 10.4.0.2/24
+bridge_port "$S" br0 s3 "$H3" h3 10.4.0.3/24
 ip -n "$S" link set br0 up
 ip netns exec "$S" bridge link set dev sb mcast_router 2
-ip -n "$P" link set pb up; ip -n "$H2" link set h2 up; ip -n "$H3" link set h3 up
 # A bridge on the proxy itself, as docker0 is: no XDP transmit.
 ip -n "$P" link add dk0 type bridge
 ip -n "$P" addr add 10.5.0.1/24 dev dk0
-for i in 4 5; do
-	ns=$([ $i = 4 ] && echo "$H4" || echo "$H5")
-	ip -n "$P" link add "d$i" type veth peer name "h$i" netns "$ns"
-	ip -n "$P" link set "d$i" master dk0; ip -n "$P" link set "d$i" up
-	ip -n "$ns" addr add "10.5.0.$i/24" dev "h$i"; ip -n "$ns" link set "h$i" up
-done
+bridge_port "$P" dk0 d4 "$H4" h4 10.5.0.4/24
+bridge_port "$P" dk0 d5 "$H5" h5 10.5.0.5/24
 ip -n "$P" link set dk0 up
 for ns in $H $H2 $H3 $H4 $H5 $J; do ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.force_igmp_version=3; done
 
