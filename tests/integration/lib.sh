@@ -46,11 +46,12 @@ new_ns() {
 	ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 }
 
-# veth_pair NS1 IF1 ADDR1 NS2 IF2 ADDR2
+# veth_pair NS1 IF1 ADDR1 NS2 IF2 [ADDR2]: both ends up (IF2 without an
+# address when ADDR2 is empty or left out).
 veth_pair() {
 	ip -n "$1" link add "$2" type veth peer name "$5" netns "$4"
 	ip -n "$1" addr add "$3" dev "$2"
-	ip -n "$4" addr add "$6" dev "$5"
+	[ -z "${6:-}" ] || ip -n "$4" addr add "$6" dev "$5"
 	ip -n "$1" link set "$2" up
 	ip -n "$4" link set "$5" up
 }
@@ -58,11 +59,8 @@ veth_pair() {
 # bridge_port NS BRIDGE PORT IF_NS IF ADDR/LEN: a veth from IF (in IF_NS,
 # with ADDR) to PORT, a port of BRIDGE in NS; both ends up.
 bridge_port() {
-	ip -n "$4" link add "$5" type veth peer name "$3" netns "$1"
-	ip -n "$4" addr add "$6" dev "$5"
+	veth_pair "$4" "$5" "$6" "$1" "$3"
 	ip -n "$1" link set "$3" master "$2"
-	ip -n "$1" link set "$3" up
-	ip -n "$4" link set "$5" up
 }
 
 # counter NS IFACE KEY: one counter from `xigmp stats --json`.
