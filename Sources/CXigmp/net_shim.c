@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #define _GNU_SOURCE
-/* net_shim.c - cmsg walking, recvmmsg, the own-packet socket filter, mroute
- * setsockopts, tun open, and a per-thread call counter for tests. */
+/* net_shim.c - cmsg walking, recvmmsg, the own-packet socket filter, the
+ * AF_PACKET IGMP tap, mroute setsockopts, tun open. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,6 +14,7 @@
 #include <linux/filter.h>
 #include <linux/if.h>
 #include <linux/if_packet.h>
+#include <linux/if_ether.h>
 #include <linux/if_tun.h>
 #include <linux/mroute.h>
 #include <time.h>
@@ -79,6 +80,77 @@ int cxigmp_attach_drop_looped(int fd)
 	};
 
 	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+}
+
+/* PACKET_IGNORE_OUTGOING arrived in 4.20; Debian's headers have it, older
+ * ones may not. */
+#ifndef PACKET_IGNORE_OUTGOING
+#define PACKET_IGNORE_OUTGOING 23
+#endif
+
+int cxigmp_igmp_tap_open(int ifindex, int *stage)
+{
+	/* SOCK_DGRAM: the filter and the reader see the packet from its IP
+	 * header on, whether the device has an Ethernet header or none (tun).
+	 * Offsets below are relative to it. */
+	struct sock_filter code[] = {
+		/* Multicast this host looped back to itself: never input. */
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_PKTTYPE),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_LOOPBACK, 5, 0),
+		/* IPv4 ... */
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0),
+		BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xf0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x40, 0, 2),
+		/* ... protocol 2 (IGMP); the rest of the header is checked in
+		 * Swift, where a malformed one is counted. */
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 9),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_IGMP, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+		BPF_STMT(BPF_RET | BPF_K, 0xffff),
+	};
+	struct sock_fprog prog = {
+		.len = sizeof(code) / sizeof(code[0]),
+		.filter = code,
+	};
+	struct packet_mreq mr;
+	struct sockaddr_ll sll;
+	int one = 1, fd, saved;
+
+	*stage = 0;
+	/* Protocol 0: nothing is queued until bind() below, after the filter
+	 * is in place, so no foreign packet gets in first. */
+	fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	*stage = 1;
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)))
+		goto fail;
+	*stage = 2;
+	/* This host's own sends (xigmp's and its IGMP stack's) are not input. */
+	if (setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)))
+		goto fail;
+	*stage = 3;
+	/* ALLMULTI that the kernel takes back when the socket closes, however
+	 * the process ends: a NIC's multicast filter would otherwise drop
+	 * reports to groups nobody on this host joined. */
+	memset(&mr, 0, sizeof(mr));
+	mr.mr_ifindex = ifindex;
+	mr.mr_type = PACKET_MR_ALLMULTI;
+	if (setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr)))
+		goto fail;
+	*stage = 4;
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(ETH_P_IP);
+	sll.sll_ifindex = ifindex;
+	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)))
+		goto fail;
+	return fd;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
 }
 
 int cxigmp_mrt_init(int fd)

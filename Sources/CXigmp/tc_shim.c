@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/pkt_sched.h>
@@ -228,4 +229,60 @@ int cxigmp_tc_test_run(int prog_fd, const void *data, uint32_t size,
 		return err;
 	*retval = opts.retval;
 	return 0;
+}
+
+/* ---- tcx (Linux 6.6+) ----
+ *
+ * libbpf 1.1 and Debian 12's linux/bpf.h predate tcx, so the attach types
+ * are spelled out here (enum bpf_attach_type of Linux 6.6) and the link is
+ * made with the bpf(2) syscall directly.  A kernel that does not know the
+ * attach type answers EINVAL; one that does looks the device up first. */
+#define CXIGMP_BPF_TCX_INGRESS	46
+#define CXIGMP_BPF_TCX_EGRESS	47
+
+static int tcx_link_create(int prog_fd, int ifindex, bool egress)
+{
+	union bpf_attr attr;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.link_create.prog_fd = prog_fd;
+	attr.link_create.target_ifindex = ifindex;
+	attr.link_create.attach_type = egress ? CXIGMP_BPF_TCX_EGRESS :
+						CXIGMP_BPF_TCX_INGRESS;
+	return syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+}
+
+int cxigmp_tcx_attach(int prog_fd, int ifindex, bool egress)
+{
+	return tcx_link_create(prog_fd, ifindex, egress);
+}
+
+int cxigmp_probe_tcx(void)
+{
+	/* A throwaway SCHED_CLS program (r0 = TC_ACT_OK; exit) and an ifindex
+	 * no device has: a tcx kernel fails the device lookup (ENODEV), an
+	 * older one the attach type (EINVAL).  Nothing is attached. */
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	int prog, fd, err;
+
+	prog = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "xigmp_probe", "GPL",
+			     insns, 2, NULL);
+	if (prog < 0)
+		return -1;
+	fd = tcx_link_create(prog, 0x7ffffff0, false);
+	err = errno;
+	close(prog);
+	if (fd >= 0) {
+		close(fd);
+		return 1;
+	}
+	if (err == ENODEV)
+		return 1;
+	if (err == EINVAL)
+		return 0;
+	errno = err;
+	return -1;
 }

@@ -6,17 +6,17 @@ import Synchronization
 // MARK: - the namespace's mroute socket, shared
 
 /// The one multicast-router socket (MRT_INIT) of a network namespace,
-/// shared by everything in this process that needs it: a `KernelPort` with
-/// `captureAllGroups` (which reads IGMP from it) and `KernelMulticastRouting`
-/// (which programs VIFs and MFC entries through it).
+/// shared by everything in this process that programs VIFs and MFC entries
+/// (`KernelMulticastRouting`). Nobody reads IGMP from it: the kernel
+/// datapath taps interfaces with AF_PACKET instead, which needs no
+/// multicast routing in the kernel.
 ///
 /// The kernel allows one mroute socket per namespace (per mroute table):
 /// MRT_INIT on a second socket fails with EADDRINUSE, and closing the
 /// socket (or MRT_DONE) flushes every VIF and MFC entry it made. So the
-/// socket lives as long as any user holds it, VIFs are reference-counted
-/// per interface (a port and the router on one interface share one VIF),
-/// and at most one port reads it. Nobody reading it: a drop-everything
-/// socket filter keeps IGMP and upcalls from piling up in it.
+/// socket lives as long as any user holds it and VIFs are reference-counted
+/// per interface. A drop-everything socket filter keeps IGMP and upcalls
+/// from piling up in it.
 ///
 /// Looked up per thread's network namespace (/proc/thread-self/ns/net), so
 /// a thread that `setns`es gets that namespace's socket.
@@ -32,7 +32,6 @@ final class MulticastRouterSocket: @unchecked Sendable {
 
     private struct State {
         var vifs: [UInt32: VIF] = [:]  // by ifindex
-        var receiver: String?  // name of the interface whose port reads the socket
         var routerAttached = false
     }
 
@@ -66,8 +65,7 @@ final class MulticastRouterSocket: @unchecked Sendable {
         guard fd >= 0 else {
             throw DatapathError.system("opening a raw IGMP socket for multicast routing", errno: errno)
         }
-        // Nobody reads it yet: keep IGMP and upcalls out (a reading port
-        // replaces the filter with its own).
+        // Nobody reads it: keep IGMP and upcalls out.
         _ = cxigmp_attach_drop_all(fd)
         guard cxigmp_mrt_init(fd) == 0 else {
             let code = errno
@@ -98,28 +96,6 @@ final class MulticastRouterSocket: @unchecked Sendable {
             _ = cxigmp_mrt_done(fd)
             close(fd)
             if table[namespace] != nil && table[namespace]?.socket == nil { table[namespace] = nil }
-        }
-    }
-
-    // MARK: reader
-
-    /// Makes the port on `interface` the socket's one reader; returns the
-    /// interface of the port that already is, or nil on success.
-    func claimReceiver(_ interface: NetworkInterface) -> String? {
-        state.withLock { s in
-            if let holder = s.receiver { return holder }
-            s.receiver = interface.name
-            return nil
-        }
-    }
-
-    /// The reading port is gone: unbind the socket and drop whatever
-    /// arrives until another claims it.
-    func releaseReceiver() {
-        state.withLock { s in
-            s.receiver = nil
-            _ = cxigmp_attach_drop_all(fd)
-            _ = setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, nil, 0)
         }
     }
 
@@ -237,8 +213,9 @@ public struct KernelRouteStatistics: Sendable, Equatable {
 /// routing table itself (MRT_INIT, VIFs, MFC entries set at join time), so
 /// multicast data is forwarded by the kernel on any interface — veth,
 /// Linux bridges such as docker0, tun/GRE and other L3 devices — and the
-/// benchmark has its kernel baseline. One per network namespace; shares
-/// the namespace's mroute socket with `KernelPort(captureAllGroups:)`.
+/// benchmark has its kernel baseline. One per network namespace; needs a
+/// kernel with CONFIG_IP_MROUTE (`CapabilityProbe` says whether this one
+/// has it).
 ///
 /// ## How (*,G) entries work (net/ipv4/ipmr.c, ipmr_base.c; Linux ≥ 4.1)
 ///
@@ -301,8 +278,7 @@ public final class KernelMulticastRouting {
     private var interfaces: [UInt32: NetworkInterface] = [:]
     private var routes: [RouteKey: Route] = [:]
 
-    /// Becomes (or joins, when a `KernelPort` already made it) this
-    /// namespace's multicast router socket. Throws with a clear message when
+    /// Becomes this namespace's multicast router socket. Throws with a clear message when
     /// another program owns the table (EADDRINUSE), the kernel lacks
     /// CONFIG_IP_MROUTE, privileges are missing, or another
     /// `KernelMulticastRouting` of this process serves the namespace.

@@ -7,13 +7,13 @@ public struct KernelPortDrops: Sendable, Equatable {
     /// IP_PKTINFO named another interface (or none): the socket was not yet
     /// bound when they queued, or a path bypassed the device binding.
     public var foreignInterface: UInt64 = 0
-    /// Multicast-routing upcalls (`struct igmpmsg`, IP protocol byte 0) the
-    /// kernel puts on the mroute socket, e.g. IGMPMSG_NOCACHE for multicast
-    /// data from an unknown source: not IGMP.
-    public var upcalls: UInt64 = 0
+    /// Fragments (IGMP is never fragmented; the tap sees packets before
+    /// reassembly).
+    public var fragments: UInt64 = 0
     /// Larger than a receive buffer (MSG_TRUNC).
     public var truncated: UInt64 = 0
-    /// Too short for an IPv4 header, or not IPv4 protocol 2.
+    /// Too short for an IPv4 header, a header or total length that does
+    /// not fit, or not IPv4 protocol 2.
     public var malformed: UInt64 = 0
     /// poll/recvmmsg failures.
     public var receiveErrors: UInt64 = 0
@@ -21,33 +21,30 @@ public struct KernelPortDrops: Sendable, Equatable {
     public init() {}
 }
 
-/// The kernel path: a raw IGMP socket in, a raw IP_HDRINCL socket out.
-/// Serves any interface, including L3 devices without Ethernet (tun, GRE),
-/// and is the baseline the XDP path is benchmarked against.
+/// The kernel path: an AF_PACKET tap (or a raw IGMP socket) in, a raw
+/// IP_HDRINCL socket out. Serves any interface, including L3 devices
+/// without Ethernet (tun, ppp), needs no kernel multicast routing, and is
+/// the baseline the XDP path is benchmarked against.
 ///
-/// Packets start at the IPv4 header (`LinkLayer.ipv4`). This host's own
-/// multicast never comes in: the sender turns multicast loopback off, and a
-/// socket filter drops what the kernel loops back anyway (its own IGMP
-/// stack's reports, which it sends with loopback on). What the kernel lets
-/// a raw IGMP socket see (net/ipv4/ipmr.c, raw.c, igmp.c):
-/// - general queries (224.0.0.1): always;
-/// - v2 leaves (224.0.0.2) and v3 reports (224.0.0.22): only when the host
-///   is a member, so the port joins both on the interface;
-/// - v1/v2 reports and group-specific queries, sent to the group itself:
-///   only for groups the host joined — unless `captureAllGroups` makes this
-///   socket the namespace's multicast-router socket (MRT_INIT) with a VIF on
-///   the interface, as igmpproxy does; then the kernel hands it every IGMP
-///   message on the interface (Router Alert ones through the RA chain, the
-///   rest through `ip_mr_input`). Adding the VIF also turns on ALLMULTI, so
-///   the NIC stops filtering the groups' MACs.
+/// Packets start at the IPv4 header (`LinkLayer.ipv4`). Two ways in:
+/// - `captureAllGroups` (the daemon's): an AF_PACKET SOCK_DGRAM socket bound
+///   to the interface for ETH_P_IP, with a classic BPF filter keeping
+///   protocol 2 (`cxigmp_igmp_tap_open`). It sees every IGMP message on the
+///   interface — v1/v2 reports and group-specific queries to groups this
+///   host never joined included — on any kernel, without becoming the
+///   namespace's multicast router, so igmpproxy or smcroute can still own
+///   the mroute socket beside it. PACKET_MR_ALLMULTI keeps the NIC's
+///   multicast filter open and is dropped by the kernel when the socket
+///   closes, however the process ends. The tap sees frames before IP
+///   reassembly and with Ethernet padding, so the IP header is checked
+///   here and the bytes cut to its total length.
+/// - otherwise a raw IGMP socket, which sees what the host's IP stack
+///   accepts: general queries always; v2 leaves (224.0.0.2) and v3 reports
+///   (224.0.0.22) because the port joins both; reports and group-specific
+///   queries only for groups the host joined.
 ///
-/// Only one mroute socket may exist per namespace (per mroute table), so
-/// within this process it is shared (`MulticastRouterSocket`): the port
-/// reads IGMP from the namespace's shared socket, whose VIFs and MFC entries
-/// `KernelMulticastRouting` programs too, and its VIF is reference-counted
-/// with the router's. One port per namespace can read it; when another port
-/// already does, or another program holds the mroute socket, the port falls
-/// back to the joins and says what it will miss in `warnings`.
+/// This host's own packets never come in: the tap ignores outgoing packets
+/// (PACKET_IGNORE_OUTGOING) and both filters drop looped-back multicast.
 ///
 /// Receive is batched with `recvmmsg` into buffers, iovecs, headers and
 /// control buffers allocated once at init: nothing is allocated per packet.
@@ -68,8 +65,8 @@ public final class KernelPort: IGMPPort {
     /// What the port cannot do here and what will be missed; empty when
     /// everything asked for is in place.
     public let warnings: [String]
-    /// True when this port owns the namespace's mroute socket and so sees
-    /// every IGMP message on the interface.
+    /// True when this port taps the interface (AF_PACKET) and so sees
+    /// every IGMP message on it.
     public let capturesAllGroups: Bool
     /// Messages one `recvmmsg` call can take (the preallocated batch).
     public let batchSize: Int
@@ -82,9 +79,6 @@ public final class KernelPort: IGMPPort {
     static let joinedGroups: [IPv4Address] = [.allRouters, .igmpv3Routers]
 
     private let fd: Int32
-    /// The namespace's shared mroute socket when this port reads it (then
-    /// `fd` is its descriptor, not the port's own).
-    private let mroute: MulticastRouterSocket?
     private let filterInterface: Bool
     private var counters = PortStatistics()
     private let batch: ReceiveBatch
@@ -92,9 +86,8 @@ public final class KernelPort: IGMPPort {
 
     /// Opens the port on `interface`.
     /// - Parameters:
-    ///   - captureAllGroups: become the namespace's multicast router socket
-    ///     (MRT_INIT + MRT_ADD_VIF) so v1/v2 reports and group-specific
-    ///     queries to any group are seen; needs CAP_NET_ADMIN.
+    ///   - captureAllGroups: tap the interface (AF_PACKET) so v1/v2 reports
+    ///     and group-specific queries to any group are seen.
     ///   - batchSize: messages per `recvmmsg`, preallocated.
     ///   - receiveBufferBytes: SO_RCVBUF(FORCE) of the receive socket: how
     ///     big a burst (e.g. every host answering a general query at once)
@@ -113,13 +106,17 @@ public final class KernelPort: IGMPPort {
         precondition(batchSize > 0, "batchSize must be positive")
         self.interface = interface
         self.batchSize = batchSize
-        self.filterInterface = filterInterface
         let name = "IGMP receive socket on \(interface.name)"
-        var warnings: [String] = []
-        let mroute = captureAllGroups ? try Self.sharedRouterSocket(interface, &warnings) : nil
         let fd: Int32
-        if let mroute {
-            fd = mroute.fd
+        if captureAllGroups {
+            var stage: Int32 = 0
+            fd = cxigmp_igmp_tap_open(Int32(bitPattern: interface.index), &stage)
+            guard fd >= 0 else {
+                let steps = ["opening an AF_PACKET socket", "attaching the IGMP socket filter (SO_ATTACH_FILTER)",
+                             "ignoring outgoing packets (PACKET_IGNORE_OUTGOING, Linux >= 4.20)",
+                             "holding ALLMULTI (PACKET_ADD_MEMBERSHIP)", "binding the AF_PACKET socket"]
+                throw DatapathError.system("\(steps[Int(stage)]) on \(interface.name) for the kernel datapath", errno: errno)
+            }
         } else {
             fd = socket(AF_INET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
                         Int32(IPPROTO_IGMP))
@@ -127,61 +124,49 @@ public final class KernelPort: IGMPPort {
                 throw DatapathError.system("opening a raw IGMP socket on \(interface.name)", errno: errno)
             }
         }
-        var vifHeld = false
         do throws(DatapathError) {
-            if bindToDevice { try SocketOption.bindToDevice(fd, interface, name) }
-            try SocketOption.set(fd, Int32(IPPROTO_IP), IP_PKTINFO, Int32(1), "IP_PKTINFO", name)
-            try SocketOption.set(fd, SOL_SOCKET, SO_TIMESTAMPNS, Int32(1), "SO_TIMESTAMPNS", name)
-            // The kernel loops this host's own IGMP (its reports for the
-            // groups joined below, sent with mc_loop on) back to it.
-            guard cxigmp_attach_drop_looped(fd) == 0 else {
-                throw DatapathError.system("attaching the own-packet filter to the \(name) (SO_ATTACH_FILTER)", errno: errno)
+            if !captureAllGroups {
+                if bindToDevice { try SocketOption.bindToDevice(fd, interface, name) }
+                try SocketOption.set(fd, Int32(IPPROTO_IP), IP_PKTINFO, Int32(1), "IP_PKTINFO", name)
+                // The kernel loops this host's own IGMP (its reports for the
+                // groups joined below, sent with mc_loop on) back to it.
+                guard cxigmp_attach_drop_looped(fd) == 0 else {
+                    throw DatapathError.system("attaching the own-packet filter to the \(name) (SO_ATTACH_FILTER)", errno: errno)
+                }
             }
+            try SocketOption.set(fd, SOL_SOCKET, SO_TIMESTAMPNS, Int32(1), "SO_TIMESTAMPNS", name)
             // Whatever queued before the binding and the filter were in
             // place may be foreign or looped: discard it (bounded, in case
             // of a flood).
             var discarded = 0
             while discarded < 4096, recv(fd, nil, 0, Int32(MSG_DONTWAIT | MSG_TRUNC)) >= 0 { discarded += 1 }
             Self.setReceiveBuffer(fd, bytes: receiveBufferBytes)
-            if let mroute {
-                _ = try mroute.acquireVIF(interface)
-                vifHeld = true
-            }
             sender = try RawIPSender(interface: interface)
         } catch {
-            if let mroute {
-                if vifHeld { mroute.releaseVIF(interface.index) }
-                mroute.releaseReceiver()
-            } else {
-                close(fd)
-            }
+            close(fd)
             throw error
         }
         self.fd = fd
-        self.mroute = mroute
-        capturesAllGroups = mroute != nil
+        // The tap is bound to the interface: every packet is from it.
+        self.filterInterface = filterInterface && !captureAllGroups
+        capturesAllGroups = captureAllGroups
         pollDescriptors = [fd]
         packetBufferSize = Self.bufferSize(for: interface)
         batch = ReceiveBatch(capacity: batchSize, bufferSize: packetBufferSize)
-        self.warnings = warnings + sender.warnings
+        self.warnings = sender.warnings
         // Joins come last so a failure above leaves no membership behind
-        // (deinit leaves them; close would too).
-        for group in Self.joinedGroups {
-            try membership(IP_ADD_MEMBERSHIP, group)
-            joined.append(group)
+        // (deinit leaves them; close would too). The tap needs none.
+        if !captureAllGroups {
+            for group in Self.joinedGroups {
+                try membership(IP_ADD_MEMBERSHIP, group)
+                joined.append(group)
+            }
         }
     }
 
     deinit {
         for group in joined { try? membership(IP_DROP_MEMBERSHIP, group) }
-        if let mroute {
-            // The socket stays while the router (or nobody) holds it: give
-            // back the VIF and the reader role; the last holder closes it.
-            mroute.releaseVIF(interface.index)
-            mroute.releaseReceiver()
-        } else {
-            close(fd)
-        }
+        close(fd)
     }
 
     public func receive(maxBatch: Int, timeoutMs: Int32, _ body: (PortPacket) -> Void) throws(DatapathError) -> Int {
@@ -230,24 +215,32 @@ public final class KernelPort: IGMPPort {
             drops.truncated &+= 1
             return false
         }
-        let bytes = batch.bytes(i)
-        guard bytes.count >= 20, bytes[0] >> 4 == 4 else {
+        let received = batch.bytes(i)
+        guard received.count >= 20, received[0] >> 4 == 4, received[9] == IPv4Header.protocolIGMP else {
             drops.malformed &+= 1
             return false
         }
-        // An upcall is a struct igmpmsg laid over an IP header whose
-        // protocol byte (im_mbz) is 0 (linux/mroute.h).
-        guard bytes[9] == IPv4Header.protocolIGMP else {
-            if bytes[9] == 0 && capturesAllGroups { drops.upcalls &+= 1 } else { drops.malformed &+= 1 }
+        // The tap sees the frame as it came (Ethernet padding after the IP
+        // packet, fragments before reassembly): trust only what the IP
+        // header claims, and only when it fits.
+        let headerLength = Int(received[0] & 0x0f) * 4
+        let totalLength = Int(received[2]) << 8 | Int(received[3])
+        guard headerLength >= 20, totalLength >= headerLength, totalLength <= received.count else {
+            drops.malformed &+= 1
             return false
         }
+        if (Int(received[6]) << 8 | Int(received[7])) & 0x3fff != 0 {  // MF or a fragment offset
+            drops.fragments &+= 1
+            return false
+        }
+        let bytes = UnsafeRawBufferPointer(rebasing: received[..<totalLength])
         var meta = cxigmp_rx_meta()
         cxigmp_rx_meta(header, &meta)
         if filterInterface && meta.ifindex != interface.index {
             drops.foreignInterface &+= 1
             return false
         }
-        body(PortPacket(ifindex: meta.ifindex, queue: 0, linkLayer: .ipv4, bytes: bytes,
+        body(PortPacket(ifindex: capturesAllGroups ? interface.index : meta.ifindex, queue: 0, linkLayer: .ipv4, bytes: bytes,
                         timestampNs: meta.timestamp_ns != 0 ? meta.timestamp_ns : realtimeNanoseconds()))
         return true
     }
@@ -277,34 +270,6 @@ public final class KernelPort: IGMPPort {
             }
             throw DatapathError.system("\(verb) \(group) on \(interface.name)", errno: code)
         }
-    }
-
-    /// The namespace's shared mroute socket with this port as its reader;
-    /// nil with a warning when another program owns the namespace's mroute
-    /// socket, the kernel lacks mroute, or another port already reads it.
-    private static func sharedRouterSocket(_ interface: NetworkInterface,
-                                           _ warnings: inout [String]) throws(DatapathError) -> MulticastRouterSocket? {
-        let missed = "v1/v2 reports and group-specific queries to groups not joined here will not be seen"
-        let socket: MulticastRouterSocket
-        do throws(DatapathError) {
-            socket = try MulticastRouterSocket.shared()
-        } catch {
-            switch error.errno {
-            case EADDRINUSE?:
-                warnings.append("another multicast router (igmpproxy, smcroute, pimd?) owns the mroute socket in this namespace; \(missed)")
-                return nil
-            case ENOPROTOOPT?, EOPNOTSUPP?:
-                warnings.append("this kernel has no multicast routing (CONFIG_IP_MROUTE); \(missed)")
-                return nil
-            default:
-                throw DatapathError(error.kind, "becoming the multicast router on \(interface.name) to capture reports to every group: \(error.message)", errno: error.errno)
-            }
-        }
-        if let holder = socket.claimReceiver(interface) {
-            warnings.append("another multicast router (igmpproxy, smcroute, pimd?) owns the mroute socket in this namespace: here, this process's kernel port on \(holder) already reads it (one reader per namespace); \(missed)")
-            return nil
-        }
-        return socket
     }
 
     /// SO_RCVBUFFORCE (root may exceed net.core.rmem_max), else SO_RCVBUF

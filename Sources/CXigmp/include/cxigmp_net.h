@@ -44,6 +44,19 @@ size_t cxigmp_rx_control_space(void);
  * sends with IP_MULTICAST_LOOP on).  SO_ATTACH_FILTER's return value. */
 int cxigmp_attach_drop_looped(int fd);
 
+/* ---- AF_PACKET IGMP tap ---- */
+
+/* Opens the kernel path's receive socket on ifindex: AF_PACKET, SOCK_DGRAM
+ * (data starts at the IP header on Ethernet and tun alike), non-blocking,
+ * with a classic BPF filter that keeps IPv4 protocol 2 and drops looped-back
+ * packets, PACKET_IGNORE_OUTGOING, and PACKET_MR_ALLMULTI (the kernel drops
+ * it when the socket closes, even after kill -9).  Sees every IGMP message
+ * on the interface, whatever groups the host joined, on any kernel; needs
+ * CAP_NET_RAW.  Returns the fd, or -1 with errno and *stage saying which
+ * step failed: 0 socket, 1 SO_ATTACH_FILTER, 2 PACKET_IGNORE_OUTGOING,
+ * 3 PACKET_ADD_MEMBERSHIP, 4 bind. */
+int cxigmp_igmp_tap_open(int ifindex, int *stage);
+
 /* ---- multicast routing (linux/mroute.h) ---- */
 
 /* setsockopt(MRT_INIT, 1) on a raw IGMP socket: makes it the namespace's
