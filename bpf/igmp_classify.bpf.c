@@ -15,6 +15,8 @@
  * the xigmp_fwd_ports devmap, whose program xigmp_fwd_out (below, same
  * object) filters per egress, decrements TTL and rewrites the source MAC.
  * The non-multicast path pays one first-octet test, before any lookup.
+ * Routes on the TC path pass here and are replicated by xigmp_fwd_tc
+ * (xigmp_fwd_tc.h, same object, same maps) on the ingress's TC hook.
  */
 #include "xigmp_parse.h"
 #include "xigmp_abi.h"
@@ -95,6 +97,24 @@ struct {
 	__type(key, struct xigmp_fwd_key);
 	__type(value, struct xigmp_fwd_stats);
 } xigmp_fwd_stats SEC(".maps");
+
+/* Slot 0: XIGMP_ABI_VERSION, written by the loader; bound to the classifier
+ * program (BPF_PROG_BIND_MAP) with xigmp_fwd_slots, which only the TC
+ * program reads, so both are among the classifier's map ids. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} xigmp_abi SEC(".maps");
+
+/* Slot -> egress ifindex, for the TC path (xigmp_fwd_tc.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XIGMP_FWD_MAX_PORTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} xigmp_fwd_slots SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -236,13 +256,14 @@ static __always_inline int fwd_multicast(struct xdp_md *ctx, struct iphdr *iph,
 		fwd_count(XIGMP_FWD_CNT_UNMATCHED_PASSED);
 		return XDP_PASS;
 	}
+	if (route->path != XIGMP_FWD_PATH_XDP) {
+		/* TC's (xigmp_fwd_tc, blocking rows included) or the MFC's. */
+		fwd_count(XIGMP_FWD_CNT_KERNEL_PATH);
+		return XDP_PASS;
+	}
 	if (!route->out_count) {
 		fwd_count(XIGMP_FWD_CNT_BLOCKED);
 		return XDP_DROP;
-	}
-	if (route->out_count == XIGMP_FWD_OUT_KERNEL) {
-		fwd_count(XIGMP_FWD_CNT_KERNEL_PATH);
-		return XDP_PASS;
 	}
 	if (iph->ttl <= 1) {
 		fwd_count(XIGMP_FWD_CNT_TTL_EXPIRED);
@@ -404,3 +425,5 @@ filtered:
 	fwd_count(XIGMP_FWD_CNT_EGRESS_FILTERED);
 	return XDP_DROP;
 }
+
+#include "xigmp_fwd_tc.h"

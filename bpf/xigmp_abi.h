@@ -13,6 +13,13 @@
 
 #include <linux/types.h>
 
+/* The version of this contract.  Bumped whenever a key, value, counter
+ * index or map changes meaning.  The classifier object carries it in its
+ * xigmp_abi map (bound to the program, so a control plane that finds an
+ * attached classifier can read it) and the loader refuses any other. */
+#define XIGMP_ABI_VERSION	2
+#define XIGMP_MAP_ABI		"xigmp_abi"
+
 /* Program and map names as the kernel reports them (BPF_OBJ_NAME_LEN is 16,
  * so each stays under 16 bytes).  The control plane recognises "ours" by the
  * program name. */
@@ -184,6 +191,8 @@ enum xigmp_egress_counter {
  * Names: every map name stays under 16 bytes (BPF_OBJ_NAME_LEN), so
  * "xigmp_fwd_route" rather than "xigmp_fwd_routes". */
 #define XIGMP_PROG_FWD_OUT	"xigmp_fwd_out"
+#define XIGMP_PROG_FWD_TC	"xigmp_fwd_tc"
+#define XIGMP_MAP_FWD_SLOTS	"xigmp_fwd_slots"
 #define XIGMP_MAP_FWD_ROUTES	"xigmp_fwd_route"
 #define XIGMP_MAP_FWD_PORTS	"xigmp_fwd_ports"
 #define XIGMP_MAP_FWD_IFS	"xigmp_fwd_ifs"
@@ -207,17 +216,32 @@ struct xigmp_fwd_key {
 	__u32 group;		/* network byte order */
 };
 
+/* Which path forwards a route's frames.  Every path reads the same row, so
+ * a route moves between paths by rewriting one value. */
+enum xigmp_fwd_path {
+	/* The classifier redirects through the xigmp_fwd_ports devmap (every
+	 * egress can transmit XDP frames). */
+	XIGMP_FWD_PATH_XDP = 0,
+	/* The classifier passes the frame; xigmp_fwd_tc on the ingress's TC
+	 * hook clones it to each egress (bridges such as docker0, macvlan,
+	 * vxlan, anything native XDP cannot transmit to; L3 ingress devices).
+	 * Needs no kernel multicast routing. */
+	XIGMP_FWD_PATH_TC = 1,
+	/* The classifier passes the frame to the kernel's MFC (mode kernel). */
+	XIGMP_FWD_PATH_KERNEL = 2,
+};
+
 /* A route: the egress ports by slot bit, their number, and (when there is
  * exactly one) its ifindex, so the common single-egress case needs no
- * broadcast.  out_count 0 is a blocking row: matched, forwarded nowhere,
- * dropped (an IGMPv3 EXCLUDEd source under a (*,G) route).  out_count
- * XIGMP_FWD_OUT_KERNEL is a kernel-path row: the kernel's MFC forwards this
- * one (a bridge egress, say), so it passes even with unmatched drop. */
-#define XIGMP_FWD_OUT_KERNEL	0xFFFFFFFFu
+ * broadcast.  out_count 0 is a blocking row on every path: matched,
+ * forwarded nowhere, dropped (an IGMPv3 EXCLUDEd source under a (*,G)
+ * route). */
 struct xigmp_fwd_route {
 	__u64 out_mask;		/* bit n: the port in slot n */
 	__u32 out_count;
 	__u32 single_ifindex;	/* the egress when out_count == 1 */
+	__u32 path;		/* enum xigmp_fwd_path */
+	__u32 reserved;		/* zero */
 };
 
 /* What to do with multicast data that matches no route. */
@@ -239,8 +263,12 @@ struct xigmp_fwd_if {
 	__u8 egress;		/* 1: slot and mac are valid */
 	__u8 slot;		/* 0..XIGMP_FWD_MAX_PORTS-1 */
 	__u8 mac[6];		/* the egress interface's MAC, the new source */
-	__u8 reserved[2];
+	__u8 l3;		/* 1: no Ethernet header (tun, ppp) */
+	__u8 reserved;
 };
+
+/* ARRAY of XIGMP_FWD_MAX_PORTS __u32: the ifindex of each egress slot (0:
+ * free), for the TC path, which walks a route's mask instead of a devmap. */
 
 /* Per-route statistics (PERCPU_HASH, key xigmp_fwd_key): frames the
  * classifier forwarded for that route and their IPv4 bytes (total
@@ -271,9 +299,16 @@ enum xigmp_fwd_counter {
 	 * (a broadcast reaching a port the route does not name, or a route
 	 * changed in flight). */
 	XIGMP_FWD_CNT_EGRESS_FILTERED = 7,
-	/* Matched a kernel-path row: passed to the kernel's MFC. */
+	/* Matched a TC- or kernel-path row: passed on to TC / the MFC. */
 	XIGMP_FWD_CNT_KERNEL_PATH = 8,
-	XIGMP_FWD_CNT__MAX = 9,
+	/* xigmp_fwd_tc: frames replicated (once per frame)... */
+	XIGMP_FWD_CNT_TC_FORWARDED = 9,
+	/* ...copies sent, one per egress... */
+	XIGMP_FWD_CNT_TC_COPIES = 10,
+	/* ...and copies or frames the kernel refused (bpf_clone_redirect or
+	 * bpf_skb_change_head failed: an egress gone, no memory). */
+	XIGMP_FWD_CNT_TC_ERRORS = 11,
+	XIGMP_FWD_CNT__MAX = 12,
 };
 
 #endif /* XIGMP_ABI_H */

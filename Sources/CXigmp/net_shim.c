@@ -267,3 +267,42 @@ int cxigmp_tun_open(const char *name)
 	return fd;
 }
 
+
+/* ---- kernel configuration ---- */
+
+#include <zlib.h>
+#include <sys/utsname.h>
+
+int cxigmp_kconfig(const char *name, char *value, size_t cap)
+{
+	char path[128], line[512];
+	struct utsname u;
+	size_t n = strlen(name);
+	gzFile f;
+
+	/* /proc/config.gz (CONFIG_IKCONFIG_PROC) first, then the distribution's
+	 * copy; zlib reads an uncompressed file as is. */
+	f = gzopen("/proc/config.gz", "rb");
+	if (!f && uname(&u) == 0) {
+		snprintf(path, sizeof(path), "/boot/config-%s", u.release);
+		f = gzopen(path, "rb");
+	}
+	if (!f)
+		return -1;
+	while (gzgets(f, line, sizeof(line))) {
+		if (strncmp(line, name, n) == 0 && line[n] == '=') {
+			size_t len = strcspn(line + n + 1, "\n");
+
+			if (cap) {
+				if (len >= cap)
+					len = cap - 1;
+				memcpy(value, line + n + 1, len);
+				value[len] = 0;
+			}
+			gzclose(f);
+			return 1;
+		}
+	}
+	gzclose(f);
+	return 0;
+}

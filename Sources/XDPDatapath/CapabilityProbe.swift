@@ -85,8 +85,9 @@ public struct KernelCapabilities: Sendable, Codable, Equatable {
         add("tcx", tcxAnswer == 1, tcxAnswer == 1 ? "BPF_TCX_INGRESS/EGRESS links (Linux 6.6+)"
                 : tcxAnswer == 0 ? "no tcx attach type (before Linux 6.6)" : "unknown: \(errnoName(tcxErr))",
             without: "TC programs go on a clsact qdisc, which outlives a crash: the next start removes what the last left")
-        let clsact = access("/sys/module/sch_ingress", F_OK) == 0 || kconfig("CONFIG_NET_SCH_INGRESS") != nil
-        add("clsact", clsact, clsact ? "sch_ingress (clsact qdisc)" : "no sch_ingress",
+        let schIngress = kconfig("CONFIG_NET_SCH_INGRESS")
+        let clsact = schIngress != nil || access("/sys/module/sch_ingress", F_OK) == 0
+        add("clsact", clsact, clsact ? "clsact qdisc (CONFIG_NET_SCH_INGRESS=\(schIngress ?? "m, loaded"))" : "no CONFIG_NET_SCH_INGRESS",
             without: tcxAnswer == 1 ? "nothing: tcx is used" : "no TC egress filter and no TC forwarding")
         let mroute = probeMulticastRouting()
         add("ip_mroute", mroute.present, mroute.detail,
@@ -124,22 +125,12 @@ public struct KernelCapabilities: Sendable, Codable, Equatable {
         return (parts[0], parts[1]) >= (major, minor)
     }
 
-    /// The value of `name` in /boot/config-RELEASE, when that file exists
-    /// (/proc/config.gz is compressed; the probe asks the kernel instead
-    /// wherever it can).
-    static func kconfig(_ name: String) -> String? {
-        var u = utsname()
-        uname(&u)
-        let release = withUnsafeBytes(of: &u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        guard let f = fopen("/boot/config-\(release)", "r") else { return nil }
-        defer { fclose(f) }
-        var line = [CChar](repeating: 0, count: 512)
-        let prefix = name + "="
-        while fgets(&line, Int32(line.count), f) != nil {
-            let s = line.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-            if s.hasPrefix(prefix) { return String(s.dropFirst(prefix.count)).trimmingTrailingNewline() }
-        }
-        return nil
+    /// The value of `name` in the kernel's configuration (/proc/config.gz
+    /// or /boot/config-RELEASE): nil when not set or unknown.
+    public static func kconfig(_ name: String) -> String? {
+        var buf = [CChar](repeating: 0, count: 64)
+        guard cxigmp_kconfig(name, &buf, buf.count) == 1 else { return nil }
+        return buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
 
     static func capabilityNames() -> (held: [String], missing: [String]) {
@@ -182,10 +173,3 @@ public struct InterfaceXDPFeatures: Sendable, Codable, Equatable {
     }
 }
 
-extension String {
-    fileprivate func trimmingTrailingNewline() -> String {
-        var s = self
-        while s.last == "\n" || s.last == "\r" { s.removeLast() }
-        return s
-    }
-}

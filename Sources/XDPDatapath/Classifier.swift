@@ -32,6 +32,10 @@ public final class Classifier: @unchecked Sendable {
     public let forwardOn: BPFMap
     /// The devmap program every forwarding port runs (`xigmp_fwd_out`).
     public let forwardEgressProgram: KernelFD
+    /// Slot -> egress ifindex, for the TC path.
+    public let forwardSlots: BPFMap
+    /// The TC forwarding path (`xigmp_fwd_tc`), for an ingress's TC hook.
+    public let forwardTCProgram: KernelFD
 
     /// Opens, verifies and loads the embedded classifier.
     public init() throws(DatapathError) {
@@ -50,6 +54,15 @@ public final class Classifier: @unchecked Sendable {
         forwardCounters = try object.map(named: XIGMP_MAP_FWD_COUNTERS)
         forwardOn = try object.map(named: XIGMP_MAP_FWD_ON)
         forwardEgressProgram = try object.program(named: XIGMP_PROG_FWD_OUT)
+        forwardSlots = try object.map(named: XIGMP_MAP_FWD_SLOTS)
+        forwardTCProgram = try object.program(named: XIGMP_PROG_FWD_TC)
+        let abi = try object.map(named: XIGMP_MAP_ABI)
+        try abi.update(UInt32(0), UInt32(XIGMP_ABI_VERSION))
+        // Maps the classifier program does not read itself become its maps
+        // too, so whoever finds the attached classifier finds them.
+        for map in [abi, forwardSlots] {
+            try libbpfCheck(bpf_prog_bind_map(program.raw, map.fd.raw, nil), "binding map \(map.name) to the classifier")
+        }
     }
 
     /// Sets the action for `igmpClass` on `ifindex` (0: every interface

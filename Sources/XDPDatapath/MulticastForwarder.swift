@@ -84,13 +84,24 @@ public final class MulticastForwarder: @unchecked Sendable {
         }
     }
 
+    /// Which path forwards a route (`enum xigmp_fwd_path`).
+    public enum Path: UInt32, Sendable, Equatable {
+        /// The classifier redirects through the devmap (XDP).
+        case xdp = 0
+        /// `xigmp_fwd_tc` on the ingress's TC hook clones to each egress.
+        case tc = 1
+        /// Passed to the kernel, whose MFC forwards it.
+        case kernel = 2
+    }
+
     /// One installed route.
     public struct Route: Sendable {
         public let key: RouteKey
         /// Egress ifindexes (empty: a blocking or kernel-path row).
         public let egress: [UInt32]
+        public let path: Path
         /// A kernel-path row: passed to the kernel, whose MFC forwards it.
-        public let passesToKernel: Bool
+        public var passesToKernel: Bool { path == .kernel }
         public let counters: RouteCounters
     }
 
@@ -111,8 +122,12 @@ public final class MulticastForwarder: @unchecked Sendable {
         /// not in the route (the broadcast case's filtering).
         public var egressSent: UInt64 = 0
         public var egressFiltered: UInt64 = 0
-        /// Frames matching a kernel-path row: passed to the kernel.
+        /// Frames matching a TC- or kernel-path row: passed on by XDP.
         public var kernelPath: UInt64 = 0
+        /// TC path: frames replicated, copies sent, copies refused.
+        public var tcForwarded: UInt64 = 0
+        public var tcCopies: UInt64 = 0
+        public var tcErrors: UInt64 = 0
 
         public init() {}
 
@@ -127,6 +142,9 @@ public final class MulticastForwarder: @unchecked Sendable {
             egressSent = at(XIGMP_FWD_CNT_EGRESS_SENT)
             egressFiltered = at(XIGMP_FWD_CNT_EGRESS_FILTERED)
             kernelPath = at(XIGMP_FWD_CNT_KERNEL_PATH)
+            tcForwarded = at(XIGMP_FWD_CNT_TC_FORWARDED)
+            tcCopies = at(XIGMP_FWD_CNT_TC_COPIES)
+            tcErrors = at(XIGMP_FWD_CNT_TC_ERRORS)
         }
     }
 
@@ -138,8 +156,14 @@ public final class MulticastForwarder: @unchecked Sendable {
     public let countersMap: BPFMap
     /// Slot 0: the number of interfaces with ingress forwarding on.
     public let enabledCountMap: BPFMap
+    /// Slot -> egress ifindex (the TC path's port list).
+    public let slotsMap: BPFMap
     /// The devmap program put in every port's devmap value.
     public let egressProgram: KernelFD
+    /// The TC forwarding program, attached to an ingress by `enableTC`.
+    public let tcProgram: KernelFD
+    /// TC attachments by ingress ifindex.
+    private var tcAttachments: [UInt32: TCAttachment] = [:]
     /// The classifier instance, when built from one (keeps it alive).
     private let classifier: Classifier?
 
@@ -153,6 +177,8 @@ public final class MulticastForwarder: @unchecked Sendable {
         countersMap = classifier.forwardCounters
         enabledCountMap = classifier.forwardOn
         egressProgram = classifier.forwardEgressProgram
+        slotsMap = classifier.forwardSlots
+        tcProgram = classifier.forwardTCProgram
     }
 
     /// A forwarder over the classifier attached to `interface` (for
@@ -177,26 +203,31 @@ public final class MulticastForwarder: @unchecked Sendable {
             }
             return m
         }
+        // The ABI version, not a map's size, says whether this control
+        // plane can read the attached classifier's maps.
+        let reload = "reload it with `xigmp load --force --iface \(interface.name)`"
+        guard let abi = byName[XIGMP_MAP_ABI] else {
+            throw DatapathError(.kernel, "the classifier on \(interface.name) (prog id \(existing.program.id)) is from an older xigmp (no ABI version); \(reload)")
+        }
+        let version = try abi.lookup(UInt32(0), as: UInt32.self) ?? 0
+        guard version == UInt32(XIGMP_ABI_VERSION) else {
+            throw DatapathError(.kernel, "the classifier on \(interface.name) (prog id \(existing.program.id)) speaks BPF ABI \(version), this xigmp speaks \(XIGMP_ABI_VERSION); \(reload)")
+        }
         routesMap = try need(XIGMP_MAP_FWD_ROUTES)
         portsMap = try need(XIGMP_MAP_FWD_PORTS)
         interfacesMap = try need(XIGMP_MAP_FWD_IFS)
         statsMap = try need(XIGMP_MAP_FWD_STATS)
         countersMap = try need(XIGMP_MAP_FWD_COUNTERS)
         enabledCountMap = try need(XIGMP_MAP_FWD_ON)
-        // The counter slots grow with the ABI: fewer means an older
-        // classifier, which would misread newer route rows (a kernel-path
-        // row's out_count as a broadcast to nowhere).
-        guard countersMap.maxEntries == Int(XIGMP_FWD_CNT__MAX.rawValue) else {
-            throw DatapathError(.kernel, "the classifier on \(interface.name) (prog id \(existing.program.id)) is from another xigmp version (\(countersMap.maxEntries) forwarding counters, this one has \(XIGMP_FWD_CNT__MAX.rawValue)); reload it with `xigmp load --force --iface \(interface.name)`")
-        }
-        egressProgram = try Self.loadEgressProgram(sharing: byName)
+        slotsMap = try need(XIGMP_MAP_FWD_SLOTS)
+        (egressProgram, tcProgram) = try Self.loadEgressPrograms(sharing: byName)
         classifier = nil
     }
 
-    /// Loads `xigmp_fwd_out` from the embedded classifier object with every
-    /// map the attached classifier has reused (`bpf_map__reuse_fd`), the
-    /// classifier program itself not loaded.
-    private static func loadEgressProgram(sharing maps: [String: BPFMap]) throws(DatapathError) -> KernelFD {
+    /// Loads `xigmp_fwd_out` and `xigmp_fwd_tc` from the embedded classifier
+    /// object with every map the attached classifier has reused
+    /// (`bpf_map__reuse_fd`), the classifier program itself not loaded.
+    private static func loadEgressPrograms(sharing maps: [String: BPFMap]) throws(DatapathError) -> (KernelFD, KernelFD) {
         let object = EmbeddedObject.igmpClassify
         guard let bytes = object.bytes else {
             throw DatapathError(.objectMissing, "this xigmp binary was built without its BPF object '\(object.rawValue)': build with `make`, not a bare `swift build`")
@@ -219,12 +250,15 @@ public final class MulticastForwarder: @unchecked Sendable {
             throw DatapathError(.verifierRejected, "loading the forwarding devmap program failed: \(errnoName(-rc))",
                                 detail: LibBPFLog.tail(LibBPFLog.take(), lines: 12), errno: -rc)
         }
-        guard let p = bpf_object__find_program_by_name(handle, XIGMP_PROG_FWD_OUT) else {
-            throw DatapathError(.objectMissing, "BPF object '\(object.rawValue)' has no program '\(XIGMP_PROG_FWD_OUT)'")
+        func take(_ name: String) throws(DatapathError) -> KernelFD {
+            guard let p = bpf_object__find_program_by_name(handle, name) else {
+                throw DatapathError(.objectMissing, "BPF object '\(object.rawValue)' has no program '\(name)'")
+            }
+            let copy = fcntl(bpf_program__fd(p), F_DUPFD_CLOEXEC, 0)
+            guard copy >= 0 else { throw DatapathError.system("dup program \(name)", errno: errno) }
+            return KernelFD(owning: copy)
         }
-        let copy = fcntl(bpf_program__fd(p), F_DUPFD_CLOEXEC, 0)
-        guard copy >= 0 else { throw DatapathError.system("dup program \(XIGMP_PROG_FWD_OUT)", errno: errno) }
-        return KernelFD(owning: copy)
+        return (try take(XIGMP_PROG_FWD_OUT), try take(XIGMP_PROG_FWD_TC))
     }
 
     // MARK: - interfaces
@@ -234,7 +268,7 @@ public final class MulticastForwarder: @unchecked Sendable {
     }
 
     private static func emptyRow() -> xigmp_fwd_if {
-        xigmp_fwd_if(ingress: 0, unmatched: 0, egress: 0, slot: 0, mac: (0, 0, 0, 0, 0, 0), reserved: (0, 0))
+        xigmp_fwd_if(ingress: 0, unmatched: 0, egress: 0, slot: 0, mac: (0, 0, 0, 0, 0, 0), l3: 0, reserved: 0)
     }
 
     private func store(_ ifindex: UInt32, _ r: xigmp_fwd_if) throws(DatapathError) {
@@ -264,13 +298,31 @@ public final class MulticastForwarder: @unchecked Sendable {
     public func enable(ingress: NetworkInterface, unmatched: Unmatched = .pass) throws(DatapathError) {
         var r = try row(ingress.index) ?? Self.emptyRow()
         r.ingress = 1
+        r.l3 = (try? InterfaceInfo(ingress).hasEthernet) == false ? 1 : 0
         r.unmatched = UInt8(unmatched == .drop ? XIGMP_FWD_UNMATCHED_DROP.rawValue : XIGMP_FWD_UNMATCHED_PASS.rawValue)
         try store(ingress.index, r)
     }
 
+    /// Attaches the TC forwarding path to `ingress`'s TC ingress hook (tcx
+    /// where the kernel has it, else clsact), so routes on the `.tc` path
+    /// forward from there. Idempotent. Call `enable(ingress:)` too.
+    @discardableResult
+    public func enableTC(ingress: NetworkInterface) throws(DatapathError) -> TCAttachment {
+        if let a = tcAttachments[ingress.index] { return a }
+        let a = try TCAttachment(program: tcProgram.raw, programName: XIGMP_PROG_FWD_TC, interface: ingress,
+                                 hook: .ingress, handle: Self.tcHandle, priority: Self.tcPriority)
+        tcAttachments[ingress.index] = a
+        return a
+    }
+
+    /// tc filter handle and priority of the TC path on clsact kernels ("xf").
+    public static let tcHandle: UInt32 = 0x7866
+    public static let tcPriority: UInt32 = 0x7866
+
     /// Stops forwarding on `ingress`: the classifier passes its multicast
     /// data to the kernel again, exactly as without forwarding. Routes stay.
     public func disable(ingress: NetworkInterface) throws(DatapathError) {
+        tcAttachments[ingress.index] = nil
         guard var r = try row(ingress.index) else { return }
         r.ingress = 0
         r.unmatched = 0
@@ -284,8 +336,11 @@ public final class MulticastForwarder: @unchecked Sendable {
     ///
     /// A veth port receives redirected frames only while its peer runs
     /// NAPI (an XDP program on the peer, or `ethtool -K PEER gro on`).
-    public func addEgress(_ iface: NetworkInterface) throws(DatapathError) {
-        if iface.driver == "bridge" {
+    ///
+    /// `xdp` false makes a TC-path port only: a slot and a MAC, no devmap
+    /// entry, so any Ethernet-like device (a bridge included) can be one.
+    public func addEgress(_ iface: NetworkInterface, xdp: Bool = true) throws(DatapathError) {
+        if xdp && iface.driver == "bridge" {
             throw DatapathError(.kernel, "\(iface.name) is a Linux bridge, which cannot transmit XDP-redirected frames (no ndo_xdp_xmit): add its member ports (or a veth into the bridge) as egress ports instead")
         }
         let info = try InterfaceInfo(iface)
@@ -306,11 +361,14 @@ public final class MulticastForwarder: @unchecked Sendable {
         r.mac = (UInt8(truncatingIfNeeded: m >> 40), UInt8(truncatingIfNeeded: m >> 32), UInt8(truncatingIfNeeded: m >> 24),
                  UInt8(truncatingIfNeeded: m >> 16), UInt8(truncatingIfNeeded: m >> 8), UInt8(truncatingIfNeeded: m))
         try store(iface.index, r)
-        // struct bpf_devmap_val: { __u32 ifindex; union { int fd; __u32 id; } bpf_prog; }
+        try slotsMap.update(UInt32(r.slot), iface.index)
+        guard xdp else { return }
         var key = iface.index
-        var value: (UInt32, Int32) = (iface.index, egressProgram.raw)
-        guard portsMap.valueSize == MemoryLayout<(UInt32, Int32)>.size else {
-            throw DatapathError(.kernel, "map \(portsMap.name): values are \(portsMap.valueSize) bytes, expected struct bpf_devmap_val (8)")
+        var value = bpf_devmap_val()
+        value.ifindex = iface.index
+        value.bpf_prog.fd = egressProgram.raw
+        guard portsMap.valueSize == MemoryLayout<bpf_devmap_val>.size else {
+            throw DatapathError(.kernel, "map \(portsMap.name): values are \(portsMap.valueSize) bytes, expected struct bpf_devmap_val (\(MemoryLayout<bpf_devmap_val>.size))")
         }
         let rc = bpf_map_update_elem(portsMap.fd.raw, &key, &value, UInt64(BPF_ANY))
         if rc == -EINVAL {
@@ -343,6 +401,7 @@ public final class MulticastForwarder: @unchecked Sendable {
             v.single_ifindex = v.out_count == 1 ? slots[v.out_mask.trailingZeroBitCount] ?? 0 : 0
             try routesMap.update(k, v)
         }
+        try slotsMap.update(UInt32(r.slot), UInt32(0))
         r.egress = 0
         r.slot = 0
         r.mac = (0, 0, 0, 0, 0, 0)
@@ -363,7 +422,7 @@ public final class MulticastForwarder: @unchecked Sendable {
     /// `source` nil is the (*,G) row; an empty `egress` removes the route.
     /// A replaced route keeps its counters.
     public func setRoute(ingress: NetworkInterface, source: IPv4Address?, group: IPv4Address,
-                         egress: [UInt32]) throws(DatapathError) {
+                         egress: [UInt32], path: Path = .xdp) throws(DatapathError) {
         let key = RouteKey(ingress: ingress.index, source: source, group: group)
         guard !egress.isEmpty else { return try removeRoute(ingress: ingress, source: source, group: group) }
         try checkGroup(group, key)
@@ -382,16 +441,18 @@ public final class MulticastForwarder: @unchecked Sendable {
         }
         let count = UInt32(mask.nonzeroBitCount)
         let single = count == 1 ? Set(egress).first! : 0
-        try install(key, xigmp_fwd_route(out_mask: mask, out_count: count, single_ifindex: single))
+        try install(key, xigmp_fwd_route(out_mask: mask, out_count: count, single_ifindex: single,
+                                          path: path.rawValue, reserved: 0))
     }
 
     /// Installs a blocking row: frames from `source` to `group` on `ingress`
     /// are dropped even when a (*,G) route exists (an IGMPv3 EXCLUDEd
     /// source, or a source no INCLUDE list names).
-    public func blockSource(ingress: NetworkInterface, source: IPv4Address, group: IPv4Address) throws(DatapathError) {
+    public func blockSource(ingress: NetworkInterface, source: IPv4Address, group: IPv4Address,
+                            path: Path = .xdp) throws(DatapathError) {
         let key = RouteKey(ingress: ingress.index, source: source, group: group)
         try checkGroup(group, key)
-        try install(key, xigmp_fwd_route(out_mask: 0, out_count: 0, single_ifindex: 0))
+        try install(key, xigmp_fwd_route(out_mask: 0, out_count: 0, single_ifindex: 0, path: path.rawValue, reserved: 0))
     }
 
     /// Installs a kernel-path row: frames from `source` (nil: any) to `group`
@@ -400,7 +461,8 @@ public final class MulticastForwarder: @unchecked Sendable {
     public func passToKernel(ingress: NetworkInterface, source: IPv4Address?, group: IPv4Address) throws(DatapathError) {
         let key = RouteKey(ingress: ingress.index, source: source, group: group)
         try checkGroup(group, key)
-        try install(key, xigmp_fwd_route(out_mask: 0, out_count: XIGMP_FWD_OUT_KERNEL, single_ifindex: 0))
+        try install(key, xigmp_fwd_route(out_mask: 0, out_count: 0, single_ifindex: 0,
+                                          path: Path.kernel.rawValue, reserved: 0))
     }
 
     private func checkGroup(_ group: IPv4Address, _ key: RouteKey) throws(DatapathError) {
@@ -449,7 +511,7 @@ public final class MulticastForwarder: @unchecked Sendable {
         for k in try keys(of: routesMap, as: xigmp_fwd_key.self) {
             guard let v = try routesMap.lookup(k, as: xigmp_fwd_route.self) else { continue }
             let egress = (0..<64).filter { v.out_mask & (UInt64(1) << UInt64($0)) != 0 }.compactMap { slots[$0] }
-            result.append(Route(key: RouteKey(k), egress: egress.sorted(), passesToKernel: v.out_count == XIGMP_FWD_OUT_KERNEL,
+            result.append(Route(key: RouteKey(k), egress: egress.sorted(), path: Path(rawValue: v.path) ?? .xdp,
                                 counters: try counters(of: k)))
         }
         return result.sorted { ($0.key.ingress, $0.key.group, $0.key.source?.rawValue ?? 0) < ($1.key.ingress, $1.key.group, $1.key.source?.rawValue ?? 0) }

@@ -35,6 +35,32 @@ public enum NetNamespace {
     /// before any other thread exists.
     nonisolated(unsafe) private static var entered: String?
 
+    /// Runs `body` on this thread in the network namespace open as `fd`,
+    /// then returns the thread to where it was (setns is per thread). The
+    /// namespace is entered only when it is not the current one already.
+    public static func run<T>(in fd: Int32, _ body: () throws(DatapathError) -> T) throws(DatapathError) -> T {
+        var target = stat(), here = stat()
+        if fstat(fd, &target) == 0, stat("/proc/thread-self/ns/net", &here) == 0,
+           target.st_ino == here.st_ino, target.st_dev == here.st_dev {
+            return try body()
+        }
+        let back = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
+        guard back >= 0 else {
+            throw DatapathError.system("opening this thread's network namespace (/proc/thread-self/ns/net)", errno: errno)
+        }
+        defer { close(back) }
+        guard cxigmp_setns_net(fd) == 0 else {
+            throw DatapathError.system("entering a network namespace (setns)", errno: errno)
+        }
+        defer {
+            // A thread left in the other namespace would run unrelated work there.
+            if cxigmp_setns_net(back) != 0 {
+                fatalError("cannot return to the original network namespace: \(errnoName(errno))")
+            }
+        }
+        return try body()
+    }
+
     /// Inode of a namespace file, or nil when it cannot be read.
     static func inode(_ path: String) -> UInt64? {
         var st = stat()

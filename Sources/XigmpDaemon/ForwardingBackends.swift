@@ -1,70 +1,110 @@
+import CXigmp
 import IGMPProxy
 import IGMPWire
 import Logging
 import XDPDatapath
 import XigmpConfig
 
-/// The XDP fast path: the forwarding stage of the classifier on each outside
-/// interface, redirecting through its devmap (bpf/igmp_classify.bpf.c).
-final class XDPForwardingBackend: ForwardingBackend {
-    let path = "xdp"
-    /// One forwarder per outside interface (each has its own classifier instance).
-    private var forwarders: [UInt32: (interface: NetworkInterface, forwarder: MulticastForwarder)] = [:]
-    private var egressAdded: [UInt32: Set<UInt32>] = [:]
+/// `forwarding.mode: xdp`: the classifier's forwarding stage, two paths over
+/// one route table per ingress (bpf/igmp_classify.bpf.c, xigmp_fwd_tc.h):
+/// - **xdp**: the classifier redirects through its devmap, when the outside
+///   runs the XDP datapath and every egress can transmit XDP frames;
+/// - **tc**: `xigmp_fwd_tc` on the outside's TC ingress clones each frame to
+///   every egress — any Ethernet-like device (a bridge such as docker0, a
+///   veth without NAPI, macvlan), from any ingress (a tun or ppp outside
+///   too). Attached on the first route that needs it.
+/// Neither needs kernel multicast routing (CONFIG_IP_MROUTE).
+final class DatapathForwardingBackend: ForwardingBackend {
+    private final class Ingress {
+        let interface: NetworkInterface
+        let forwarder: MulticastForwarder
+        /// XDP mode of the classifier on the ingress; nil: no XDP there (the
+        /// kernel datapath), so every route takes the TC path.
+        let xdpMode: XDPMode?
+        /// Egress ports added, and whether to the devmap too.
+        var egress: [UInt32: Bool] = [:]
+        var tc: TCAttachment?
 
-    /// Enables forwarding on `ingress`, whose XDP port holds the classifier.
-    func addIngress(_ ingress: NetworkInterface, unmatched: DaemonConfig.Forwarding.Unmatched) throws(DatapathError) {
-        let forwarder = try MulticastForwarder(attachedTo: ingress)
-        try forwarder.enable(ingress: ingress, unmatched: unmatched == .drop ? .drop : .pass)
-        forwarders[ingress.index] = (ingress, forwarder)
-    }
-
-    /// The outside interface runs the XDP datapath here, and every egress
-    /// can transmit redirected frames: Ethernet, and not a bridge (a bridge
-    /// has no ndo_xdp_xmit; its traffic goes through the kernel path, where
-    /// the bridge's own snooping then picks the ports).
-    func accepts(incoming: NetworkInterface, outgoing: [NetworkInterface]) -> Bool {
-        guard forwarders[incoming.index] != nil else { return false }
-        return outgoing.allSatisfy { out in
-            // Asked on every join: the answer (a netlink query and an ioctl)
-            // is kept per interface, off the join-to-first-packet path.
-            if let known = capable[out.index] { return known }
-            let info = try? InterfaceInfo(out)
-            let answer = info?.hasEthernet == true && out.driver != "bridge"
-            capable[out.index] = answer
-            return answer
+        init(interface: NetworkInterface, forwarder: MulticastForwarder, xdpMode: XDPMode?) {
+            self.interface = interface
+            self.forwarder = forwarder
+            self.xdpMode = xdpMode
         }
     }
-    private var capable: [UInt32: Bool] = [:]
 
-    func set(_ key: RouteKey, incoming: NetworkInterface, outgoing: [NetworkInterface]) throws(DatapathError) {
-        guard let f = forwarders[incoming.index]?.forwarder else {
-            throw DatapathError(.kernel, "\(incoming.name) has no XDP forwarder")
+    private var ingresses: [UInt32: Ingress] = [:]
+    private let logger: Logger
+
+    init(logger: Logger) { self.logger = logger }
+
+    /// Enables forwarding on `port`'s interface: over the classifier the XDP
+    /// port attached, or (kernel datapath) over a classifier instance loaded
+    /// here whose XDP program is never attached, for its TC program and maps.
+    func addIngress(_ port: any IGMPPort, unmatched: DaemonConfig.Forwarding.Unmatched) throws(DatapathError) {
+        let interface = port.interface
+        let forwarder: MulticastForwarder
+        var mode: XDPMode?
+        if port.kind == .xdp {
+            forwarder = try MulticastForwarder(attachedTo: interface)
+            mode = try XDP.query(interface)?.mode
+        } else {
+            forwarder = MulticastForwarder(classifier: try Classifier())
         }
-        for out in outgoing where egressAdded[incoming.index]?.contains(out.index) != true {
-            try f.addEgress(out)
-            egressAdded[incoming.index, default: []].insert(out.index)
+        try forwarder.enable(ingress: interface, unmatched: unmatched == .drop ? .drop : .pass)
+        ingresses[interface.index] = Ingress(interface: interface, forwarder: forwarder, xdpMode: mode)
+    }
+
+    /// Whether a native- or generic-mode redirect from `ingress` can hand
+    /// frames to `out`: it needs an Ethernet header; in native mode the
+    /// kernel's xdp-features must say NDO_XMIT (a veth only while its peer
+    /// runs NAPI; never a bridge, tun, macvlan); generic mode transmits
+    /// through the stack, which a bridge's devmap entry does not survive.
+    private func xdpCanTransmit(from ingress: Ingress, to out: NetworkInterface) -> Bool {
+        guard let mode = ingress.xdpMode else { return false }
+        let key = XDPKey(mode: mode, ifindex: out.index)
+        if let known = capable[key] { return known }
+        let info = try? InterfaceInfo(out)
+        var answer = info?.hasEthernet == true && out.driver != "bridge"
+        if answer && mode == .native { answer = InterfaceXDPFeatures.probe(out).ndoXmit }
+        capable[key] = answer
+        return answer
+    }
+    private struct XDPKey: Hashable { var mode: XDPMode; var ifindex: UInt32 }
+    /// Asked on every join: the answer (netlink queries) is kept per
+    /// interface, off the join-to-first-packet path.
+    private var capable: [XDPKey: Bool] = [:]
+
+    func set(_ key: RouteKey, incoming: NetworkInterface, outgoing: [NetworkInterface]) throws(DatapathError) -> String {
+        guard let ingress = ingresses[incoming.index] else {
+            throw DatapathError(.kernel, "\(incoming.name) has no forwarding ingress (it is not an outside interface)")
+        }
+        let f = ingress.forwarder
+        let xdp = ingress.xdpMode != nil && outgoing.allSatisfy { xdpCanTransmit(from: ingress, to: $0) }
+        let path: MulticastForwarder.Path = xdp ? .xdp : .tc
+        for out in outgoing where ingress.egress[out.index] != true && (xdp || ingress.egress[out.index] == nil) {
+            try f.addEgress(out, xdp: xdp)
+            ingress.egress[out.index] = xdp
+        }
+        if !xdp && ingress.tc == nil {
+            let a = try f.enableTC(ingress: incoming)
+            ingress.tc = a
+            logger.info("forwarding: the TC path is on \(incoming.name) (\(a.mechanism.rawValue)) for egress XDP cannot transmit to")
         }
         if outgoing.isEmpty, let source = key.source {
-            try f.blockSource(ingress: incoming, source: source, group: key.group)
+            try f.blockSource(ingress: incoming, source: source, group: key.group, path: path)
         } else {
-            try f.setRoute(ingress: incoming, source: key.source, group: key.group, egress: outgoing.map(\.index))
+            try f.setRoute(ingress: incoming, source: key.source, group: key.group, egress: outgoing.map(\.index), path: path)
         }
+        return xdp ? "xdp" : "tc"
     }
 
     func remove(_ key: RouteKey, incoming: NetworkInterface) throws(DatapathError) {
-        try forwarders[incoming.index]?.forwarder.removeRoute(ingress: incoming, source: key.source, group: key.group)
-    }
-
-    /// Marks `key` as the kernel path's on `incoming` (when XDP forwards
-    /// there): its frames pass to the MFC even with `unmatched: drop`.
-    func passToKernel(_ key: RouteKey, incoming: NetworkInterface) throws(DatapathError) {
-        try forwarders[incoming.index]?.forwarder.passToKernel(ingress: incoming, source: key.source, group: key.group)
+        try ingresses[incoming.index]?.forwarder.removeRoute(ingress: incoming, source: key.source, group: key.group)
     }
 
     func counters() -> [RouteKey: (packets: UInt64, bytes: UInt64)] {
         var out: [RouteKey: (packets: UInt64, bytes: UInt64)] = [:]
-        for (_, entry) in forwarders {
+        for (_, entry) in ingresses {
             guard let routes = try? entry.forwarder.routes() else { continue }
             for r in routes where !r.passesToKernel {
                 out[RouteKey(source: r.key.source, group: r.key.group, incoming: entry.interface.name)] =
@@ -75,39 +115,46 @@ final class XDPForwardingBackend: ForwardingBackend {
     }
 
     /// Turns forwarding off on every ingress (the classifier passes multicast
-    /// data to the kernel again).
+    /// data to the kernel again; the TC attachments go).
     func close() {
-        for (_, entry) in forwarders { try? entry.forwarder.disable(ingress: entry.interface) }
-        forwarders = [:]
+        for (_, entry) in ingresses {
+            for (ifindex, _) in entry.egress { try? entry.forwarder.removeEgress(ifindex: ifindex) }
+            try? entry.forwarder.disable(ingress: entry.interface)
+        }
+        ingresses = [:]
     }
 }
 
 extension ProxyRuntime {
-    /// The forwarding manager for `forwarding.mode`: the kernel's MFC always
-    /// (what XDP cannot serve, and `kernel` mode), XDP on the outside
-    /// interfaces that run the XDP datapath in `xdp` mode.
+    /// The forwarding manager for `forwarding.mode`: `xdp` forwards in the
+    /// kernel's datapath hooks (XDP and TC, no MFC needed); `kernel` through
+    /// the kernel's multicast routing, refused where the kernel has none.
     static func makeForwarding(config: LoadedConfig, ports: [(role: InterfaceRole, port: any IGMPPort)],
                                logger: Logger, metrics: ProxyMetrics) throws(DaemonError) -> ForwardingManager {
         let c = config.config
-        let kernel: KernelForwardingBackend
-        do {
-            kernel = try KernelForwardingBackend()
-        } catch {
-            throw DaemonError("\(config.locations.fileName): forwarding: cannot program the kernel's multicast routing: \(error.description)")
-        }
-        var xdp: XDPForwardingBackend?
-        if c.forwarding.mode == .xdp {
-            let backend = XDPForwardingBackend()
-            for (role, port) in ports where role.isUpstream && port.kind == .xdp {
+        let backend: ForwardingBackend
+        switch c.forwarding.mode {
+        case .kernel:
+            if !KernelCapabilities.current.ipMroute {
+                throw DaemonError("\(config.locations.fileName): forwarding.mode: kernel needs the kernel's IPv4 multicast routing, which this kernel lacks (CONFIG_IP_MROUTE); use forwarding.mode: xdp, which forwards without it")
+            }
+            do {
+                backend = try KernelForwardingBackend()
+            } catch {
+                throw DaemonError("\(config.locations.fileName): forwarding: cannot program the kernel's multicast routing: \(error.description)")
+            }
+        case .xdp, .off:
+            let datapath = DatapathForwardingBackend(logger: logger)
+            for (role, port) in ports where role.isUpstream {
                 do {
-                    try backend.addIngress(port.interface, unmatched: c.forwarding.unmatched)
+                    try datapath.addIngress(port, unmatched: c.forwarding.unmatched)
                 } catch {
-                    throw DaemonError("\(config.locations.fileName): forwarding: cannot enable XDP forwarding on \(port.interface.name): \(error.description)")
+                    throw DaemonError("\(config.locations.fileName): forwarding: cannot enable forwarding on \(port.interface.name): \(error.description)")
                 }
             }
-            xdp = backend
+            backend = datapath
         }
-        return ForwardingManager(settings: c.forwarding, statics: c.routes, xdp: xdp, kernel: kernel,
+        return ForwardingManager(settings: c.forwarding, statics: c.routes, backend: backend,
                                  logger: logger, metrics: metrics)
     }
 }
@@ -115,18 +162,13 @@ extension ProxyRuntime {
 /// The kernel's multicast routing (MFC), programmed at join time: (*,G)
 /// entries forward the first packet of any source without an upcall.
 final class KernelForwardingBackend: ForwardingBackend {
-    let path = "kernel"
     private let routing: KernelMulticastRouting
-
-    /// The kernel is where traffic goes anyway: nothing to let through.
-    func passToKernel(_ key: RouteKey, incoming: NetworkInterface) throws(DatapathError) {}
 
     init() throws(DatapathError) { routing = try KernelMulticastRouting() }
 
-    func accepts(incoming: NetworkInterface, outgoing: [NetworkInterface]) -> Bool { true }
-
-    func set(_ key: RouteKey, incoming: NetworkInterface, outgoing: [NetworkInterface]) throws(DatapathError) {
+    func set(_ key: RouteKey, incoming: NetworkInterface, outgoing: [NetworkInterface]) throws(DatapathError) -> String {
         try routing.setRoute(source: key.source, group: key.group, incoming: incoming, outgoing: outgoing)
+        return "kernel"
     }
 
     func remove(_ key: RouteKey, incoming: NetworkInterface) throws(DatapathError) {

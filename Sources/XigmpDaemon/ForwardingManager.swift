@@ -5,23 +5,18 @@ import Logging
 import XDPDatapath
 import XigmpConfig
 
-/// One way of forwarding multicast data (the XDP fast path or the kernel's
-/// MFC), as the forwarding manager drives it.
+/// One way of forwarding multicast data (the XDP/TC datapath or the
+/// kernel's MFC), as the forwarding manager drives it.
 protocol ForwardingBackend: AnyObject {
-    /// `xdp` or `kernel`, as `xigmp routes` shows it.
-    var path: String { get }
-    /// Installs or replaces an entry.
-    func set(_ key: RouteKey, incoming: NetworkInterface, outgoing: [NetworkInterface]) throws(DatapathError)
+    /// Installs or replaces an entry; returns the path that forwards it
+    /// (`xdp`, `tc` or `kernel`, as `xigmp routes` shows it). Replacing an
+    /// entry may move it between paths in place.
+    func set(_ key: RouteKey, incoming: NetworkInterface, outgoing: [NetworkInterface]) throws(DatapathError) -> String
     /// Removes an entry.
     func remove(_ key: RouteKey, incoming: NetworkInterface) throws(DatapathError)
     /// Packets and bytes forwarded per entry so far.
     func counters() -> [RouteKey: (packets: UInt64, bytes: UInt64)]
-    /// Whether this path can forward from `incoming` to every one of `outgoing`.
-    func accepts(incoming: NetworkInterface, outgoing: [NetworkInterface]) -> Bool
-    /// Marks `key` as another path's on `incoming`: this path lets its
-    /// traffic through to the kernel (the XDP path; others do nothing).
-    func passToKernel(_ key: RouteKey, incoming: NetworkInterface) throws(DatapathError)
-    /// Removes everything this path installed (shutdown).
+    /// Removes everything this backend installed (shutdown).
     func close()
 }
 
@@ -53,8 +48,7 @@ final class ForwardingManager {
 
     let settings: DaemonConfig.Forwarding
     let statics: [DaemonConfig.StaticRoute]
-    private let xdp: ForwardingBackend?
-    private let kernel: ForwardingBackend?
+    private let backend: ForwardingBackend?
     private let logger: Logger
     private let metrics: ProxyMetrics
     private(set) var plan = ForwardingPlan()
@@ -63,13 +57,11 @@ final class ForwardingManager {
     private var lastPollNs: UInt64 = 0
     private var errorsLogged = 0
 
-    init(settings: DaemonConfig.Forwarding, statics: [DaemonConfig.StaticRoute], xdp: ForwardingBackend?,
-         kernel: ForwardingBackend?, logger: Logger, metrics: ProxyMetrics,
-         knownInterfaces: [NetworkInterface] = []) {
+    init(settings: DaemonConfig.Forwarding, statics: [DaemonConfig.StaticRoute], backend: ForwardingBackend?,
+         logger: Logger, metrics: ProxyMetrics, knownInterfaces: [NetworkInterface] = []) {
         self.settings = settings
         self.statics = statics
-        self.xdp = xdp
-        self.kernel = kernel
+        self.backend = backend
         self.logger = logger
         self.metrics = metrics
         for i in knownInterfaces { interfaces[i.name] = i }
@@ -109,14 +101,12 @@ final class ForwardingManager {
     }
 
     private func apply(_ changes: (set: [(RouteKey, [String])], remove: [RouteKey]), now: UInt64) {
+        guard let backend else { return }
         let (set, remove) = changes
         for key in remove {
-            guard let entry = installed.removeValue(forKey: key) else { continue }
+            guard installed.removeValue(forKey: key) != nil else { continue }
             do throws(DatapathError) {
-                // The kernel-path row first: never a moment where XDP passes
-                // traffic to a kernel that has no entry for it.
-                if entry.path != xdp?.path { try xdp?.remove(key, incoming: try interface(key.incoming)) }
-                try backend(named: entry.path)?.remove(key, incoming: try interface(key.incoming))
+                try backend.remove(key, incoming: try interface(key.incoming))
             } catch {
                 failed("removing \(key)", error)
             }
@@ -126,25 +116,13 @@ final class ForwardingManager {
                 let incoming = try interface(key.incoming)
                 var outgoing: [NetworkInterface] = []
                 for name in outs { outgoing.append(try interface(name)) }
-                let chosen = choose(incoming: incoming, outgoing: outgoing)
-                let oldPath = installed[key]?.path
-                try chosen.set(key, incoming: incoming, outgoing: outgoing)
-                // Recorded before anything else can fail, so a removal finds it.
-                var entry = installed[key] ?? Installed(outgoing: outs, path: chosen.path, installedNs: now, sampledNs: now)
+                // Recorded before the backend can fail half-way, so a
+                // removal still finds it.
+                var entry = installed[key] ?? Installed(outgoing: outs, path: "", installedNs: now, sampledNs: now)
                 entry.outgoing = outs
-                entry.path = chosen.path
                 installed[key] = entry
-                if let xdp, chosen !== xdp {
-                    // XDP sees this traffic first: let it through to the MFC
-                    // (this also replaces the XDP route when the entry moves
-                    // from xdp to kernel).
-                    try xdp.passToKernel(key, incoming: incoming)
-                }
-                // kernel → xdp: the XDP route has replaced the kernel-path
-                // row, so the MFC entry can go now, with nothing in between.
-                if let oldPath, oldPath != chosen.path, oldPath != xdp?.path {
-                    try backend(named: oldPath)?.remove(key, incoming: incoming)
-                }
+                let path = try backend.set(key, incoming: incoming, outgoing: outgoing)
+                installed[key]?.path = path
             } catch {
                 failed("installing \(key) → \(outs.joined(separator: ","))", error)
             }
@@ -155,7 +133,7 @@ final class ForwardingManager {
     func poll(now: UInt64) {
         lastPollNs = now
         var counts: [RouteKey: (packets: UInt64, bytes: UInt64)] = [:]
-        for backend in [xdp, kernel].compactMap({ $0 }) {
+        if let backend {
             for (k, v) in backend.counters() { counts[k] = v }
         }
         for (key, var entry) in installed {
@@ -197,30 +175,17 @@ final class ForwardingManager {
 
     /// Removes every entry (shutdown).
     func removeAll() {
-        for (key, entry) in installed {
+        for (key, _) in installed {
             guard let incoming = try? interface(key.incoming) else { continue }
-            try? backend(named: entry.path)?.remove(key, incoming: incoming)
-            // A kernel-path row would outlive us in a classifier `xigmp load` pinned.
-            if entry.path != xdp?.path { try? xdp?.remove(key, incoming: incoming) }
+            try? backend?.remove(key, incoming: incoming)
         }
         installed = [:]
         plan = ForwardingPlan()
         awaitingFirstPacket = false
-        xdp?.close()
-        kernel?.close()
+        backend?.close()
     }
 
     // MARK: -
-
-    /// XDP when the mode allows it and every interface can take it; else the kernel.
-    private func choose(incoming: NetworkInterface, outgoing: [NetworkInterface]) -> ForwardingBackend {
-        if settings.mode == .xdp, let xdp, xdp.accepts(incoming: incoming, outgoing: outgoing) { return xdp }
-        return kernel ?? xdp!
-    }
-
-    private func backend(named path: String) -> ForwardingBackend? {
-        [xdp, kernel].compactMap { $0 }.first { $0.path == path }
-    }
 
     private func interface(_ name: String) throws(DatapathError) -> NetworkInterface {
         if let known = interfaces[name] { return known }

@@ -38,7 +38,7 @@ struct Xigmp: ParsableCommand {
             --netns NAME to act inside an iproute2 network namespace (prefer it to
             `ip netns exec`, whose private /sys hides the pins that keep `load` alive).
             """,
-        subcommands: [Load.self, Unload.self, Status.self, Stats.self, Dump.self, Query.self, Report.self, Leave.self, Run.self, Outside.self, Groups.self, Routes.self]
+        subcommands: [Load.self, Unload.self, Status.self, Doctor.self, Stats.self, Dump.self, Query.self, Report.self, Leave.self, Run.self, Outside.self, Groups.self, Routes.self]
     )
 }
 

@@ -8,42 +8,31 @@ import XDPDatapath
 import XigmpConfig
 @testable import XigmpDaemon
 
-/// Records every call, in order, into a log shared by both fake paths.
-final class FakePath: ForwardingBackend {
-    let path: String
+/// A backend with one route table whose rows say their path, as the XDP/TC
+/// datapath has: XDP unless an egress refuses redirected frames, else TC.
+/// Records every call, in order.
+final class FakeBackend: ForwardingBackend {
     let log: CallLog
-    /// Egress names this path cannot transmit to (the XDP path's bridges).
+    /// Egress names XDP cannot transmit to (bridges): those routes go TC.
     var refuses: Set<String> = []
-    var failPassToKernel = false
-    private(set) var entries: [RouteKey: [String]] = [:]
-    private(set) var kernelRows: Set<RouteKey> = []
+    var failSet = false
+    private(set) var table: [RouteKey: (path: String, out: [String])] = [:]
+    private(set) var closed = false
 
-    init(_ path: String, _ log: CallLog) {
-        self.path = path
-        self.log = log
-    }
+    init(_ log: CallLog) { self.log = log }
 
-    func set(_ key: RouteKey, incoming: NetworkInterface, outgoing: [NetworkInterface]) throws(DatapathError) {
-        entries[key] = outgoing.map(\.name)
-        kernelRows.remove(key)
-        log.calls.append("\(path) set \(key.group) \(outgoing.map(\.name).joined(separator: ","))")
+    func set(_ key: RouteKey, incoming: NetworkInterface, outgoing: [NetworkInterface]) throws(DatapathError) -> String {
+        if failSet { throw DatapathError(.kernel, "route map full") }
+        let path = outgoing.contains { refuses.contains($0.name) } ? "tc" : "xdp"
+        table[key] = (path, outgoing.map(\.name))
+        log.calls.append("set \(key.group) \(path) \(outgoing.map(\.name).joined(separator: ","))")
+        return path
     }
     func remove(_ key: RouteKey, incoming: NetworkInterface) throws(DatapathError) {
-        let had = entries.removeValue(forKey: key) != nil || kernelRows.remove(key) != nil
-        if had { log.calls.append("\(path) remove \(key.group)") }
+        if table.removeValue(forKey: key) != nil { log.calls.append("remove \(key.group)") }
     }
     func counters() -> [RouteKey: (packets: UInt64, bytes: UInt64)] { [:] }
-    func accepts(incoming: NetworkInterface, outgoing: [NetworkInterface]) -> Bool {
-        !outgoing.contains { refuses.contains($0.name) }
-    }
-    func passToKernel(_ key: RouteKey, incoming: NetworkInterface) throws(DatapathError) {
-        guard path == "xdp" else { return }
-        if failPassToKernel { throw DatapathError(.kernel, "route map full") }
-        entries.removeValue(forKey: key)
-        kernelRows.insert(key)
-        log.calls.append("xdp kernel-row \(key.group)")
-    }
-    func close() {}
+    func close() { closed = true }
 }
 
 final class CallLog { var calls: [String] = [] }
@@ -52,37 +41,35 @@ private let g1 = IPv4Address(239, 1, 1, 1), g2 = IPv4Address(239, 2, 2, 2)
 private let known = [NetworkInterface(name: "po", index: 2), NetworkInterface(name: "pi", index: 3),
                      NetworkInterface(name: "br0", index: 4)]
 
-private func manager(unmatched: DaemonConfig.Forwarding.Unmatched = .drop)
-    -> (ForwardingManager, FakePath, FakePath, CallLog) {
+private func manager(unmatched: DaemonConfig.Forwarding.Unmatched = .drop) -> (ForwardingManager, FakeBackend, CallLog) {
     let log = CallLog()
-    let xdp = FakePath("xdp", log), kernel = FakePath("kernel", log)
-    xdp.refuses = ["br0"]
+    let backend = FakeBackend(log)
+    backend.refuses = ["br0"]
     let metrics = ProxyMetrics(registry: PrometheusCollectorRegistry(), interfaces: [:])
     let m = ForwardingManager(settings: DaemonConfig.Forwarding(mode: .xdp, unmatched: unmatched), statics: [],
-                              xdp: xdp, kernel: kernel, logger: Logger(label: "test"), metrics: metrics,
+                              backend: backend, logger: Logger(label: "test"), metrics: metrics,
                               knownInterfaces: known)
-    return (m, xdp, kernel, log)
+    return (m, backend, log)
 }
 
 private let any = GroupFilterState(mode: .exclude)
 private func star(_ g: IPv4Address) -> RouteKey { RouteKey(source: nil, group: g, incoming: "po") }
 
-@Suite("Forwarding manager: paths, kernel-path rows, ordering")
+@Suite("Forwarding manager: paths, moves in place, ordering")
 struct ForwardingManagerTests {
-    @Test("an entry XDP can serve goes to XDP; one with a bridge egress to the kernel, with a kernel-path row in XDP")
+    @Test("an entry XDP can serve goes to XDP; one with a bridge egress to TC; the path the backend used is recorded")
     func choosesPaths() {
-        let (m, xdp, kernel, _) = manager()
+        let (m, backend, _) = manager()
         m.update(group: g1, states: ["pi": any], incoming: "po", now: 0)
         m.update(group: g2, states: ["pi": any, "br0": any], incoming: "po", now: 0)
-        #expect(xdp.entries[star(g1)] == ["pi"])
-        #expect(kernel.entries[star(g2)] == ["br0", "pi"])
-        #expect(xdp.kernelRows == [star(g2)], "XDP lets the kernel entry's traffic through")
-        #expect(m.installed[star(g1)]?.path == "xdp" && m.installed[star(g2)]?.path == "kernel")
+        #expect(backend.table[star(g1)]?.path == "xdp" && backend.table[star(g1)]?.out == ["pi"])
+        #expect(backend.table[star(g2)]?.path == "tc" && backend.table[star(g2)]?.out == ["br0", "pi"])
+        #expect(m.installed[star(g1)]?.path == "xdp" && m.installed[star(g2)]?.path == "tc")
     }
 
     @Test("per-group updates end where a full recompute does")
     func perGroupMatchesFull() {
-        let (a, _, _, _) = manager(), (b, _, _, _) = manager()
+        let (a, _, _) = manager(), (b, _, _) = manager()
         a.update(group: g1, states: ["pi": any], incoming: "po", now: 0)
         a.update(group: g2, states: ["br0": GroupFilterState(mode: .include, sources: [IPv4Address(10, 0, 0, 1)])],
                  incoming: "po", now: 0)
@@ -93,46 +80,47 @@ struct ForwardingManagerTests {
         #expect(Set(a.installed.keys) == Set(b.installed.keys))
     }
 
-    @Test("kernel → xdp: the XDP route replaces the kernel-path row before the MFC entry goes")
-    func kernelToXDP() {
-        let (m, xdp, kernel, log) = manager()
+    @Test("tc → xdp: the row is rewritten in place, never removed in between")
+    func tcToXDP() {
+        let (m, backend, log) = manager()
         m.update(group: g1, states: ["pi": any, "br0": any], incoming: "po", now: 0)
         log.calls = []
         m.update(group: g1, states: ["pi": any], incoming: "po", now: 0)
-        #expect(log.calls == ["xdp set 239.1.1.1 pi", "kernel remove 239.1.1.1"])
-        #expect(kernel.entries.isEmpty && xdp.kernelRows.isEmpty && xdp.entries[star(g1)] == ["pi"])
+        #expect(log.calls == ["set 239.1.1.1 xdp pi"])
+        #expect(backend.table[star(g1)]?.path == "xdp" && m.installed[star(g1)]?.path == "xdp")
     }
 
-    @Test("xdp → kernel: the MFC entry is in before the kernel-path row replaces the XDP route")
-    func xdpToKernel() {
-        let (m, xdp, kernel, log) = manager()
+    @Test("xdp → tc: the row is rewritten in place, never removed in between")
+    func xdpToTC() {
+        let (m, backend, log) = manager()
         m.update(group: g1, states: ["pi": any], incoming: "po", now: 0)
         log.calls = []
         m.update(group: g1, states: ["pi": any, "br0": any], incoming: "po", now: 0)
-        #expect(log.calls == ["kernel set 239.1.1.1 br0,pi", "xdp kernel-row 239.1.1.1"])
-        #expect(xdp.entries.isEmpty && xdp.kernelRows == [star(g1)] && kernel.entries[star(g1)] != nil)
+        #expect(log.calls == ["set 239.1.1.1 tc br0,pi"])
+        #expect(backend.table[star(g1)]?.path == "tc" && m.installed[star(g1)]?.path == "tc")
     }
 
-    @Test("removing a kernel entry takes the kernel-path row out first; removeAll leaves no row behind")
-    func removalOrder() {
-        let (m, xdp, kernel, log) = manager()
+    @Test("the last member gone removes the entry; removeAll leaves no row and closes the backend")
+    func removal() {
+        let (m, backend, log) = manager()
         m.update(group: g1, states: ["br0": any], incoming: "po", now: 0)
-        m.update(group: g2, states: ["br0": any], incoming: "po", now: 0)
+        m.update(group: g2, states: ["pi": any], incoming: "po", now: 0)
         log.calls = []
         m.update(group: g1, states: [:], incoming: "po", now: 0)
-        #expect(log.calls == ["xdp remove 239.1.1.1", "kernel remove 239.1.1.1"])
+        #expect(log.calls == ["remove 239.1.1.1"])
         m.removeAll()
-        #expect(xdp.kernelRows.isEmpty && kernel.entries.isEmpty && m.installed.isEmpty)
+        #expect(backend.table.isEmpty && m.installed.isEmpty && backend.closed)
     }
 
-    @Test("a kernel-path row that cannot be written leaves the entry known, so its removal still happens")
-    func passToKernelFailure() {
-        let (m, xdp, kernel, _) = manager()
-        xdp.failPassToKernel = true
+    @Test("an entry the backend failed to install stays known, so its removal still happens")
+    func failedSet() {
+        let (m, backend, _) = manager()
+        backend.failSet = true
         m.update(group: g1, states: ["br0": any], incoming: "po", now: 0)
-        #expect(kernel.entries[star(g1)] == ["br0"])
-        #expect(m.installed[star(g1)]?.path == "kernel")
+        #expect(m.installed[star(g1)] != nil)
+        backend.failSet = false
+        m.update(group: g2, states: ["pi": any], incoming: "po", now: 0)
         m.update(group: g1, states: [:], incoming: "po", now: 0)
-        #expect(kernel.entries.isEmpty, "the MFC entry did not leak")
+        #expect(m.installed[star(g1)] == nil && backend.table[star(g1)] == nil)
     }
 }

@@ -9,6 +9,7 @@ XIGMP=${XIGMP:-.build/debug/xigmp}
 PY=${PY:-/usr/bin/python3}   # Debian's python3-scapy lives there
 T_FAILS=0
 T_PASSES=0
+T_SKIPS=0
 T_NETNS=()
 
 fail() { echo "  FAIL: $*"; T_FAILS=$((T_FAILS + 1)); }
@@ -16,6 +17,14 @@ pass() { echo "  ok: $*"; T_PASSES=$((T_PASSES + 1)); }
 check() { # check DESCRIPTION COMMAND... : passes when the command succeeds
 	local d=$1; shift
 	if "$@"; then pass "$d"; else fail "$d"; fi
+}
+# skip REASON DESCRIPTION: a check that cannot run here, with the missing
+# feature named (run.sh and the test summary count skips by REASON).
+skip() { echo "  SKIP: $2 [$1]"; T_SKIPS=$((T_SKIPS + 1)); }
+# has_feature KEY: the capability probe (`xigmp doctor --json`) says KEY
+# (ip_mroute, tcx, clsact, ...) is present.
+has_feature() {
+	"$XIGMP" doctor --json | $PY -c "import json,sys; sys.exit(0 if json.load(sys.stdin)['capabilities'].get('$1') else 1)"
 }
 expect_eq() { # expect_eq DESCRIPTION EXPECTED ACTUAL
 	if [ "$2" == "$3" ]; then pass "$1 ($3)"; else fail "$1: expected '$2', got '$3'"; fi
@@ -86,7 +95,7 @@ PYEOF
 }
 
 finish() {
-	echo "$T_PASSES passed, $T_FAILS failed"
+	echo "$T_PASSES passed, $T_FAILS failed, $T_SKIPS skipped"
 	[ "$T_FAILS" == 0 ]
 }
 

@@ -99,6 +99,14 @@ enum {
 	CXIGMP_IGMPMSG_WHOLEPKT = 3,
 };
 
+/* ---- kernel configuration ---- */
+
+/* Looks `name` (e.g. "CONFIG_NET_SCH_INGRESS") up in /proc/config.gz, else
+ * /boot/config-RELEASE.  1 and its value ("y", "m", ...) copied into value,
+ * 0 when the file has no such line (not set), -1 when neither file can be
+ * read (unknown). */
+int cxigmp_kconfig(const char *name, char *value, size_t cap);
+
 /* ---- tun ---- */
 
 /* Opens /dev/net/tun and attaches IFF_TUN|IFF_NO_PI device `name` (created
