@@ -58,7 +58,8 @@ unit-test: deps-test swift-debug
 integration-test: deps-test swift-debug
 	XIGMP=$(XIGMP_DEBUG) tests/integration/run.sh
 
-test: unit-test integration-test
+test: deps-test swift-debug
+	scripts/run-tests.sh
 
 demo: deps-demo build
 	XIGMP=$(XIGMP) scripts/demo.sh

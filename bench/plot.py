@@ -9,7 +9,10 @@ to stdout as aligned text, --markdown as a Markdown table (what the README
 carries).  --png/--svg draw every figure beside its baseline with
 matplotlib (Debian's python3-matplotlib, hence /usr/bin/python3: a pyenv
 python on PATH would not have it).  A section that failed or was not run
-shows its error instead of numbers; it never stops the rest.
+shows its error instead of numbers; it never stops the rest.  A figure this
+kernel cannot measure (null, with "<key>_reason" beside it, e.g. the kernel
+MFC without CONFIG_IP_MROUTE) shows "n/a (<reason>)".  Both tables start
+with the machine the run was made on (CPU, cores, kernel).
 """
 import argparse
 import json
@@ -36,6 +39,35 @@ def fmt(v, unit=""):
     else:
         s = f"{v:.2f}"
     return f"{s} {unit}".strip() if unit else s
+
+
+def cell(section, key, unit=""):
+    """section[key] formatted; "n/a (reason)" for a null figure with a
+    <key>_reason; "error: ..." for a failed one; "-" when absent."""
+    if not isinstance(section, dict):
+        return "-"
+    v = num(section, key)
+    if v is not None:
+        return fmt(v, unit)
+    if section.get(f"{key}_reason"):
+        return f"n/a ({section[f'{key}_reason']})"
+    e = section.get(key)
+    if isinstance(e, dict) and "error" in e:
+        return "error: " + str(e["error"])[:40]
+    return "-"
+
+
+def machine_line(results):
+    """Where the run was made: date, commit, CPU, cores, kernel, MFC or not."""
+    m = results.get("machine", {}) if isinstance(results, dict) else {}
+    caps = m.get("capabilities") if isinstance(m.get("capabilities"), dict) else {}
+    mroute = caps.get("ip_mroute")
+    return (f"Run of {m.get('date', '?')} (commit {m.get('commit', '?')}) on {m.get('cpu') or m.get('cpu_model', '?')}, "
+            f"{m.get('cores', '?')} cores, Linux {m.get('kernel', '?')}"
+            + ("" if mroute is None else
+               ", with CONFIG_IP_MROUTE" if mroute else ", without CONFIG_IP_MROUTE (no kernel MFC)")
+            + (", quick settings (not for results)" if m.get("quick") else "")
+            + (f", {m['suite_seconds']} s" if isinstance(m.get("suite_seconds"), int) else "") + ".")
 
 
 def section(results, name):
@@ -118,31 +150,38 @@ def rows(results):
             xv, iv = num(j, f"xigmp_{p}_us"), num(j, f"igmpproxy_{p}_us")
             r = ratio(xv, iv)
             goal = p == "p50"
-            out.append((f"join propagation {p} (us)", fmt(xv), f"igmpproxy {fmt(iv)}",
-                        fmt(r), "<= 0.1 (10x lower)" if goal else "",
-                        (r is not None and r <= 0.1) if goal else None))
+            out.append((f"join propagation {p} (us)", cell(j, f"xigmp_{p}_us"), f"igmpproxy {cell(j, f'igmpproxy_{p}_us')}",
+                        fmt(r) if iv is not None else "n/a", "<= 0.1 (10x lower)" if goal else "",
+                        (r is not None and r <= 0.1) if goal and iv is not None else None))
     else:
         missing("join_latency", err)
 
     f, err = section(results, "forwarding")
     if f:
         for fan in (1, 2, 4):
+            for impl, impl_name in (("xdp", "XDP"), ("tc", "TC")):
+                iv = num(f, f"{impl}_pps_fanout{fan}")
+                for base, base_name in (("bridge", "Linux bridge"), ("mirred", "tc mirred")):
+                    bv = num(f, f"{base}_pps_fanout{fan}")
+                    out.append((f"forwarding, fan-out {fan}, {impl_name} (pps out)",
+                                cell(f, f"{impl}_pps_fanout{fan}"), f"{base_name} {cell(f, f'{base}_pps_fanout{fan}')}",
+                                fmt(ratio(iv, bv)), "", None))
             xv, kv = num(f, f"xdp_pps_fanout{fan}"), num(f, f"kernel_pps_fanout{fan}")
             r = ratio(xv, kv)
             goal = fan == 1
-            out.append((f"forwarding, fan-out {fan}, XDP (pps out)", fmt(xv), f"kernel MFC {fmt(kv)}",
-                        fmt(r), ">= 3" if goal else "", (r is not None and r >= 3) if goal else None))
+            out.append((f"forwarding, fan-out {fan}, XDP (pps out)", cell(f, f"xdp_pps_fanout{fan}"),
+                        f"kernel MFC {cell(f, f'kernel_pps_fanout{fan}')}", fmt(r) if kv is not None else "n/a",
+                        ">= 3" if goal else "", (r is not None and r >= 3) if goal and kv is not None else None))
         sv = num(f, "smcroute_pps_fanout1")
-        serr = f.get("smcroute_pps_fanout1")
-        out.append(("forwarding, fan-out 1, XDP (pps out)", fmt(num(f, "xdp_pps_fanout1")),
-                    f"smcroute {fmt(sv)}" if sv is not None else
-                    "smcroute error: " + str(serr.get("error", "-") if isinstance(serr, dict) else "-")[:40],
-                    fmt(ratio(num(f, "xdp_pps_fanout1"), sv)), "", None))
+        out.append(("forwarding, fan-out 1, XDP (pps out)", cell(f, "xdp_pps_fanout1"),
+                    f"smcroute {cell(f, 'smcroute_pps_fanout1')}",
+                    fmt(ratio(num(f, "xdp_pps_fanout1"), sv)) if sv is not None else "n/a", "", None))
         for p, key in (("p50", "first_packet_us"), ("p90", "first_packet_p90_us")):
             xv, iv = num(f, f"xigmp_{key}"), num(f, f"igmpproxy_{key}")
             goal = p == "p50"
-            out.append((f"join to first forwarded packet {p} (us)", fmt(xv), f"igmpproxy {fmt(iv)}",
-                        fmt(ratio(xv, iv)), "<= 1000 us" if goal else "",
+            out.append((f"join to first forwarded packet {p} (us)", cell(f, f"xigmp_{key}"),
+                        f"igmpproxy {cell(f, f'igmpproxy_{key}')}",
+                        fmt(ratio(xv, iv)) if iv is not None else "n/a", "<= 1000 us" if goal else "",
                         (xv is not None and xv <= 1000) if goal else None))
     else:
         missing("forwarding", err)
@@ -169,6 +208,8 @@ def met_text(m):
 
 def print_table(results, markdown):
     data = [tuple(r[:5]) + (met_text(r[5]),) for r in rows(results)]
+    print(machine_line(results))
+    print()
     if markdown:
         print("| " + " | ".join(HEAD) + " |")
         print("|" + "|".join("---" for _ in HEAD) + "|")
@@ -266,7 +307,9 @@ def draw(results, paths):
     if j:
         pairs(axes[4], "Join propagation, host report -> upstream report", "us", ["p50", "p99"],
               [num(j, "xigmp_p50_us"), num(j, "xigmp_p99_us")],
-              [num(j, "igmpproxy_p50_us"), num(j, "igmpproxy_p99_us")], "igmpproxy (baseline)", log=True)
+              [num(j, "igmpproxy_p50_us"), num(j, "igmpproxy_p99_us")],
+              f"igmpproxy: n/a ({j['igmpproxy_p50_us_reason']})" if j.get("igmpproxy_p50_us_reason")
+              else "igmpproxy (baseline)", log=True)
     else:
         failed(axes[4], "Join propagation", err)
 
@@ -281,30 +324,55 @@ def draw(results, paths):
 
     f, err = section(results, "forwarding")
     if f:
-        pairs(axes[6], "Multicast forwarding capacity, veth, 106-byte frames", "Mpps out (sum over outputs)",
-              ["fan-out 1", "fan-out 2", "fan-out 4"],
-              [(num(f, f"xdp_pps_fanout{n}") or 0) / 1e6 for n in (1, 2, 4)],
-              [(num(f, f"kernel_pps_fanout{n}") or 0) / 1e6 for n in (1, 2, 4)],
-              "xigmp, kernel MFC (baseline)", lower_better=False,
-              ours_name="xigmp, XDP" + next((f" ({m} mode)" for m in ("generic", "native")
-                                             if m in str(f.get("xdp_attach", ""))), ""))
+        import numpy as np
+        ax = axes[6]
+        xdp_mode = next((f" ({m} mode)" for m in ("generic", "native") if m in str(f.get("xdp_attach", ""))), "")
+        series = [("xdp", f"xigmp, XDP path{xdp_mode}", XIGMP), ("tc", "xigmp, TC path", "#17becf"),
+                  ("bridge", "Linux bridge (baseline)", BASE), ("mirred", "tc mirred (baseline)", "#8c8c8c"),
+                  ("kernel", "xigmp, kernel MFC (baseline)", "#d9d9d9")]
+        fans = (1, 2, 4)
+        w = 0.8 / len(series)
+        x = np.arange(len(fans))
+        top = 0
+        for i, (impl, name, color) in enumerate(series):
+            vals = [num(f, f"{impl}_pps_fanout{n}") for n in fans]
+            if all(v is None for v in vals):
+                why = f.get(f"{impl}_pps_fanout1_reason")
+                ax.bar([], [], color=color, label=f"{name}: n/a ({why})" if why else f"{name}: not measured")
+                continue
+            h = [(v or 0) / 1e6 for v in vals]
+            top = max([top] + h)
+            bars = ax.bar(x - 0.4 + w * (i + 0.5), h, w, color=color, label=name)
+            for b in bars:
+                if b.get_height() > 0:
+                    ax.annotate(f"{b.get_height():.2f}", (b.get_x() + b.get_width() / 2, b.get_height()), ha="center",
+                                va="bottom", fontsize=6, xytext=(0, 2), textcoords="offset points")
         sv = num(f, "smcroute_pps_fanout1")
         if sv:
-            axes[6].scatter([0.19], [sv / 1e6], marker="_", s=400, color="#d62728", zorder=3,
-                            label=f"smcroute, fan-out 1 ({fmt(sv / 1e6)} Mpps)")
-            axes[6].legend(fontsize=7, loc="upper left")
+            ax.scatter([0.4], [sv / 1e6], marker="_", s=300, color="#d62728", zorder=3,
+                       label=f"smcroute, fan-out 1 ({fmt(sv / 1e6)} Mpps)")
+        ax.set_xticks(x, [f"fan-out {n}" for n in fans], fontsize=8)
+        ax.set_ylabel("Mpps out, sum over outputs (higher is better)", fontsize=8)
+        ax.set_title("Multicast forwarding capacity, veth, 106-byte frames", fontsize=10)
+        if top > 0:
+            ax.set_ylim(0, top * 1.6)  # room for the legend above the bars
+        ax.legend(fontsize=6, loc="upper left")
+        why = f.get("igmpproxy_first_packet_us_reason")
         pairs(axes[7], "Join to first forwarded packet", "us", ["p50", "p90"],
               [num(f, "xigmp_first_packet_us"), num(f, "xigmp_first_packet_p90_us")],
               [num(f, "igmpproxy_first_packet_us"), num(f, "igmpproxy_first_packet_p90_us")],
-              "igmpproxy + kernel MFC (baseline)", log=True, ours_name="xigmp (XDP)")
+              f"igmpproxy + kernel MFC: n/a ({why})" if why else "igmpproxy + kernel MFC (baseline)",
+              log=True, ours_name="xigmp (XDP)")
     else:
         failed(axes[6], "Multicast forwarding capacity", err)
         failed(axes[7], "Join to first forwarded packet", err)
     axes[8].set_axis_off()
 
     m = results.get("machine", {})
-    fig.suptitle(f"xigmp benchmarks - {m.get('cpu_model', '?')}, {m.get('cores', '?')} cores, "
-                 f"Linux {m.get('kernel', '?')}, {m.get('date', '?')} (medians of alternating rounds)",
+    caps = m.get("capabilities") if isinstance(m.get("capabilities"), dict) else {}
+    mroute = {True: ", CONFIG_IP_MROUTE", False: ", no CONFIG_IP_MROUTE"}.get(caps.get("ip_mroute"), "")
+    fig.suptitle(f"xigmp benchmarks - {m.get('cpu') or m.get('cpu_model', '?')}, {m.get('cores', '?')} cores, "
+                 f"Linux {m.get('kernel', '?')}{mroute}, {m.get('date', '?')} (medians of alternating rounds)",
                  fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 0.96))
     for p in paths:

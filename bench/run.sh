@@ -5,19 +5,27 @@
 # xigmp-bench, then the end-to-end scripts bench/e2e/translation.sh,
 # bench/e2e/join_latency.sh and bench/e2e/forwarding.sh when present.  Each prints one JSON object; a
 # section that is missing or fails is recorded as {"error": "..."} and the
-# run goes on.  Writes bench/results/latest.json and latest.png, prints the
-# table, and exits non-zero if any section failed (after writing).
+# run goes on.  A figure the kernel cannot give (the kernel MFC, smcroute and
+# igmpproxy without CONFIG_IP_MROUTE) is not a failure: the section records
+# it as null with "<key>_reason" and the table says "n/a (reason)".  Writes
+# bench/results/latest.json and latest.png, prints the table, and exits
+# non-zero if any section failed (after writing).  latest.json's "machine"
+# says where the run was made: kernel, cpu (/proc/cpuinfo's model name),
+# cores, and `xigmp doctor --json`'s capabilities (ip_mroute, tcx, ...).
 #
 # Needs root: it loads BPF programs, creates network namespaces (xbench-PID-*,
 # deleted on exit, also on Ctrl-C) and counts allocations with uprobes.  It
 # never touches the machine's own interfaces.
 #
-# Environment: XIGMP_BENCH (default .build/release/xigmp-bench),
-# BENCH_QUICK=1 (fewer rounds, for trying the script out; not for results).
+# Environment: XIGMP_BENCH (default .build/release/xigmp-bench), XIGMP
+# (.build/release/xigmp), BENCH_QUICK=1 (fewer rounds, for trying the script
+# out; not for results).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 BENCH=${XIGMP_BENCH:-.build/release/xigmp-bench}
+XIGMP=${XIGMP:-.build/release/xigmp}
+export XIGMP
 RESULTS=bench/results
 PY=/usr/bin/python3	# Debian's, with python3-matplotlib (not a pyenv one)
 
@@ -25,11 +33,13 @@ die() { echo "bench/run.sh: $*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "needs root (loads BPF programs, creates network namespaces, counts allocations with uprobes): run \`sudo make bench\`"
 [ -x "$BENCH" ] || die "$BENCH not found: run \`make build\` first (or \`make bench\`, which does)"
+[ -x "$XIGMP" ] || die "$XIGMP not found: run \`make build\` first (or \`make bench\`, which does)"
 [ -x "$PY" ] && "$PY" -c 'import matplotlib' 2>/dev/null ||
 	die "Debian's python3 with matplotlib is missing: run \`scripts/deps.sh bench\` (or \`make bench\`)"
 
 tmp=$(mktemp -d /tmp/xigmp-bench.XXXXXX)
 child=0
+doctor_ns=xbench-$$-doctor
 
 # Deletes namespaces left by xigmp-bench processes that are gone (it deletes
 # its own on exit and on SIGINT/SIGTERM; this catches a SIGKILL).
@@ -52,6 +62,7 @@ cleanup() {
 		kill -TERM "$child" 2>/dev/null
 		wait "$child" 2>/dev/null
 	fi
+	ip netns del "$doctor_ns" 2>/dev/null
 	sweep_namespaces
 	rm -rf "$tmp"
 }
@@ -62,6 +73,7 @@ if [ -n "${BENCH_QUICK:-}" ]; then
 	classifier_args=(--rounds 3 --repeat 1000000)
 	throughput_args=(--rounds 2 --window 1)
 	control_args=(--rounds 3)
+	export QUICK=1	# bench/e2e/translation.sh's own switch (the others read BENCH_QUICK)
 else
 	classifier_args=(--rounds 7 --repeat 2000000)
 	throughput_args=(--rounds 10 --window 1)
@@ -129,12 +141,19 @@ run_e2e() { # run_e2e NAME [TIMEOUT]
 
 sweep_namespaces
 total_start=$SECONDS
+# What this kernel can do (xigmp doctor --json), asked in a namespace of the
+# run's own so that its MRT_INIT probe never touches the machine's.
+if ip netns add "$doctor_ns" 2>/dev/null; then
+	"$XIGMP" --netns "$doctor_ns" doctor --json >"$tmp/doctor.json" 2>"$tmp/doctor.err" ||
+		echo "bench/run.sh: xigmp doctor --json failed: $(tail -1 "$tmp/doctor.err")" >&2
+	ip netns del "$doctor_ns"
+fi
 run_section classifier 180 "$BENCH" classifier "${classifier_args[@]}"
 run_section throughput 300 "$BENCH" throughput "${throughput_args[@]}"
 run_section control_plane 180 "$BENCH" control-plane "${control_args[@]}"
 run_e2e translation
 run_e2e join_latency
-run_e2e forwarding 600
+run_e2e forwarding 900
 
 mkdir -p "$RESULTS"
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
@@ -144,9 +163,17 @@ cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 	"$(swift --version 2>/dev/null | head -1)" "$((SECONDS - total_start))" "${BENCH_QUICK:+quick}" <<'EOF'
 import json, sys
 tmp, out, kernel, cores, date, cpu, virt, commit, swift, seconds, quick = sys.argv[1:12]
-results = {"machine": {"kernel": kernel, "cores": int(cores), "date": date, "cpu_model": cpu,
-                       "virtualization": virt, "commit": commit, "swift": swift,
+try:
+    doctor = json.load(open(f"{tmp}/doctor.json"))
+except (OSError, ValueError):
+    doctor = {}
+caps = doctor.get("capabilities")
+results = {"machine": {"kernel": kernel, "cpu": cpu, "cores": int(cores), "date": date,
+                       "capabilities": caps if isinstance(caps, dict) else None,
+                       "cpu_model": cpu, "virtualization": virt, "commit": commit, "swift": swift,
                        "suite_seconds": int(seconds)}}
+if not isinstance(caps, dict):
+    results["machine"]["capabilities_error"] = "xigmp doctor --json gave no capabilities"
 if quick:
     results["machine"]["quick"] = True
 for name in ("classifier", "throughput", "translation", "join_latency", "forwarding", "control_plane"):

@@ -151,6 +151,8 @@ ip -n "$PX" -d link show | grep -q prog/xdp && { echo "demo: XDP left attached" 
 # ---- act 2: the same edge as an RFC 4605 proxy that forwards the data ----
 TOOL=tests/integration/mcast_tool.py
 step "act 2: membership tracking (RFC 4605) and multicast data forwarding, two inside interfaces (config below)"
+echo "   what this kernel offers (xigmp doctor):"
+"$XIGMP" doctor | grep -E '^(kernel|tcx|clsact|ip_mroute|forwarding)' | sed 's/^/   /'
 cat >"$TMP/edge.yaml" <<YAML
 interfaces: {outside: out0, inside: [dockerbr, vc3]}
 modes: {queryNotify: true}
@@ -202,8 +204,9 @@ grep -q '239.6.6.6' "$TMP/$C1.data" && { echo "demo: 239.6.6.6 reached dockerbr,
 grep -q '239.4.4.4' "$TMP/$C1.data" "$TMP/$C3.data" && { echo "demo: an unjoined group was forwarded" >&2; exit 1; }
 "$XIGMP" --netns "$PX" routes --socket "$TMP/xigmp.sock" | sed 's/^/   /'
 echo "   (239.6.6.6 goes only to the veth vc3: the XDP path. 239.3.3.3 also goes to dockerbr, a"
-echo "    bridge with no XDP transmit: the kernel path, programmed at join time, and with"
-echo "    unmatched: drop XDP passes that entry's traffic to the kernel. See README: Forwarding)"
+echo "    bridge with no XDP transmit: the TC path clones it into the bridge, installed at join"
+echo "    time, no kernel multicast routing needed; with unmatched: drop XDP passes that entry's"
+echo "    traffic on to TC. See README: Forwarding)"
 
 step "everyone leaves: last-member queries, the entries go, the upstream hears the leaves"
 ip -n "$C1" addr del 239.3.3.3/32 dev eth0
@@ -218,5 +221,6 @@ step "shutdown"
 kill -TERM "$EDGE"; wait "$EDGE" || true
 tail -2 "$TMP/edge.log"
 ip -n "$PX" -d link show | grep -q prog/xdp && { echo "demo: XDP left attached" >&2; exit 1; }
-ip netns exec "$PX" ip mroute show | grep -q . && { echo "demo: multicast routes left behind" >&2; exit 1; }
+ip netns exec "$PX" ip mroute show 2>/dev/null | grep -q . && { echo "demo: multicast routes left behind" >&2; exit 1; }
+tc -n "$PX" filter show dev out0 ingress 2>/dev/null | grep -q xigmp && { echo "demo: a TC filter left behind" >&2; exit 1; }
 echo "demo: done (nothing left attached; namespaces removed on exit)"

@@ -80,13 +80,17 @@ do_run() {
 	command -v vng >/dev/null && command -v qemu-system-x86_64 >/dev/null || die "virtme-ng or qemu missing: run $0 install"
 	local kernel; kernel=$(pick_kernel) || die "no /boot/vmlinuz-* with CONFIG_IP_MROUTE=y (and its /lib/modules): run $0 install"
 	[ "$PWD" != / ] || die "run from a directory other than / (it is shared read-write with the guest)"
-	local timeout=${GUEST_TIMEOUT:-3000} tmp rc status
+	local timeout=${GUEST_TIMEOUT:-3000} rc status
 	tmp=$(mktemp -d /tmp/kernel-guest.XXXXXX)
 	trap 'rm -rf "$tmp"' EXIT
 	# The guest runs this script; its status file tells CMD's exit from a guest that died.
 	{
 		echo '#!/bin/bash'
 		export -p | grep -vE '^declare -x (PWD|OLDPWD|SHLVL|HOSTNAME|_|TERM)(=|$)' || true
+		# A pyenv shim costs ~15 s per call over the guest's 9p root: call the interpreter itself.
+		if [[ $(command -v python3) == */shims/* ]]; then
+			printf 'PATH=%q:$PATH\n' "$(dirname "$(python3 -c 'import sys; print(sys.executable)')")"
+		fi
 		printf 'cd -- %q || exit 125\n' "$PWD"
 		printf '%q ' "$@"; echo
 		printf 'echo $? >%q\n' "$tmp/status"
@@ -97,19 +101,28 @@ do_run() {
 	echo "kernel-guest: booting ${kernel#/boot/} (TCG, ${GUEST_CPUS:-2} CPUs, ${GUEST_MEM:-2G}, timeout ${timeout}s): $*" >&2
 	local start=$SECONDS
 	# qemu reopens /proc/self/fd/{1,2} per virtio port; on a regular file these clobber each
-	# other, so both always go through pipes. timeout kills the whole group (vng, qemu).
-	set +e
-	timeout -k 10 "$timeout" vng "${args[@]}" </dev/null 2> >(cat >&2) | cat
-	rc=${PIPESTATUS[0]}
-	set -e
+	# other, so both always go through pipes. timeout signals its whole group (vng, qemu),
+	# and is in a group of its own, so our own INT/TERM/HUP are passed on to it.
+	timeout -k 10 "$timeout" vng "${args[@]}" </dev/null > >(cat) 2> >(cat >&2) &
+	local vpid=$! stopped=
+	trap 'stopped=1; kill -TERM "$vpid" 2>/dev/null' INT TERM HUP
+	while :; do
+		rc=0; wait "$vpid" || rc=$?
+		kill -0 "$vpid" 2>/dev/null || break
+	done
+	trap - INT TERM HUP
+	wait # for the output pipes to drain
 	local took=$((SECONDS - start))
 	status=$(cat "$tmp/status" 2>/dev/null || true)
 	if [ -n "$status" ]; then
 		echo "kernel-guest: guest took ${took}s; CMD exited $status" >&2
 		exit "$status"
 	fi
+	[ -z "$stopped" ] || { echo "kernel-guest: interrupted after ${took}s; qemu was stopped" >&2; exit 130; }
 	case $rc in
-		124 | 137) die "timed out after ${took}s (GUEST_TIMEOUT=${timeout}); qemu was killed. Raise GUEST_TIMEOUT, or look for a hang in CMD" ;;
+		124 | 137)
+			echo "kernel-guest: timed out after ${took}s (GUEST_TIMEOUT=${timeout}); qemu was killed. Raise GUEST_TIMEOUT, or look for a hang in CMD" >&2
+			exit 124 ;;
 		*) die "guest ended after ${took}s before CMD finished (vng exit $rc): qemu or kernel failure; rerun with GUEST_VERBOSE=1 to see the boot log" ;;
 	esac
 }

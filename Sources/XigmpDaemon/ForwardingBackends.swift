@@ -65,7 +65,11 @@ final class DatapathForwardingBackend: ForwardingBackend {
         if let known = capable[key] { return known }
         let info = try? InterfaceInfo(out)
         var answer = info?.hasEthernet == true && out.driver != "bridge"
-        if answer && mode == .native { answer = InterfaceXDPFeatures.probe(out).ndoXmit }
+        if answer && mode == .native {
+            // Before Linux 6.3 the kernel cannot say; then trust the driver.
+            let features = InterfaceXDPFeatures.probe(out)
+            if features.mask != nil { answer = features.ndoXmit }
+        }
         capable[key] = answer
         return answer
     }

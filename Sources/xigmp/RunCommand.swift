@@ -62,6 +62,10 @@ struct Run: ParsableCommand {
             printError(error.description)
             throw ExitCode(1)
         }
+        let caps = KernelCapabilities.current
+        let missing = caps.features.filter { !$0.present }
+        logger.info("kernel \(caps.kernel): \(caps.features.filter(\.present).map(\.key).joined(separator: " "))")
+        for f in missing { logger.notice("kernel lacks \(f.key) (\(f.detail)): \(f.without)") }
         if check {
             try checkInterfaces(loaded)
             print("\(config): OK")
@@ -111,6 +115,10 @@ struct Run: ParsableCommand {
             if (try? InterfaceInfo(iface))?.primaryIPv4 == nil {
                 problems.append("\(config)\(line): \(key): \(name) has no IPv4 address to send from")
             }
+        }
+        if c.forwarding.mode == .kernel && !KernelCapabilities.current.ipMroute {
+            let line = loaded.line(of: "forwarding.mode").map { ":\($0)" } ?? ""
+            problems.append("\(config)\(line): forwarding.mode: kernel needs the kernel's IPv4 multicast routing, which this kernel lacks (CONFIG_IP_MROUTE); use forwarding.mode: xdp, which forwards without it")
         }
         if !problems.isEmpty {
             writeStderr(problems.joined(separator: "\n") + "\n")

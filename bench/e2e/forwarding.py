@@ -5,8 +5,9 @@
 namespaces named (`ip -n NS -s -j link`, 64-bit counters), waits --window
 seconds, snapshots again and prints the deltas and rates of one
 configuration as JSON: the generator's offered frames (its interface's
-tx_packets + tx_dropped), what the router received, and what every output
-delivered to its receiver.
+tx_packets + tx_dropped), what the router received, what every output
+delivered to its receiver, and what the receivers that should get nothing
+(--idle: ports without the group) received all the same.
 
 `firstpacket`: join-to-first-forwarded-packet latency.  One AF_PACKET socket
 (ETH_P_ALL, kernel receive timestamps SO_TIMESTAMPNS) on the host's interface
@@ -19,6 +20,10 @@ arrived; then leave (`ip addr del`).
 
 `summarize`: folds the per-configuration files into the one JSON object the
 script prints (medians over rounds, ratios of medians, and every round).
+A figure that cannot be measured on this kernel (the --meta's
+"unavailable": {label: reason}, e.g. the kernel MFC without
+CONFIG_IP_MROUTE) is null with "<key>_reason", as is every ratio to it; a
+figure whose run failed is {"error": reason}.
 """
 import argparse
 import json
@@ -56,7 +61,8 @@ def window(a):
     gen_ns, gen_if = a.gen.split(":")
     rtr_ns, rtr_if = a.router.split(":")
     outs = [o.split(":") for o in a.out]
-    nss = [gen_ns, rtr_ns] + sorted({ns for ns, _ in outs} - {gen_ns, rtr_ns})
+    idle = [o.split(":") for o in a.idle]
+    nss = [gen_ns, rtr_ns] + sorted({ns for ns, _ in outs + idle} - {gen_ns, rtr_ns})
     # Started before the generators: the totals from here to their end give
     # the exact loss; the timed window in between gives the rates.
     _, s0 = snapshot(nss)
@@ -85,6 +91,7 @@ def window(a):
         return d(b, e, gen_ns, gen_if, "tx", "packets") + d(b, e, gen_ns, gen_if, "tx", "dropped")
 
     per_out = [d(s1, s2, ns, ifname, "rx", "packets") for ns, ifname in outs]
+    per_idle = [d(s1, s2, ns, ifname, "rx", "packets") for ns, ifname in idle]
     delivered = sum(per_out)
     total_offered = offered(s0, s3)
     total_delivered = sum(d(s0, s3, ns, ifname, "rx", "packets") for ns, ifname in outs)
@@ -96,6 +103,9 @@ def window(a):
         "per_output_pps": [n / dt for n in per_out],
         "forwarded_pps": delivered / dt,
         "input_pps_forwarded": (delivered / len(outs)) / dt if outs else 0,
+        # receivers that should get nothing (a bridge that floods, a route too wide)
+        "idle_pps": sum(per_idle) / dt,
+        "per_idle_pps": [n / dt for n in per_idle],
         # whole run, generators' start to end (exact: no read skew)
         "total_offered": total_offered,
         "total_delivered": total_delivered,
@@ -219,6 +229,7 @@ def summarize(a):
         return f"{impl}_{name}_{fan}" if fan else f"{label}_{name}"
 
     errors = meta.pop("errors", {})
+    unavailable = meta.pop("unavailable", {})
     for label in sorted(by):
         for field, name in (("forwarded_pps", "pps"), ("offered_pps", "offered_pps"),
                             ("input_pps_forwarded", "input_pps"), ("loss", "loss")):
@@ -227,39 +238,77 @@ def summarize(a):
             v = med(label, field)
             if v is not None:
                 out[key(label, name)] = round(v, 5) if name == "loss" else round(v)
+        if label.startswith("bridge_"):
+            v = med(label, "idle_pps")
+            if v is not None:
+                out[key(label, "nonmember_pps")] = round(v)
     for label, why in errors.items():
         if label not in ("xigmp", "igmpproxy") and key(label, "pps") not in out:
             out[key(label, "pps")] = {"error": why}
-    for f in (1, 2, 4):
-        x, k = out.get(f"xdp_pps_fanout{f}"), out.get(f"kernel_pps_fanout{f}")
-        if isinstance(x, (int, float)) and isinstance(k, (int, float)) and k:
-            out[f"xdp_over_kernel_fanout{f}"] = round(x / k, 3)
-            # the same ratio per round (the rounds alternate the configurations)
-            rx = {r["round"]: r["forwarded_pps"] for r in by.get(f"xdp_fanout{f}", [])}
-            rk = {r["round"]: r["forwarded_pps"] for r in by.get(f"kernel_fanout{f}", [])}
-            out[f"xdp_over_kernel_fanout{f}_rounds"] = [round(rx[i] / rk[i], 3) for i in sorted(rx) if rk.get(i)]
-    s, x = out.get("smcroute_pps_fanout1"), out.get("xdp_pps_fanout1")
-    if isinstance(s, (int, float)) and isinstance(x, (int, float)) and s:
-        out["xdp_over_smcroute_fanout1"] = round(x / s, 3)
-    for label, key in (("xigmp", "xigmp"), ("igmpproxy", "igmpproxy")):
-        r = first.get(label)
+    for label, why in unavailable.items():
+        if label not in ("xigmp", "igmpproxy"):
+            out[key(label, "pps")] = None
+            out[key(label, "pps") + "_reason"] = why
+
+    # Ratios of medians, and the same ratio per round (the rounds rotate the
+    # configurations, so one round's pair ran minutes apart at most).
+    def ratio(num, den, f):
+        name = f"{num}_over_{den}_fanout{f}"
+        x, k = out.get(f"{num}_pps_fanout{f}"), out.get(f"{den}_pps_fanout{f}")
+        if f"{den}_fanout{f}" in unavailable or f"{num}_fanout{f}" in unavailable:
+            out[name] = None
+            out[name + "_reason"] = unavailable.get(f"{den}_fanout{f}") or unavailable.get(f"{num}_fanout{f}")
+        elif isinstance(x, (int, float)) and isinstance(k, (int, float)) and k:
+            out[name] = round(x / k, 3)
+            rx = {r["round"]: r["forwarded_pps"] for r in by.get(f"{num}_fanout{f}", [])}
+            rk = {r["round"]: r["forwarded_pps"] for r in by.get(f"{den}_fanout{f}", [])}
+            out[name + "_rounds"] = [round(rx[i] / rk[i], 3) for i in sorted(rx) if rk.get(i)]
+
+    for num, den, fans in (("xdp", "bridge", (1, 2, 4)), ("tc", "bridge", (1, 2, 4)),
+                           ("xdp", "mirred", (1, 2, 4)), ("tc", "mirred", (1, 2, 4)),
+                           ("xdp", "kernel", (1, 2, 4)), ("tc", "kernel", (1, 2, 4)),
+                           ("xdp", "smcroute", (1,))):
+        for f in fans:
+            ratio(num, den, f)
+    # Did the bridge send the group to the registered ports only?  Fan-out 1
+    # and 2 leave ports without it; a flooding bridge gives them as much as
+    # the members.
+    checks = [(r["idle_pps"], r["forwarded_pps"] / r["fanout"]) for label in by if label.startswith("bridge_")
+              for r in by[label] if r.get("per_idle_pps") and r["fanout"]]
+    if checks:
+        worst = max(i / m if m else 0 for i, m in checks)
+        out["bridge_forwarding"] = "snooping" if worst < 0.01 else "flooding"
+        out["bridge_nonmember_share"] = round(worst, 4)
+    elif any(label.startswith("bridge_") for label in by):
+        out["bridge_forwarding"] = "unknown (no bridge run left a port out)"
+
+    for who in ("xigmp", "igmpproxy"):
+        r = first.get(who)
         if r is None:
             continue
         v = r["latencies_us"]
         if v:
-            out[f"{key}_first_packet_us"] = round(pct(v, 50), 1)
-            out[f"{key}_first_packet_p90_us"] = round(pct(v, 90), 1)
-            out[f"{key}_first_packet_max_us"] = round(max(v), 1)
+            out[f"{who}_first_packet_us"] = round(pct(v, 50), 1)
+            out[f"{who}_first_packet_p90_us"] = round(pct(v, 90), 1)
+            out[f"{who}_first_packet_max_us"] = round(max(v), 1)
         else:
-            out[f"{key}_first_packet_us"] = {"error": "; ".join(r["failures"][:2]) or "no samples"}
-        out[f"{key}_first_packet_samples"] = len(v)
+            out[f"{who}_first_packet_us"] = {"error": "; ".join(r["failures"][:2]) or "no samples"}
+        out[f"{who}_first_packet_samples"] = len(v)
         if r["failures"]:
-            out[f"{key}_first_packet_failures"] = r["failures"][:5]
+            out[f"{who}_first_packet_failures"] = r["failures"][:5]
     for label, why in errors.items():
         if label in ("xigmp", "igmpproxy") and f"{label}_first_packet_us" not in out:
             out[f"{label}_first_packet_us"] = {"error": why}
+    for label, why in unavailable.items():
+        if label in ("xigmp", "igmpproxy"):
+            for k in ("first_packet_us", "first_packet_p90_us"):
+                out[f"{label}_{k}"] = None
+                out[f"{label}_{k}_reason"] = why
     xf, i_f = out.get("xigmp_first_packet_us"), out.get("igmpproxy_first_packet_us")
-    if isinstance(xf, (int, float)) and isinstance(i_f, (int, float)) and i_f:
+    if "igmpproxy" in unavailable:
+        out["xigmp_over_igmpproxy_first_packet"] = None
+        out["xigmp_over_igmpproxy_first_packet_reason"] = unavailable["igmpproxy"]
+    elif isinstance(xf, (int, float)) and isinstance(i_f, (int, float)) and i_f:
         out["xigmp_over_igmpproxy_first_packet"] = round(xf / i_f, 3)
     out["rounds"] = sorted(runs, key=lambda r: (r["round"], r["label"]))
     out["first_packet_latencies_us"] = {k: [round(x, 1) for x in v["latencies_us"]] for k, v in first.items()}
@@ -276,6 +325,7 @@ def main():
     w.add_argument("--gen", required=True, help="NS:IF of the generator")
     w.add_argument("--router", required=True, help="NS:IF where the router receives")
     w.add_argument("--out", nargs="*", default=[], help="NS:IF of every receiver")
+    w.add_argument("--idle", nargs="*", default=[], help="NS:IF of receivers that should get nothing")
     w.add_argument("--warmup", type=float, default=1.0)
     w.add_argument("--window", type=float, default=5.0)
     f = sub.add_parser("firstpacket")

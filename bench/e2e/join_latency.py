@@ -225,6 +225,14 @@ def summarize(a):
             out[f"{k}_p99_us"] = round(pct(v, 99), 1)
             out[f"{k}_min_us"] = round(min(v), 1)
             out[f"{k}_max_us"] = round(max(v), 1)
+    unavailable = meta.pop("unavailable", {})
+    for who, why in unavailable.items():  # figures this kernel cannot measure: null + reason
+        for k in ("p50_us", "p99_us"):
+            if out.get(f"{who}_{k}") is None:
+                out[f"{who}_{k}_reason"] = why
+        if who == "igmpproxy":
+            out["igmpproxy_vs_xigmp_p50"] = None
+            out["igmpproxy_vs_xigmp_p50_reason"] = why
     out.update(meta)
     print(json.dumps(out))
     if out["xigmp_p50_us"] is None:

@@ -18,8 +18,10 @@
 # autojoins all go through one kernel socket too (that is the host, not the
 # proxy).
 #
-# Needs root and igmpproxy (scripts/deps.sh bench). One JSON object on
-# stdout, progress on stderr. Env: GROUPS_N (default 60), SPACING (s, 0.15).
+# Needs root and igmpproxy (scripts/deps.sh bench); on a kernel without
+# CONFIG_IP_MROUTE (xigmp doctor --json) igmpproxy cannot start, and its
+# figures are null with "<key>_reason". One JSON object on stdout, progress
+# on stderr. Env: GROUPS_N (default 60), SPACING (s, 0.15).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 XIGMP=${XIGMP:-.build/release/xigmp}
@@ -108,8 +110,17 @@ YAML
 done
 xigmp_maxmem=$(ip netns exec "$P" sysctl -n net.ipv4.igmp_max_memberships)
 
-# ---- igmpproxy
-if [ ! -x "$IGMPPROXY" ]; then
+# ---- igmpproxy: it needs the kernel's multicast routing (MRT_INIT) to start
+# at all; whether the kernel has it is asked of `xigmp doctor --json` in P.
+ip_mroute=$("$XIGMP" --netns "$P" doctor --json 2>/dev/null | $PY -c "import json,sys
+d = json.load(sys.stdin); v = d.get('capabilities', {}).get('ip_mroute', d.get('ip_mroute'))
+print({True: 'yes', False: 'no'}.get(v, 'unknown'))" 2>/dev/null || echo unknown)
+igmpproxy_reason=
+if [ "$ip_mroute" = no ]; then
+	igmpproxy_reason="kernel lacks CONFIG_IP_MROUTE"
+	log "igmpproxy: n/a ($igmpproxy_reason; xigmp doctor)"
+	igmpproxy_notes="igmpproxy not run: $igmpproxy_reason (it cannot start without MRT_INIT)"
+elif [ ! -x "$IGMPPROXY" ]; then
 	log "igmpproxy not installed (scripts/deps.sh bench installs it): skipping it"
 	igmpproxy_notes="igmpproxy not installed"
 else
@@ -148,6 +159,6 @@ CONF
 	igmpproxy_notes="$(dpkg-query -W -f='igmpproxy ${Version}' igmpproxy 2>/dev/null || echo igmpproxy): with P's net.ipv4.igmp_max_memberships at its default $P_DEFAULT_MAXMEM only $prop_default groups reached upstream (the cap counts every membership of its one socket, so fewer than the cap; log: $cap_errors membership errors, e.g. '$cap_line'); it needed 'sysctl -w net.ipv4.igmp_max_memberships=$P_MAXMEM' in P's namespace for $N groups. Each upstream join is an IP_ADD_MEMBERSHIP on one socket, so P's kernel sends the report from its IGMP timer. xigmp ran with the sysctl at $xigmp_maxmem and forwarded all groups (it re-sends the host's report, no socket membership per group). No querier upstream (neither needs one); igmpproxy queries downstream itself."
 fi
 
-meta=$($PY -c "import json,sys; print(json.dumps({'igmpproxy_notes': sys.argv[1], 'host_igmp_max_memberships': int(sys.argv[2]), 'spacing_s': float(sys.argv[3]), 'proxy_default_igmp_max_memberships': int(sys.argv[4])}))" \
-	"${igmpproxy_notes:-}" "$H_MAXMEM" "$SPACING" "$P_DEFAULT_MAXMEM")
+meta=$($PY -c "import json,sys; print(json.dumps({'igmpproxy_notes': sys.argv[1], 'host_igmp_max_memberships': int(sys.argv[2]), 'spacing_s': float(sys.argv[3]), 'proxy_default_igmp_max_memberships': int(sys.argv[4]), 'ip_mroute': {'yes': True, 'no': False}.get(sys.argv[5]), 'unavailable': {'igmpproxy': sys.argv[6]} if sys.argv[6] else {}}))" \
+	"${igmpproxy_notes:-}" "$H_MAXMEM" "$SPACING" "$P_DEFAULT_MAXMEM" "$ip_mroute" "$igmpproxy_reason")
 $PY bench/e2e/join_latency.py summarize --meta "$meta" "${RUNS[@]}"

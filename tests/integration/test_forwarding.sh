@@ -61,12 +61,13 @@ d=json.load(sys.stdin)
 r=[r for r in d['routes'] if r['source']=='$1' and r['group']=='$2']
 print(r[0]['$3'] if r else 'none')"
 }
-config() { # config FILE MODE INSIDE
+config() { # config FILE MODE INSIDE [EXTRA-YAML]
 	cat >"$1" <<EOF
 interfaces: {outside: po, inside: $3}
 control: {socket: $SOCK}
 modes: {queryNotify: true}
 membership: track
+${4:-}
 querier:
   inside: {queryInterval: 10s, queryResponseInterval: 1s, lastMemberQueryInterval: 200ms}
 forwarding: {mode: $2}
@@ -78,18 +79,31 @@ EOF
 
 MROUTE=yes
 has_feature ip_mroute || MROUTE=
-for MODE in xdp kernel; do
+# Each path gets the same checks.  xdp: generic XDP on the outside
+# redirects into the veths.  tc: native XDP on the outside cannot transmit
+# to a veth whose peer has no NAPI (xdp-features without NDO_XMIT), so the
+# TC path clones.  tc-kernel: the outside on the kernel datapath (no XDP at
+# all, as on a tun or ppp uplink): the TC path over a classifier instance
+# that is never attached.  kernel: the MFC, where the kernel has it.
+for MODE in ${FWD_MODES:-xdp tc tc-kernel kernel}; do
 	echo "== forwarding: $MODE"
 	if [ "$MODE" = kernel ] && [ -z "$MROUTE" ]; then
 		skip "kernel lacks CONFIG_IP_MROUTE" "forwarding.mode: kernel (the MFC): join, static route, fan-out, leave, INCLUDE"
 		continue
 	fi
-	config "$TMP/$MODE.yaml" "$MODE" pi
+	case $MODE in
+	xdp) FWD=xdp EXTRA= ;;
+	tc) FWD=xdp EXTRA="xdpMode: native" ;;
+	tc-kernel) FWD=xdp EXTRA="datapath: kernel" ;;
+	kernel) FWD=kernel EXTRA= ;;
+	esac
+	PATH_WANT=${MODE%-kernel}
+	config "$TMP/$MODE.yaml" "$FWD" pi "$EXTRA"
 	start_daemon "$TMP/$MODE.yaml" || exit 1
 	sleep 0.5
 	ip -n "$H" addr add 239.1.1.1/32 dev hi autojoin
 	sleep 0.5
-	expect_eq "$MODE: the join installed (*,239.1.1.1) on the $MODE path" "$MODE" "$(route_field '*' 239.1.1.1 path)"
+	expect_eq "$MODE: the join installed (*,239.1.1.1) on the $PATH_WANT path" "$PATH_WANT" "$(route_field '*' 239.1.1.1 path)"
 	sniff "$H" hi 2.5 h; sniff "$U" uo 2.5 u; sleep 0.4
 	send 239.1.1.1 50; send 239.2.2.2 50
 	sleep 2.5
@@ -117,7 +131,7 @@ for MODE in xdp kernel; do
 	expect_eq "$MODE: pi's host received all of it" 20 "$(flow f1 10.1.0.1 232.8.8.8 count)"
 	expect_eq "$MODE: pj's host received all of it" 20 "$(flow f2 10.1.0.1 232.8.8.8 count)"
 	expect_eq "$MODE: both copies TTL 7" "[7] [7]" "$(flow f1 10.1.0.1 232.8.8.8 ttls) $(flow f2 10.1.0.1 232.8.8.8 ttls)"
-	expect_eq "$MODE: the fan-out entry is on the $MODE path" "$MODE" "$(route_field '*' 232.8.8.8 path)"
+	expect_eq "$MODE: the fan-out entry is on the $PATH_WANT path" "$PATH_WANT" "$(route_field '*' 232.8.8.8 path)"
 
 	echo "== $MODE: a leave stops it within the leave latency"
 	ip -n "$H" addr del 239.1.1.1/32 dev hi
@@ -267,5 +281,29 @@ bridge_case pb xdp "$H2" h2 "$H3" h3
 # A bridge on the proxy (docker0): no XDP transmit, so the TC path clones into
 # the bridge, and the bridge's own snooping picks the ports.
 bridge_case dk0 tc "$H4" h4 "$H5" h5
+
+echo "== INCLUDE gets only its source: two hosts on one bridge at IGMP version 3, each its own source"
+# A Linux bridge snoops per group only at its default mcast_igmp_version 2;
+# at 3 it keeps (S,G) state (RFC 4605 §4.2 leaves sources inside unforwarded).
+ip -n "$P" link set dk0 type bridge mcast_snooping 1 mcast_igmp_version 3
+config "$TMP/incl.yaml" xdp dk0
+start_daemon "$TMP/incl.yaml" || exit 1
+sleep 0.5
+ip netns exec "$H4" $PY $TOOL hold 232.3.3.3 10.1.0.1 6 & HOLD4=$!
+ip netns exec "$H5" $PY $TOOL hold 232.3.3.3 10.1.0.9 6 & HOLD5=$!
+wait_for tc route_field 10.1.0.1 232.3.3.3 path
+wait_for tc route_field 10.1.0.9 232.3.3.3 path
+expect_eq "bridge v3: (10.1.0.1,232.3.3.3) and (10.1.0.9,232.3.3.3) on the tc path" "tc tc" \
+	"$(route_field 10.1.0.1 232.3.3.3 path) $(route_field 10.1.0.9 232.3.3.3 path)"
+sniff "$H4" h4 1.5 i4; sniff "$H5" h5 1.5 i5; sleep 0.4
+send 232.3.3.3 20 10.1.0.1; send 232.3.3.3 20 10.1.0.9
+sleep 1.5
+expect_eq "bridge v3: h4 got 10.1.0.1's 20 and none of 10.1.0.9's" "20 0" \
+	"$(flow i4 10.1.0.1 232.3.3.3 count) $(flow i4 10.1.0.9 232.3.3.3 count)"
+expect_eq "bridge v3: h5 got 10.1.0.9's 20 and none of 10.1.0.1's" "20 0" \
+	"$(flow i5 10.1.0.9 232.3.3.3 count) $(flow i5 10.1.0.1 232.3.3.3 count)"
+kill $HOLD4 $HOLD5 2>/dev/null; wait $HOLD4 $HOLD5 2>/dev/null
+stop_daemon
+check "bridge v3: the daemon exits 0" test $? -eq 0
 
 finish
