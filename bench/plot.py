@@ -338,7 +338,7 @@ def draw(results, paths):
             vals = [num(f, f"{impl}_pps_fanout{n}") for n in fans]
             if all(v is None for v in vals):
                 why = f.get(f"{impl}_pps_fanout1_reason")
-                ax.bar([], [], color=color, label=f"{name}: n/a ({why})" if why else f"{name}: not measured")
+                ax.bar([0], [0], w, color=color, label=f"{name}: n/a ({why})" if why else f"{name}: not measured")
                 continue
             h = [(v or 0) / 1e6 for v in vals]
             top = max([top] + h)

@@ -9,14 +9,16 @@
 #   scripts/kernel-guest.sh run -- CMD...   run CMD in the guest, in the current directory
 #   scripts/kernel-guest.sh kernel          print the kernel image `run` would boot
 #
-# In the guest / is the host's, read-only, with throwaway overlays on /etc /usr
-# /var /tmp ...; only the working directory is shared read-write, so CMD's
+# In the guest / is the host's (9p), read-only, with throwaway overlays on /etc
+# /usr /var /tmp ...; only the working directory is shared read-write, so CMD's
 # results land on the host. CMD runs under bash as root with the caller's
-# environment (PATH included); the script exits with CMD's status, or 124 if
-# the guest outlives GUEST_TIMEOUT seconds (default 3000; qemu is killed).
+# environment (PATH included), stdin /dev/null, bpffs on /sys/fs/bpf. Exits
+# with CMD's status, or 124 if the guest outlives GUEST_TIMEOUT seconds
+# (default 3000; qemu is killed).
 # Env: GUEST_TIMEOUT, GUEST_MEM (2G), GUEST_CPUS (2), GUEST_KERNEL (a vmlinuz
 # path, overrides the choice), GUEST_VERBOSE=1 (show the guest's boot log).
-# Expect a ~30 s boot and a guest CPU tens of times slower than the host's.
+# Expect 35-75 s for a trivial CMD, code ~5-10x slower than on the host and
+# file access (exec, imports) 10-100x slower.
 set -euo pipefail
 
 die() { echo "kernel-guest: $*" >&2; exit 1; }
@@ -91,6 +93,7 @@ do_run() {
 		if [[ $(command -v python3) == */shims/* ]]; then
 			printf 'PATH=%q:$PATH\n' "$(dirname "$(python3 -c 'import sys; print(sys.executable)')")"
 		fi
+		echo 'mountpoint -q /sys/fs/bpf || mount -t bpf -o mode=700 bpf /sys/fs/bpf # vng does not'
 		printf 'cd -- %q || exit 125\n' "$PWD"
 		printf '%q ' "$@"; echo
 		printf 'echo $? >%q\n' "$tmp/status"

@@ -26,13 +26,15 @@ import Synchronization
 /// this one on the hook keep seeing all traffic; one before it (a lower
 /// pref) that ends classification keeps it from judging anything.
 ///
-/// The attachment is a tc filter (`tc filter show dev IF egress` lists it
-/// as `xigmp_egress` at `tcPriority`/`tcHandle`), not a bpf_link: it stays
-/// if the process dies. The next `EgressFilter` on the interface replaces
-/// such a leftover; by hand, `tc filter del dev IF egress pref 30823
-/// handle 0x7867 bpf` removes it. A clsact qdisc this object added is
-/// deleted on close when no other filter uses it; one that was there
-/// before is left alone, with every other filter on it.
+/// Attached through `TCAttachment`: a tcx bpf_link where the kernel has tcx
+/// (6.6+), which the kernel removes when the process dies, however it dies;
+/// else a tc filter (`tc filter show dev IF egress` lists it as
+/// `xigmp_egress` at `tcPriority`/`tcHandle`), which stays if the process
+/// dies: the next `EgressFilter` on the interface replaces such a leftover;
+/// by hand, `tc filter del dev IF egress pref 30823 handle 0x7867 bpf`
+/// removes it. A clsact qdisc this object added is deleted on close when no
+/// other filter uses it; one that was there before is left alone, with
+/// every other filter on it.
 ///
 /// The object remembers the network namespace it was created in and
 /// detaches there, whichever thread closes it (entering it needs
@@ -96,15 +98,14 @@ public final class EgressFilter: @unchecked Sendable {
     /// Kernel id of the loaded program.
     public var programID: UInt32 { loaded.id }
     /// True when this object added the clsact qdisc (and so may delete it).
-    public let createdQdisc: Bool
+    public var createdQdisc: Bool { attachment.createdQdisc }
     /// Notes for the operator (a leftover filter replaced).
-    public let notes: [String]
+    public var notes: [String] { attachment.notes }
+    /// tcx or clsact.
+    public var mechanism: TCAttachment.Mechanism { attachment.mechanism }
 
     private let loaded: EgressProgram
-    /// While attached, a descriptor of the network namespace the filter
-    /// lives in (owned, so the namespace outlasts an `ip netns del` until
-    /// close); -1 after `close()`.
-    private let namespace: Mutex<Int32>
+    private let attachment: TCAttachment
 
     /// Loads the filter with `allowed` as its allow list and attaches it to
     /// `interface`'s clsact egress hook (adding the qdisc if missing).
@@ -112,42 +113,26 @@ public final class EgressFilter: @unchecked Sendable {
     /// The list is in place before the program is attached, so no report
     /// is judged against an empty list. Needs root (CAP_BPF, CAP_PERFMON,
     /// CAP_NET_ADMIN) and Linux >= 5.17 (the v3 record walk uses bpf_loop).
-    public init(interface: NetworkInterface, allowed: [Prefix] = []) throws(DatapathError) {
+    public init(interface: NetworkInterface, allowed: [Prefix] = [],
+                mechanism: TCAttachment.Mechanism? = nil) throws(DatapathError) {
         try Privileges.requireBPF("the IGMP egress filter")
         guard try InterfaceInfo(interface).hasEthernet else {
             throw DatapathError(.kernel, "\(interface.name) has no Ethernet header (tun/GRE): the IGMP egress filter parses Ethernet frames and cannot guard it")
         }
         let loaded = try EgressProgram()
         try loaded.setAllowed(allowed)
-        let ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
-        guard ns >= 0 else {
-            throw DatapathError.system("opening this thread's network namespace (/proc/thread-self/ns/net)", errno: errno)
-        }
-        let result: (created: Bool, notes: [String])
-        do throws(DatapathError) {
-            result = try Self.attach(loaded, to: interface)
-        } catch {
-            Glibc.close(ns)
-            throw error
-        }
+        attachment = try TCAttachment(program: loaded.program.raw, programName: XIGMP_PROG_EGRESS, interface: interface,
+                                      hook: .egress, handle: Self.tcHandle, priority: Self.tcPriority,
+                                      mechanism: mechanism)
         self.interface = interface
         self.loaded = loaded
-        namespace = Mutex(ns)
-        createdQdisc = result.created
-        notes = result.notes
-    }
-
-    deinit {
-        try? close()
-        // Still open only when close() failed.
-        namespace.withLock { if $0 >= 0 { Glibc.close($0) } }
     }
 
     /// The allow list, sorted.
     public var allowed: [Prefix] { loaded.allowed }
 
     /// True until `close()`.
-    public var isAttached: Bool { namespace.withLock { $0 >= 0 } }
+    public var isAttached: Bool { attachment.isAttached }
 
     /// The counters, summed over CPUs.
     public var counters: Counters {
@@ -165,132 +150,11 @@ public final class EgressFilter: @unchecked Sendable {
         try loaded.setAllowed(prefixes)
     }
 
-    /// Detaches the filter (only its own, at `tcPriority`/`tcHandle`) and
-    /// deletes the clsact qdisc if this object added it and nothing else
-    /// uses it. Idempotent; `deinit` calls it.
+    /// Detaches the filter (a tcx link; or only its own clsact filter, at
+    /// `tcPriority`/`tcHandle`, and the clsact qdisc if this object added it
+    /// and nothing else uses it). Idempotent; `deinit` calls it.
     public func close() throws(DatapathError) {
-        try namespace.withLock { (ns: inout Int32) throws(DatapathError) in
-            guard ns >= 0 else { return }
-            try inNamespace(ns) { () throws(DatapathError) in try detach() }
-            Glibc.close(ns)
-            ns = -1
-        }
-    }
-
-    // MARK: - attaching
-
-    private static func attach(_ loaded: EgressProgram, to interface: NetworkInterface) throws(DatapathError)
-        -> (created: Bool, notes: [String]) {
-        let ifindex = Int32(bitPattern: interface.index)
-        var notes: [String] = []
-        // Looked at first: asking libbpf to add a qdisc that exists makes
-        // the kernel log an error that would reach the operator.
-        let present = cxigmp_tc_has_clsact(ifindex)
-        guard present >= 0 else { throw tcError("reading the qdiscs of \(interface.name)", present, interface) }
-        var created = false
-        if present == 0 {
-            let rc = cxigmp_tc_hook_create(ifindex)
-            guard rc == 0 || rc == -EEXIST else {
-                throw tcError("adding a clsact qdisc to \(interface.name)", rc, interface)
-            }
-            created = rc == 0
-        }
-        func undo() { if created { _ = cxigmp_tc_hook_destroy(ifindex) } }
-        var slot = cxigmp_tc_hook_state()
-        let scanned = cxigmp_tc_scan(ifindex, true, tcHandle, tcPriority, &slot)
-        guard scanned == 0 else {
-            undo()
-            throw tcError("reading the egress filters of \(interface.name)", scanned, interface)
-        }
-        if slot.found {
-            // Our slot is taken: by a filter a crashed xigmp left (it
-            // still drops reports), or by a foreign one.
-            let name = slot.prog_id == 0 ? nil : (try? BPFProgramInfo(id: slot.prog_id))?.name
-            guard name == XIGMP_PROG_EGRESS else {
-                undo()
-                let at = "pref \(tcPriority) handle 0x\(String(tcHandle, radix: 16))"
-                throw DatapathError(
-                    .foreignProgram,
-                    "another filter (\(name.map { "BPF program '\($0)', prog id \(slot.prog_id)" } ?? "not xigmp's")) holds xigmp's tc slot on \(interface.name) egress (\(at)): remove it with `tc filter del dev \(interface.name) egress \(at)`")
-            }
-            notes.append("replaced the xigmp egress filter already on \(interface.name) (prog id \(slot.prog_id)), left by an earlier run or another xigmp")
-        }
-        var id: UInt32 = 0
-        let attached = cxigmp_tc_attach(ifindex, true, loaded.program.raw, tcHandle, tcPriority, slot.found, &id)
-        guard attached == 0 else {
-            undo()
-            throw tcError("attaching the IGMP egress filter to \(interface.name)", attached, interface)
-        }
-        return (created, notes)
-    }
-
-    /// Removes our filter if it is still ours, then the qdisc if we added
-    /// it and no filter is left on either hook.
-    private func detach() throws(DatapathError) {
-        let ifindex = Int32(bitPattern: interface.index)
-        var slot = cxigmp_tc_hook_state()
-        let rc = cxigmp_tc_scan(ifindex, true, Self.tcHandle, Self.tcPriority, &slot)
-        if rc == -ENODEV { return }  // the interface is gone, and the filter with it
-        guard rc == 0 else { throw Self.tcError("reading the egress filters of \(interface.name)", rc, interface) }
-        // Anything else in the slot was put there by someone else since
-        // (another EgressFilter replaced ours): theirs to remove.
-        if slot.found && slot.prog_id == programID {
-            let gone = cxigmp_tc_detach(ifindex, true, Self.tcHandle, Self.tcPriority)
-            guard gone == 0 || gone == -ENOENT || gone == -ENODEV else {
-                throw Self.tcError("detaching the IGMP egress filter from \(interface.name)", gone, interface)
-            }
-        }
-        guard createdQdisc else { return }
-        var ingress = cxigmp_tc_hook_state(), egress = cxigmp_tc_hook_state()
-        guard cxigmp_tc_scan(ifindex, false, 0, 0, &ingress) == 0, cxigmp_tc_scan(ifindex, true, 0, 0, &egress) == 0,
-              ingress.entries == 0, egress.entries == 0 else { return }
-        let destroyed = cxigmp_tc_hook_destroy(ifindex)
-        guard destroyed == 0 || destroyed == -ENOENT || destroyed == -EINVAL || destroyed == -ENODEV else {
-            throw Self.tcError("deleting the clsact qdisc xigmp added to \(interface.name)", destroyed, interface)
-        }
-    }
-
-    /// Runs `body` in network namespace `ns`, the one the filter was
-    /// attached in: ifindexes and tc netlink calls are per namespace.
-    private func inNamespace(_ ns: Int32, _ body: () throws(DatapathError) -> Void) throws(DatapathError) {
-        var mine = stat(), here = stat()
-        if fstat(ns, &mine) == 0, stat("/proc/thread-self/ns/net", &here) == 0,
-           mine.st_ino == here.st_ino, mine.st_dev == here.st_dev {
-            return try body()
-        }
-        let back = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
-        guard back >= 0 else {
-            throw DatapathError.system("opening this thread's network namespace to detach the egress filter of \(interface.name)", errno: errno)
-        }
-        defer { Glibc.close(back) }
-        guard cxigmp_setns_net(ns) == 0 else {
-            throw DatapathError.system("entering the network namespace of \(interface.name) to detach its egress filter", errno: errno)
-        }
-        defer {
-            // A thread left in the other namespace would run unrelated
-            // work there.
-            if cxigmp_setns_net(back) != 0 {
-                fatalError("cannot return to the original network namespace after detaching from \(interface.name): \(errnoName(errno))")
-            }
-        }
-        try body()
-    }
-
-    private static func tcError(_ what: String, _ rc: Int32, _ interface: NetworkInterface) -> DatapathError {
-        let code = -rc
-        switch code {
-        case ENODEV:
-            return DatapathError(.noSuchInterface, "\(what): no such device (ENODEV): it vanished; check `ip link`", errno: code)
-        case EINVAL, EOPNOTSUPP:
-            return DatapathError(
-                .kernel,
-                "\(what): the kernel refused (\(errnoName(code))); \(interface.name) may carry an 'ingress' qdisc, which has no egress hook, or a filter of another kind at pref \(tcPriority): see `tc qdisc show dev \(interface.name)` and `tc filter show dev \(interface.name) egress`",
-                errno: code)
-        case EEXIST:
-            return DatapathError(.kernel, "\(what): a filter appeared in xigmp's slot meanwhile (EEXIST): see `tc filter show dev \(interface.name) egress` and retry", errno: code)
-        default:
-            return DatapathError.system(what, errno: code)
-        }
+        try attachment.close()
     }
 }
 

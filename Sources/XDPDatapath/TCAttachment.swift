@@ -1,5 +1,6 @@
 import CXigmp
 import Glibc
+import Synchronization
 
 /// One BPF program on an interface's TC hook, the way the kernel allows
 /// best: a tcx bpf_link where the kernel has tcx (Linux 6.6+), which the
@@ -31,15 +32,17 @@ public final class TCAttachment: @unchecked Sendable {
     public let mechanism: Mechanism
     /// Notes for the operator (a leftover filter replaced).
     public let notes: [String]
+    /// clsact only: true when this attachment added the qdisc (and so
+    /// deletes it on close when nothing else uses it).
+    public let createdQdisc: Bool
+    /// Kernel id of the attached program.
+    public let programID: UInt32
 
-    private let link: KernelFD?
-    private let programID: UInt32
     private let handle: UInt32
     private let priority: UInt32
-    private let createdQdisc: Bool
-    /// For clsact: the namespace the filter lives in (tc netlink calls are
-    /// per namespace), owned until deinit.
-    private let namespace: Int32
+    /// Until `close()`: the tcx link, or (clsact) a descriptor of the
+    /// namespace the filter lives in (tc netlink calls are per namespace).
+    private let state: Mutex<(link: KernelFD?, namespace: Int32, open: Bool)>
 
     /// Attaches `program` (a loaded SCHED_CLS program named `programName`)
     /// to `interface`'s `hook`. `handle`/`priority` name xigmp's clsact
@@ -66,13 +69,11 @@ public final class TCAttachment: @unchecked Sendable {
                 }
                 throw DatapathError.system("attaching \(programName) to \(interface.name) \(hook.rawValue) (tcx link)", errno: code)
             }
-            link = KernelFD(owning: fd)
+            state = Mutex((KernelFD(owning: fd), -1, true))
             createdQdisc = false
-            namespace = -1
             notes = []
             return
         }
-        link = nil
         let ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
         guard ns >= 0 else {
             throw DatapathError.system("opening this thread's network namespace (/proc/thread-self/ns/net)", errno: errno)
@@ -80,16 +81,35 @@ public final class TCAttachment: @unchecked Sendable {
         do throws(DatapathError) {
             (createdQdisc, notes) = try Self.attachClsact(program, programName, interface, egress, handle, priority)
         } catch {
-            close(ns)
+            Glibc.close(ns)
             throw error
         }
-        namespace = ns
+        state = Mutex((nil, ns, true))
     }
 
     deinit {
-        guard mechanism == .clsact else { return }  // the link closes with its KernelFD
-        try? NetNamespace.run(in: namespace) { () throws(DatapathError) in try detachClsact() }
-        close(namespace)
+        try? close()
+        state.withLock { if $0.namespace >= 0 { Glibc.close($0.namespace) } }
+    }
+
+    /// True until `close()`.
+    public var isAttached: Bool { state.withLock { $0.open } }
+
+    /// Detaches: closes the tcx link, or removes our clsact filter (only
+    /// ours) and the qdisc if this attachment added it and nothing else
+    /// uses it, from the namespace it was attached in, whichever thread
+    /// calls. Idempotent; `deinit` calls it.
+    public func close() throws(DatapathError) {
+        try state.withLock { (s: inout (link: KernelFD?, namespace: Int32, open: Bool)) throws(DatapathError) in
+            guard s.open else { return }
+            if mechanism == .clsact {
+                try NetNamespace.run(in: s.namespace) { () throws(DatapathError) in try detachClsact() }
+                Glibc.close(s.namespace)
+                s.namespace = -1
+            }
+            s.link = nil  // a tcx link goes with its last descriptor
+            s.open = false
+        }
     }
 
     private static func attachClsact(_ program: Int32, _ name: String, _ interface: NetworkInterface, _ egress: Bool,

@@ -21,9 +21,12 @@ struct EgressFilterTests {
     }
 
     /// The filter on "va" in `ns`, allowing 239.1.0.0/16.
-    func attach(_ ns: String, allowing prefixes: [String] = ["239.1.0.0/16"]) throws -> EgressFilter {
+    func attach(_ ns: String, allowing prefixes: [String] = ["239.1.0.0/16"],
+                mechanism: TCAttachment.Mechanism? = nil) throws -> EgressFilter {
         let list = try prefixes.map { try #require(EgressFilter.Prefix($0)) }
-        return try NetnsFixture.inNamespace(ns) { try EgressFilter(interface: NetworkInterface(named: "va"), allowed: list) }
+        return try NetnsFixture.inNamespace(ns) {
+            try EgressFilter(interface: NetworkInterface(named: "va"), allowed: list, mechanism: mechanism)
+        }
     }
 
     /// The kernel as an application drives it: python in `ns` joins and
@@ -266,7 +269,7 @@ print("done", flush=True)
         }
     }
 
-    @Test("close removes only our filter; a clsact qdisc we added goes only when nothing else uses it")
+    @Test("clsact fallback: close removes only our filter; a clsact qdisc we added goes only when nothing else uses it")
     func detach() throws {
         try NetnsFixture.withTopology { net in
             let (a, _) = try topology(net)
@@ -275,7 +278,7 @@ print("done", flush=True)
 
             // 1. Nothing there before: we add clsact, and release it all
             // (from outside the namespace: close finds its way back).
-            var f: EgressFilter? = try attach(a)
+            var f: EgressFilter? = try attach(a, mechanism: .clsact)
             #expect(f?.createdQdisc == true)
             #expect(try filters("egress").contains("xigmp_egress"))
             #expect(try hasClsact())
@@ -285,7 +288,7 @@ print("done", flush=True)
 
             // 2. We add clsact, someone adds an ingress filter meanwhile:
             // the qdisc stays, with their filter.
-            let mine = try attach(a)
+            let mine = try attach(a, mechanism: .clsact)
             try net.exec(a, ["/usr/sbin/tc", "filter", "add", "dev", "va", "ingress", "pref", "5", "protocol", "ip",
                              "u32", "match", "u32", "0", "0", "classid", "1:1"])
             try mine.close()
@@ -299,7 +302,7 @@ print("done", flush=True)
             // hooks: ours comes and goes, theirs stay.
             try net.exec(a, ["/usr/sbin/tc", "filter", "add", "dev", "va", "egress", "pref", "40000", "protocol", "ip",
                              "u32", "match", "u32", "0", "0", "classid", "1:2"])
-            let guest = try attach(a)
+            let guest = try attach(a, mechanism: .clsact)
             #expect(!guest.createdQdisc)
             #expect(try filters("egress").contains("xigmp_egress"))
             try guest.close()
@@ -311,7 +314,7 @@ print("done", flush=True)
             // 4. Someone's clsact with no filters at all (yet): still theirs.
             try net.exec(a, ["/usr/sbin/tc", "filter", "del", "dev", "va", "ingress"])
             try net.exec(a, ["/usr/sbin/tc", "filter", "del", "dev", "va", "egress"])
-            let visitor = try attach(a)
+            let visitor = try attach(a, mechanism: .clsact)
             #expect(!visitor.createdQdisc)
             try visitor.close()
             #expect(try filters("egress").isEmpty && filters("ingress").isEmpty)
@@ -319,13 +322,13 @@ print("done", flush=True)
         }
     }
 
-    @Test("a second filter replaces the first in its slot; the first's close leaves the second alone")
+    @Test("clsact fallback: a second filter replaces the first in its slot; the first's close leaves the second alone")
     func replacement() throws {
         try NetnsFixture.withTopology { net in
             let (a, _) = try topology(net)
-            let first = try attach(a)
-            let second = try attach(a, allowing: ["239.2.0.0/16"])
-            #expect(second.notes.contains { $0.contains("replaced the xigmp egress filter") }, "\(second.notes)")
+            let first = try attach(a, mechanism: .clsact)
+            let second = try attach(a, allowing: ["239.2.0.0/16"], mechanism: .clsact)
+            #expect(second.notes.contains { $0.contains("replaced the xigmp_egress filter") }, "\(second.notes)")
             try first.close()
             let ifindex = try NetnsFixture.inNamespace(a) { try NetworkInterface(named: "va").index }
             let current = try NetnsFixture.inNamespace(a) { () -> UInt32 in
@@ -337,6 +340,37 @@ print("done", flush=True)
             try second.close()
             #expect(try net.exec(a, ["/usr/sbin/tc", "filter", "show", "dev", "va", "egress"]).stdout.isEmpty)
         }
+    }
+
+    @Test("tcx: the filter is a bpf_link (no tc filter, no qdisc), and gone when its descriptor closes",
+          .enabled(if: KernelCapabilities.current.tcx, "kernel lacks tcx (Linux 6.6+)"))
+    func tcxLink() throws {
+        try NetnsFixture.withTopology { net in
+            let (a, _) = try topology(net)
+            var f: EgressFilter? = try attach(a)
+            #expect(f?.mechanism == .tcx)
+            let id = f?.programID ?? 0
+            #expect(Self.tcxLinks(program: id) == 1, "one tcx link runs the filter")
+            let tc = try net.exec(a, ["/usr/sbin/tc", "qdisc", "show", "dev", "va"]).stdout
+            #expect(!tc.contains("clsact"), "tcx needs no qdisc: \(tc)")
+            f = nil
+            #expect(Self.tcxLinks(program: id) == 0, "closing the descriptor detached it")
+        }
+    }
+
+    /// tcx links (BPF_LINK_TYPE_TCX, 11) running program `id`, from the
+    /// kernel's link ids.
+    static func tcxLinks(program id: UInt32) -> Int {
+        var next: UInt32 = 0, count = 0
+        while bpf_link_get_next_id(next, &next) == 0 {
+            let fd = bpf_link_get_fd_by_id(next)
+            guard fd >= 0 else { continue }
+            defer { close(fd) }
+            var info = bpf_link_info()
+            var len = UInt32(MemoryLayout<bpf_link_info>.size)
+            if bpf_obj_get_info_by_fd(fd, &info, &len) == 0, info.type == 11, info.prog_id == id { count += 1 }
+        }
+        return count
     }
 
     @Test("interfaces it cannot guard are refused with the reason")

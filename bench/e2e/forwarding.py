@@ -238,7 +238,7 @@ def summarize(a):
             v = med(label, field)
             if v is not None:
                 out[key(label, name)] = round(v, 5) if name == "loss" else round(v)
-        if label.startswith("bridge_"):
+        if label.startswith("bridge_") and any(r.get("per_idle_pps") for r in by[label]):
             v = med(label, "idle_pps")
             if v is not None:
                 out[key(label, "nonmember_pps")] = round(v)

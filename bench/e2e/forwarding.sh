@@ -71,8 +71,9 @@
 # is missing there is recorded as an error object.  One JSON object on
 # stdout, progress on stderr.  Env: ROUNDS (3), WINDOW (s, 4), WARMUP (s, 1),
 # GEN_CPUS (0), FWD_CPU (1), PAYLOAD (64), FIRST_PPS (10000), REPS (20),
-# RECEIVER_GRO (off), CONFIGS (space-separated subset of the configurations,
-# for trying things), BENCH_QUICK=1 (1 round, 2 s windows, 6 joins).
+# RECEIVER_GRO (off), FWD_CONFIGS (space-separated configurations to run
+# instead of all, for trying things), BENCH_QUICK=1 (1 round, 2 s windows,
+# 6 joins); REPS=0 skips the first-packet part.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 XIGMP=${XIGMP:-.build/release/xigmp}
@@ -292,8 +293,8 @@ start_gens() { # start_gens GROUP SECONDS [PPS]: one sender per GEN_CPUS core (o
 }
 
 # ---- 1. capacity
-if [ -n "${CONFIGS:-}" ]; then
-	read -ra CONFIGS <<<"$CONFIGS"
+if [ -n "${FWD_CONFIGS:-}" ]; then
+	read -ra CONFIGS <<<"$FWD_CONFIGS"
 else
 	CONFIGS=()
 	for f in 1 2 4; do

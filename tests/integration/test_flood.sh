@@ -58,7 +58,7 @@ ip netns exec "$U" $PY tests/integration/igmp_sniff.py uo 4 239.77. >"$TMP/u.jso
 SNIFF2=$!
 # Python starts slowly on two cores busy with the flood: join only once both
 # sniffers listen.
-for _ in $(seq 100); do grep -q ready "$TMP/l.json" 2>/dev/null && grep -q ready "$TMP/u.json" 2>/dev/null && break; sleep 0.05; done
+for _ in $(seq 300); do grep -q ready "$TMP/l.json" 2>/dev/null && grep -q ready "$TMP/u.json" 2>/dev/null && break; sleep 0.05; done
 ip -n "$L" addr add 239.77.0.1/32 dev hl autojoin
 for _ in $(seq 12); do sleep 0.5; r=$(rss); [ "$r" -gt "$peak" ] && peak=$r; done
 wait $GENPID $SNIFF1 $SNIFF2

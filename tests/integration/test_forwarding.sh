@@ -285,25 +285,35 @@ bridge_case dk0 tc "$H4" h4 "$H5" h5
 echo "== INCLUDE gets only its source: two hosts on one bridge at IGMP version 3, each its own source"
 # A Linux bridge snoops per group only at its default mcast_igmp_version 2;
 # at 3 it keeps (S,G) state (RFC 4605 §4.2 leaves sources inside unforwarded).
-ip -n "$P" link set dk0 type bridge mcast_snooping 1 mcast_igmp_version 3
-config "$TMP/incl.yaml" xdp dk0
-start_daemon "$TMP/incl.yaml" || exit 1
-sleep 0.5
-ip netns exec "$H4" $PY $TOOL hold 232.3.3.3 10.1.0.1 6 & HOLD4=$!
-ip netns exec "$H5" $PY $TOOL hold 232.3.3.3 10.1.0.9 6 & HOLD5=$!
-wait_for tc route_field 10.1.0.1 232.3.3.3 path
-wait_for tc route_field 10.1.0.9 232.3.3.3 path
-expect_eq "bridge v3: (10.1.0.1,232.3.3.3) and (10.1.0.9,232.3.3.3) on the tc path" "tc tc" \
-	"$(route_field 10.1.0.1 232.3.3.3 path) $(route_field 10.1.0.9 232.3.3.3 path)"
-sniff "$H4" h4 1.5 i4; sniff "$H5" h5 1.5 i5; sleep 0.4
-send 232.3.3.3 20 10.1.0.1; send 232.3.3.3 20 10.1.0.9
-sleep 1.5
-expect_eq "bridge v3: h4 got 10.1.0.1's 20 and none of 10.1.0.9's" "20 0" \
-	"$(flow i4 10.1.0.1 232.3.3.3 count) $(flow i4 10.1.0.9 232.3.3.3 count)"
-expect_eq "bridge v3: h5 got 10.1.0.9's 20 and none of 10.1.0.1's" "20 0" \
-	"$(flow i5 10.1.0.9 232.3.3.3 count) $(flow i5 10.1.0.1 232.3.3.3 count)"
-kill $HOLD4 $HOLD5 2>/dev/null; wait $HOLD4 $HOLD5 2>/dev/null
-stop_daemon
-check "bridge v3: the daemon exits 0" test $? -eq 0
+v3_case() { # v3_case BR_NS BR INSIDE PATH NS_A IF_A NS_B IF_B GATEWAY
+	ip -n "$1" link set "$2" type bridge mcast_snooping 1 mcast_igmp_version 3 mcast_querier 1
+	# A source-specific join picks its interface by route.
+	ip -n "$5" route replace default via "$9"; ip -n "$7" route replace default via "$9"
+	config "$TMP/incl.yaml" xdp "$3"
+	start_daemon "$TMP/incl.yaml" || exit 1
+	sleep 0.5
+	ip netns exec "$5" $PY $TOOL hold 232.3.3.3 10.1.0.1 6 & HOLD4=$!
+	ip netns exec "$7" $PY $TOOL hold 232.3.3.3 10.1.0.9 6 & HOLD5=$!
+	wait_for "$4" route_field 10.1.0.1 232.3.3.3 path
+	wait_for "$4" route_field 10.1.0.9 232.3.3.3 path
+	expect_eq "bridge $2 v3: (10.1.0.1,232.3.3.3) and (10.1.0.9,232.3.3.3) on the $4 path" "$4 $4" \
+		"$(route_field 10.1.0.1 232.3.3.3 path) $(route_field 10.1.0.9 232.3.3.3 path)"
+	sniff "$5" "$6" 1.5 i4; sniff "$7" "$8" 1.5 i5; sleep 0.4
+	send 232.3.3.3 20 10.1.0.1; send 232.3.3.3 20 10.1.0.9
+	sleep 1.5
+	expect_eq "bridge $2 v3: $6 got 10.1.0.1's 20 and none of 10.1.0.9's" "20 0" \
+		"$(flow i4 10.1.0.1 232.3.3.3 count) $(flow i4 10.1.0.9 232.3.3.3 count)"
+	expect_eq "bridge $2 v3: $8 got 10.1.0.9's 20 and none of 10.1.0.1's" "20 0" \
+		"$(flow i5 10.1.0.9 232.3.3.3 count) $(flow i5 10.1.0.1 232.3.3.3 count)"
+	kill $HOLD4 $HOLD5 2>/dev/null; wait $HOLD4 $HOLD5 2>/dev/null
+	stop_daemon
+	check "bridge $2 v3: the daemon exits 0" test $? -eq 0
+}
+v3_case "$S" br0 pb xdp "$H2" h2 "$H3" h3 10.4.0.1
+# Not run on dk0: a bridge on the proxy floods multicast the host itself
+# transmits into it (a local socket's as much as the TC path's clones) to
+# every port on this kernel, mdb entries or not (measured: 20 and 20 for a
+# group only one port joined), so per-port selection there is not the
+# bridge's to make. See README: Forwarding.
 
 finish
