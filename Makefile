@@ -14,12 +14,13 @@ SWIFT_FLAGS ?=
 XIGMP_DEBUG := .build/debug/xigmp
 XIGMP := .build/release/xigmp
 
-.PHONY: help build deps deps-test deps-demo deps-bench bench bpf swift-debug test unit-test demo-classifier \
+.PHONY: help test-kernel build deps deps-test deps-demo deps-bench bench bpf swift-debug test unit-test demo-classifier \
 	integration-test demo fuzz clean
 
 help:
 	@echo "make            build BPF objects and the release xigmp binary"
 	@echo "make test       every test: unit, BPF_PROG_TEST_RUN, namespace integration"
+	@echo "make test-kernel the tests needing the kernel MFC / clsact, in Debian's 6.1 kernel (QEMU)"
 	@echo "make demo       the namespace demo (kernel hosts join/leave, live stats)"
 	@echo "make bench      the benchmark suite (bench/results/latest.json, plot, table)"
 	@echo "make fuzz       libFuzzer on the IGMP decoder (FUZZ_SECONDS, default 600)"
@@ -60,6 +61,11 @@ integration-test: deps-test swift-debug
 
 test: deps-test swift-debug
 	scripts/run-tests.sh
+
+# The tests that need what this kernel may lack (the MFC, clsact without tcx),
+# in Debian's 6.1 kernel under QEMU.
+test-kernel: deps-test swift-debug
+	scripts/test-kernel.sh
 
 demo: deps-demo build
 	XIGMP=$(XIGMP) scripts/demo.sh

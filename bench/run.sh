@@ -154,6 +154,7 @@ run_section control_plane 180 "$BENCH" control-plane "${control_args[@]}"
 run_e2e translation
 run_e2e join_latency
 run_e2e forwarding 900
+run_e2e tap_cost 120
 
 mkdir -p "$RESULTS"
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)

@@ -24,6 +24,7 @@
  * so each stays under 16 bytes).  The control plane recognises "ours" by the
  * program name. */
 #define XIGMP_PROG_CLASSIFY	"xigmp_classify"
+#define XIGMP_PROG_PASS		"xigmp_pass"	/* xdp_pass.bpf.c, the cost baseline */
 #define XIGMP_MAP_ACTIONS	"xigmp_actions"
 #define XIGMP_MAP_COUNTERS	"xigmp_counters"
 #define XIGMP_MAP_XSKS		"xigmp_xsks"
@@ -117,6 +118,15 @@ enum xigmp_counter {
 	XIGMP_CNT_RATE_LIMITED = 14,
 	XIGMP_CNT__MAX = 15,
 };
+
+/* The classifier counts class c in counter slot c: the two enums must line
+ * up for the classes it counts. */
+_Static_assert((int)XIGMP_CNT_QUERY == (int)XIGMP_CLASS_QUERY, "class/counter");
+_Static_assert((int)XIGMP_CNT_V1_REPORT == (int)XIGMP_CLASS_V1_REPORT, "class/counter");
+_Static_assert((int)XIGMP_CNT_V2_REPORT == (int)XIGMP_CLASS_V2_REPORT, "class/counter");
+_Static_assert((int)XIGMP_CNT_V2_LEAVE == (int)XIGMP_CLASS_V2_LEAVE, "class/counter");
+_Static_assert((int)XIGMP_CNT_V3_REPORT == (int)XIGMP_CLASS_V3_REPORT, "class/counter");
+_Static_assert((int)XIGMP_CNT_OTHER_IGMP == (int)XIGMP_CLASS_OTHER, "class/counter");
 
 /* ---- TC egress filter (igmp_egress.bpf.c) ----
  *
@@ -250,6 +260,10 @@ enum xigmp_fwd_unmatched {
 	XIGMP_FWD_UNMATCHED_DROP = 1,
 };
 
+/* The kernel-shared layouts the control plane writes byte for byte. */
+_Static_assert(sizeof(struct xigmp_fwd_route) == 24, "xigmp_fwd_route layout");
+_Static_assert(sizeof(struct xigmp_fwd_key) == 12, "xigmp_fwd_key layout");
+
 /* Per-interface row of xigmp_fwd_ifs, keyed by ifindex.  One map holds
  * both roles an interface can have: ingress settings (read by the
  * classifier) and egress slot + MAC (read by the devmap program).  Being
@@ -269,6 +283,8 @@ struct xigmp_fwd_if {
 
 /* ARRAY of XIGMP_FWD_MAX_PORTS __u32: the ifindex of each egress slot (0:
  * free), for the TC path, which walks a route's mask instead of a devmap. */
+
+_Static_assert(sizeof(struct xigmp_fwd_if) == 12, "xigmp_fwd_if layout");
 
 /* Per-route statistics (PERCPU_HASH, key xigmp_fwd_key): frames the
  * classifier forwarded for that route and their IPv4 bytes (total

@@ -81,7 +81,9 @@ int xigmp_fwd_tc(struct __sk_buff *skb)
 	__u32 ifindex = skb->ingress_ifindex, zero = 0, *on, off;
 	__u16 old, new;
 
-	if (skb->protocol != bpf_htons(ETH_P_IP))
+	/* Tagged frames are the kernel's, as on the XDP path: their VLAN says
+	 * nothing about the egress port's. */
+	if (skb->protocol != bpf_htons(ETH_P_IP) || skb->vlan_present)
 		return TC_ACT_OK;
 	on = bpf_map_lookup_elem(&xigmp_fwd_on, &zero);
 	if (!on || !*on)

@@ -41,11 +41,11 @@ public final class Classifier: @unchecked Sendable {
     public init() throws(DatapathError) {
         let object = try BPFObject(.igmpClassify)
         try object.load()
-        program = try object.program(named: XIGMP_PROG_CLASSIFY_NAME)
-        actions = try object.map(named: XIGMP_MAP_ACTIONS_NAME)
-        counters = try object.map(named: XIGMP_MAP_COUNTERS_NAME)
-        xsks = try object.map(named: XIGMP_MAP_XSKS_NAME)
-        limits = try object.map(named: XIGMP_MAP_LIMITS_NAME)
+        program = try object.program(named: XIGMP_PROG_CLASSIFY)
+        actions = try object.map(named: XIGMP_MAP_ACTIONS)
+        counters = try object.map(named: XIGMP_MAP_COUNTERS)
+        xsks = try object.map(named: XIGMP_MAP_XSKS)
+        limits = try object.map(named: XIGMP_MAP_LIMITS)
         info = try BPFProgramInfo(fd: program.raw)
         forwardRoutes = try object.map(named: XIGMP_MAP_FWD_ROUTES)
         forwardPorts = try object.map(named: XIGMP_MAP_FWD_PORTS)
@@ -141,12 +141,7 @@ public enum XDPTestRun {
     public static func loadPassProgram() throws(DatapathError) -> KernelFD {
         let object = try BPFObject(.xdpPass)
         try object.load()
-        return try object.program(named: "xigmp_pass")
+        return try object.program(named: XIGMP_PROG_PASS)
     }
 }
 
-/// Names from the ABI header as Swift strings.
-let XIGMP_MAP_ACTIONS_NAME = "xigmp_actions"
-let XIGMP_MAP_COUNTERS_NAME = "xigmp_counters"
-let XIGMP_MAP_XSKS_NAME = "xigmp_xsks"
-let XIGMP_MAP_LIMITS_NAME = "xigmp_limits"

@@ -30,8 +30,8 @@ public enum ClassifierControl {
     }
 
     /// Pin file names inside an interface's pin directory.
-    static let pinNames = ["link", XIGMP_MAP_ACTIONS_NAME, XIGMP_MAP_COUNTERS_NAME, XIGMP_MAP_XSKS_NAME,
-                           XIGMP_MAP_LIMITS_NAME]
+    static let pinNames = ["link", XIGMP_MAP_ACTIONS, XIGMP_MAP_COUNTERS, XIGMP_MAP_XSKS,
+                           XIGMP_MAP_LIMITS]
 
     /// Attaches a new classifier instance to `ifname` with a pinned bpf_link,
     /// every IGMP class set to `action`.
@@ -72,10 +72,10 @@ public enum ClassifierControl {
         do {
             try BPFFS.makeDirectories(dir)
             try libbpfCheck(bpf_obj_pin(link.raw, "\(dir)/link"), "pinning link at \(dir)/link")
-            try classifier.actions.pin(at: "\(dir)/\(XIGMP_MAP_ACTIONS_NAME)")
-            try classifier.counters.pin(at: "\(dir)/\(XIGMP_MAP_COUNTERS_NAME)")
-            try classifier.xsks.pin(at: "\(dir)/\(XIGMP_MAP_XSKS_NAME)")
-            try classifier.limits.pin(at: "\(dir)/\(XIGMP_MAP_LIMITS_NAME)")
+            try classifier.actions.pin(at: "\(dir)/\(XIGMP_MAP_ACTIONS)")
+            try classifier.counters.pin(at: "\(dir)/\(XIGMP_MAP_COUNTERS)")
+            try classifier.xsks.pin(at: "\(dir)/\(XIGMP_MAP_XSKS)")
+            try classifier.limits.pin(at: "\(dir)/\(XIGMP_MAP_LIMITS)")
         } catch {
             _ = bpf_link_detach(link.raw)
             removePins(dir)
@@ -170,7 +170,7 @@ public enum ClassifierControl {
     public static func counters(of attachment: XDPAttachment) throws(DatapathError) -> ClassifierCounters {
         for id in attachment.program.mapIDs {
             let map = try BPFMap(id: id)
-            if map.name == XIGMP_MAP_COUNTERS_NAME {
+            if map.name == XIGMP_MAP_COUNTERS {
                 return ClassifierCounters(values: try map.perCPUSums(slots: ClassifierCounters.slotCount))
             }
         }

@@ -34,10 +34,10 @@ final class ClassifierLease {
             var counters: BPFMap?
             for id in existing.program.mapIDs {
                 let m = try BPFMap(id: id)
-                if m.name == XIGMP_MAP_XSKS_NAME { found.0 = m }
-                if m.name == XIGMP_MAP_ACTIONS_NAME { found.1 = m }
-                if m.name == XIGMP_MAP_LIMITS_NAME { limits = m }
-                if m.name == XIGMP_MAP_COUNTERS_NAME { counters = m }
+                if m.name == XIGMP_MAP_XSKS { found.0 = m }
+                if m.name == XIGMP_MAP_ACTIONS { found.1 = m }
+                if m.name == XIGMP_MAP_LIMITS { limits = m }
+                if m.name == XIGMP_MAP_COUNTERS { counters = m }
             }
             self.limits = limits
             self.counters = counters

@@ -241,7 +241,7 @@ public final class MulticastForwarder: @unchecked Sendable {
             guard let m = bpf_object__find_map_by_name(handle, name) else { continue }
             try libbpfCheck(bpf_map__reuse_fd(m, map.fd.raw), "reusing map \(name) of the attached classifier")
         }
-        if let p = bpf_object__find_program_by_name(handle, XIGMP_PROG_CLASSIFY_NAME) {
+        if let p = bpf_object__find_program_by_name(handle, XIGMP_PROG_CLASSIFY) {
             try libbpfCheck(bpf_program__set_autoload(p, false), "skipping the classifier program")
         }
         _ = LibBPFLog.take()

@@ -31,11 +31,9 @@ public struct XDPAttachment: Sendable, Equatable {
     public let linkID: UInt32?
 
     /// True when it is xigmp's classifier.
-    public var isOurs: Bool { program.name == XIGMP_PROG_CLASSIFY_NAME }
+    public var isOurs: Bool { program.name == XIGMP_PROG_CLASSIFY }
 }
 
-/// The classifier's program name, as the kernel reports it.
-public let XIGMP_PROG_CLASSIFY_NAME = "xigmp_classify"
 
 /// Attach, query and detach of XDP programs (netlink and bpf_link).
 public enum XDP {

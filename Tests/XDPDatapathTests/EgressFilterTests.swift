@@ -256,6 +256,9 @@ print("done", flush=True)
             let ifindex = try NetnsFixture.inNamespace(a) { try NetworkInterface(named: "va").index }
             try NetnsFixture.inNamespace(a) {
                 var id: UInt32 = 0
+                // With tcx ours runs first and hands on to the classic tc
+                // filters, which need the qdisc.
+                if filter.mechanism == .tcx { _ = cxigmp_tc_hook_create(Int32(ifindex)) }
                 let rc = cxigmp_tc_attach(Int32(ifindex), true, behind.program.raw, 1, 40000, false, &id)
                 try #require(rc == 0, "attaching the second filter: \(rc)")
             }

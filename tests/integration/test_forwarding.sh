@@ -282,6 +282,37 @@ bridge_case pb xdp "$H2" h2 "$H3" h3
 # the bridge, and the bridge's own snooping picks the ports.
 bridge_case dk0 tc "$H4" h4 "$H5" h5
 
+echo "== a tun outside (no Ethernet: an IPTV WAN): the tc path pushes a MAC header"
+# The source is behind the tun; xigmp's outside is the tun (kernel datapath),
+# its inside the veth pi to H.
+ip netns exec "$P" $PY tests/integration/tun_source.py xt1 10.66.0.1/24 10.66.0.2 239.66.6.6 20 6 9 >"$TMP/tun.out" 2>&1 &
+TUNPID=$!
+for _ in $(seq 100); do grep -q ready "$TMP/tun.out" 2>/dev/null && break; sleep 0.05; done
+cat >"$TMP/tun.yaml" <<EOF
+interfaces: {outside: xt1, inside: pi}
+control: {socket: $SOCK}
+modes: {queryNotify: true}
+membership: track
+querier:
+  inside: {queryInterval: 10s, queryResponseInterval: 1s, lastMemberQueryInterval: 200ms}
+forwarding: {mode: xdp}
+EOF
+start_daemon "$TMP/tun.yaml" || exit 1
+ip netns exec "$P" sysctl -qw net.ipv4.conf.xt1.rp_filter=0 net.ipv4.conf.all.rp_filter=0
+ip -n "$H" addr add 239.66.6.6/32 dev hi autojoin
+sniff "$H" hi 6 tn   # the source starts 6 s after the tun appeared
+wait_for tc route_field '*' 239.66.6.6 path
+expect_eq "tun outside: (*,239.66.6.6) on the tc path" tc "$(route_field '*' 239.66.6.6 path)"
+sleep 6.5
+expect_eq "tun outside: every datagram arrived, TTL 7, checksums valid" "20 [7] True" \
+	"$(flow tn 10.66.0.2 239.66.6.6 count) $(flow tn 10.66.0.2 239.66.6.6 ttls) $(flow tn 10.66.0.2 239.66.6.6 checksums_ok)"
+expect_eq "tun outside: source MAC is the proxy's inside interface" "['$(ip netns exec "$P" cat /sys/class/net/pi/address)']" \
+	"$(flow tn 10.66.0.2 239.66.6.6 src_macs)"
+ip -n "$H" addr del 239.66.6.6/32 dev hi
+stop_daemon
+check "tun outside: the daemon exits 0" test $? -eq 0
+kill $TUNPID 2>/dev/null; wait $TUNPID 2>/dev/null
+
 echo "== INCLUDE gets only its source: two hosts on one bridge at IGMP version 3, each its own source"
 # A Linux bridge snoops per group only at its default mcast_igmp_version 2;
 # at 3 it keeps (S,G) state (RFC 4605 §4.2 leaves sources inside unforwarded).

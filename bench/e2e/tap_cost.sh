@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+# tap_cost.sh - what the kernel datapath's AF_PACKET IGMP tap costs the
+# host's other traffic.  A namespace A blasts UDP (not IGMP) at B over a
+# veth (bench/e2e/mcast_blast.c, flat out); B's IP layer counts what it
+# received (IpInReceives).  Rounds alternate between nothing on B's veth and
+# `xigmp dump --datapath kernel` holding the tap there (its classic BPF
+# filter runs on every IPv4 frame of the interface and keeps only protocol
+# 2).  Prints one JSON object: packets/s into B's IP layer with and without
+# the tap, per round and as medians, and their ratio.
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 1
+XIGMP=${XIGMP:-.build/release/xigmp}
+CC=${CC:-cc}
+ROUNDS=${ROUNDS:-5}
+[ -n "${BENCH_QUICK:-}" ] && ROUNDS=2
+SECS=${SECS:-3}
+A=xbench-$$-tapa B=xbench-$$-tapb
+TMP=$(mktemp -d /tmp/xigmp-tap.XXXXXX)
+DUMP=0
+cleanup() {
+	[ "$DUMP" != 0 ] && kill "$DUMP" 2>/dev/null && wait "$DUMP" 2>/dev/null
+	ip netns del "$A" 2>/dev/null; ip netns del "$B" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+log() { echo "tap_cost: $*" >&2; }
+[ -x "$XIGMP" ] || { log "$XIGMP not built"; exit 1; }
+$CC -O2 -o "$TMP/blast" bench/e2e/mcast_blast.c || { log "cannot compile mcast_blast.c"; exit 1; }
+ip netns add "$A" && ip netns add "$B" || exit 1
+ip -n "$A" link add va type veth peer name vb netns "$B"
+ip -n "$A" addr add 10.77.0.1/24 dev va; ip -n "$B" addr add 10.77.0.2/24 dev vb
+ip -n "$A" link set va up; ip -n "$B" link set vb up; ip -n "$B" link set lo up
+# B joins the group, so the frames climb its IP stack to UDP (NoPorts).
+ip -n "$B" addr add 239.77.7.7/32 dev vb autojoin
+inreceives() { ip netns exec "$B" awk '/^Ip: [0-9]/ {print $3}' /proc/net/snmp; }
+round() { # round: packets/s into B's IP layer over SECS
+	local before after
+	before=$(inreceives)
+	ip netns exec "$A" "$TMP/blast" va 10.77.0.1 239.77.7.7 64 "$SECS" >/dev/null 2>&1
+	after=$(inreceives)
+	echo $(( (after - before) / SECS ))
+}
+off=() on=()
+for r in $(seq "$ROUNDS"); do
+	log "round $r/$ROUNDS"
+	off+=("$(round)")
+	"$XIGMP" --netns "$B" dump --iface vb --datapath kernel --json >/dev/null 2>&1 &
+	DUMP=$!
+	sleep 0.5
+	kill -0 "$DUMP" 2>/dev/null || { log "xigmp dump did not start"; exit 1; }
+	on+=("$(round)")
+	kill "$DUMP"; wait "$DUMP" 2>/dev/null; DUMP=0
+done
+/usr/bin/python3 - "${off[*]}" "${on[*]}" <<'PY'
+import json, statistics, sys
+off = [int(x) for x in sys.argv[1].split()]
+on = [int(x) for x in sys.argv[2].split()]
+mo, mn = statistics.median(off), statistics.median(on)
+print(json.dumps({"no_tap_pps": mo, "tap_pps": mn, "tap_over_no_tap": round(mn / mo, 3) if mo else None,
+                  "no_tap_rounds": off, "tap_rounds": on,
+                  "method": "UDP flat out over a veth, IpInReceives of the receiving namespace, rounds alternating"}))
+PY
