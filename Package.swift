@@ -64,7 +64,7 @@ let package = Package(
         .executableTarget(
             name: "xigmp",
             dependencies: [
-                "IGMPWire", "XDPDatapath", "XigmpTools", "IGMPProxy", "XigmpConfig", "XigmpDaemon",
+                "CXigmp", "IGMPWire", "XDPDatapath", "XigmpTools", "IGMPProxy", "XigmpConfig", "XigmpDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -239,7 +239,7 @@ static __always_inline int fwd_multicast(struct xdp_md *ctx, struct iphdr *iph,
 	 * judges (and drops) it; forwarding never copies a broken header. */
 	if (iph->version != 4 || iph->ihl < 5)
 		return XDP_PASS;
-	tot_len = bpf_ntohs(iph->tot_len);
+	tot_len = xigmp_ntohs_bounded(iph->tot_len);
 	if (tot_len < (__u32)iph->ihl * 4 ||
 	    (void *)iph + tot_len > (void *)(long)ctx->data_end)
 		return XDP_PASS;
@@ -329,7 +329,7 @@ int xigmp_classify(struct xdp_md *ctx)
 	igmp = (__u8 *)iph + ihl_bytes;
 	if ((void *)(igmp + XIGMP_IGMP_MINLEN) > data_end)
 		goto malformed;
-	tot_len = bpf_ntohs(iph->tot_len);
+	tot_len = xigmp_ntohs_bounded(iph->tot_len);
 	if (tot_len < ihl_bytes + XIGMP_IGMP_MINLEN ||
 	    (void *)iph + tot_len > data_end)
 		goto malformed;

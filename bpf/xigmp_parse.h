@@ -135,6 +135,19 @@ static __always_inline void xigmp_csum_replace16(__u16 *csum, __u16 old,
 	*csum = (__u16)~sum;
 }
 
+/* A 16-bit field read from the packet, with bounds the verifier can see.
+ * Verifiers before Linux 6.3 lose all bounds of a byte swap (`be16` gives
+ * an unbounded scalar), so pointer arithmetic on bpf_ntohs() fails there
+ * ("math between pkt pointer and register with unbounded min value"); the
+ * empty asm keeps the compiler from folding the mask as redundant. */
+static __always_inline __u32 xigmp_ntohs_bounded(__be16 v)
+{
+	__u32 x = bpf_ntohs(v);
+
+	asm volatile("" : "+r"(x));
+	return x & 0xffff;
+}
+
 /* Is the IPv4 destination (network order) in 224.0.0.0/4?  One byte test
  * on the first octet: cheap enough for the classifier's non-IGMP path. */
 static __always_inline int xigmp_is_multicast(const struct iphdr *iph)

@@ -306,3 +306,31 @@ int cxigmp_kconfig(const char *name, char *value, size_t cap)
 	gzclose(f);
 	return 0;
 }
+
+/* ---- start-up signals ---- */
+
+#include <signal.h>
+
+static volatile sig_atomic_t startup_signal;
+
+static void note_signal(int sig)
+{
+	startup_signal = sig;
+}
+
+void cxigmp_startup_signals_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = note_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+int cxigmp_startup_signal(void)
+{
+	return startup_signal;
+}

@@ -26,15 +26,21 @@ public struct ConfigIssue: Sendable, Equatable, CustomStringConvertible {
         self.message = message
     }
 
-    /// `FILE:LINE: KEY: message`, leaving out what is nil.
+    /// `FILE:LINE: KEY: message`, leaving out what is nil. A key or message
+    /// that echoes the file is cut at 200 characters: a 20 MB scalar is not
+    /// printed back.
     public var description: String {
         var text = fileName
         if let line {
             text += ":\(line)"
             if let column { text += ":\(column)" }
         }
-        if let keyPath { text += ": \(keyPath)" }
-        return text + ": " + message
+        if let keyPath { text += ": \(Self.capped(keyPath))" }
+        return text + ": " + Self.capped(message)
+    }
+
+    static func capped(_ s: String) -> String {
+        s.count <= 200 ? s : String(s.prefix(200)) + "… (\(s.count) characters)"
     }
 }
 
@@ -55,6 +61,15 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
         self.warnings = warnings
     }
 
-    /// One line per issue.
-    public var description: String { issues.map(\.description).joined(separator: "\n") }
+    /// The most issues described one by one; the rest are counted.
+    public static let shownIssues = 50
+
+    /// One line per issue, at most `shownIssues`, then how many more.
+    public var description: String {
+        var lines = issues.prefix(Self.shownIssues).map(\.description)
+        if issues.count > Self.shownIssues {
+            lines.append("… and \(issues.count - Self.shownIssues) more")
+        }
+        return lines.joined(separator: "\n")
+    }
 }

@@ -13,7 +13,14 @@ extension DaemonConfig {
     ///   gives one issue without a line.
     public static func load(path: String) throws(ConfigError) -> LoadedConfig {
         let text: String
+        func refuse(_ message: String) -> ConfigError {
+            ConfigError(issues: [ConfigIssue(fileName: path, line: nil, keyPath: nil, message: message)])
+        }
         switch readFile(path) {
+        case .failure(let failure) where failure.code == EISDIR || failure.code == ENODEV:
+            throw refuse("not a regular file (\(failure.code == EISDIR ? "a directory" : "a device, FIFO or socket")); expected a YAML file")
+        case .failure(let failure) where failure.code == EFBIG:
+            throw refuse("larger than \(maxFileBytes / 1024) KiB; a config is a few KiB: is this the right file?")
         case .success(let bytes):
             guard let decoded = String(validating: bytes, as: UTF8.self) else {
                 throw ConfigError(issues: [ConfigIssue(
@@ -32,11 +39,22 @@ extension DaemonConfig {
     /// An errno from reading the file.
     struct ReadError: Error { let code: Int32 }
 
-    /// The file's bytes, or the errno that stopped reading them.
+    /// The largest config file read: 1 MiB (a real one is a few KiB).
+    public static let maxFileBytes = 1 << 20
+
+    /// The file's bytes, or the errno that stopped reading them: ENODEV for
+    /// anything but a regular file (a FIFO would block, /dev/zero never
+    /// ends), EFBIG past `maxFileBytes`.
     private static func readFile(_ path: String) -> Result<[UInt8], ReadError> {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO with no writer must not hang.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { return .failure(ReadError(code: errno)) }
         defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return .failure(ReadError(code: errno)) }
+        if st.st_mode & S_IFMT == S_IFDIR { return .failure(ReadError(code: EISDIR)) }
+        guard st.st_mode & S_IFMT == S_IFREG else { return .failure(ReadError(code: ENODEV)) }
+        guard st.st_size <= maxFileBytes else { return .failure(ReadError(code: EFBIG)) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -47,6 +65,8 @@ extension DaemonConfig {
                 return .failure(ReadError(code: errno))
             }
             bytes += chunk[..<count]
+            // The file grew after fstat.
+            if bytes.count > maxFileBytes { return .failure(ReadError(code: EFBIG)) }
         }
     }
 }

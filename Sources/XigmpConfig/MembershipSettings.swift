@@ -196,11 +196,22 @@ extension ConfigParser {
         return value
     }
 
-    /// A duration with a unit (`125s`, `100ms`, `2m`).
+    /// The longest duration any setting takes: a day. IGMP's own fields end
+    /// far below it (QQIC and Max Resp Code top out at 31744 s and 3174.4 s,
+    /// RFC 3376 §4.1.1 and §4.1.7), and the cap keeps every sum and product
+    /// the engines make of these values (robustness × interval + …) far
+    /// inside Int64 nanoseconds.
+    static let longestDuration = 86_400.0
+
+    /// A duration with a unit (`125s`, `100ms`, `2m`), at most a day.
     mutating func duration(_ entry: Entry) -> Duration? {
         guard let text = text(entry, "a duration with a unit, e.g. 125s, 100ms, 2m") else { return nil }
         do throws(DurationParser.Failure) {
             let seconds = try DurationParser.seconds(text)
+            guard seconds.isFinite, seconds >= 0, seconds <= Self.longestDuration else {
+                self.error(valueOf: entry, "expected a duration from 0 to 24h, got '\(text.prefix(40))\(text.count > 40 ? "…" : "")'")
+                return nil
+            }
             return .nanoseconds(Int64((seconds * 1e9).rounded()))
         } catch {
             self.error(valueOf: entry, error.description)

@@ -147,10 +147,13 @@ extension ConfigParser {
         return (text, false)
     }
 
-    /// Reports the entries nobody took as unknown keys, with a suggestion.
+    /// Reports the entries nobody took as unknown keys, with a suggestion
+    /// for as many as are printed (a file of 100,000 stray keys gets the
+    /// cheap message past that: only the count of those is shown).
     mutating func finish(_ section: Section) {
         for entry in section.entries {
-            error(keyOf: entry, "unknown key; " + unknownKeyHint(entry.name, in: section))
+            let hint = errors.count < ConfigError.shownIssues ? unknownKeyHint(entry.name, in: section) : "not a setting here"
+            error(keyOf: entry, "unknown key; " + hint)
         }
     }
 

@@ -16,6 +16,7 @@ final class ProxyMetrics: @unchecked Sendable {
     private(set) var hostTotals: [InterfaceRole: [HostCounter: UInt64]] = [:]
     private let groupGauges: [InterfaceRole: Gauge]
     private let transmitErrors: [InterfaceRole: Counter]
+    private let roleUp: [InterfaceRole: Gauge]
     private let decodeErrors: [InterfaceRole: Counter]
     private let portGauges: [InterfaceRole: [String: Gauge]]
     let queryToReport: DurationHistogram
@@ -69,8 +70,13 @@ final class ProxyMetrics: @unchecked Sendable {
         groupGauges = gg
         var te: [InterfaceRole: Counter] = [:], de: [InterfaceRole: Counter] = [:]
         var pg: [InterfaceRole: [String: Gauge]] = [:]
+        var up: [InterfaceRole: Gauge] = [:]
         for (role, iface) in interfaces {
             let labels = [("role", role.description), ("ifname", iface.name)]
+            let u = registry.makeGauge(descriptor: Self.d("role", "up", "1 while the role's interface, its program and its sends work; 0 from the moment one fails (see the log and `xigmp status`)"),
+                                       labels: labels)
+            u.set(1.0)
+            up[role] = u
             te[role] = registry.makeCounter(descriptor: Self.d("transmit_errors", "total", "Sends that failed (logged, never fatal)"),
                                             labels: labels)
             de[role] = registry.makeCounter(descriptor: Self.d("decode_errors", "total", "Received frames that did not decode as IGMP"),
@@ -83,6 +89,7 @@ final class ProxyMetrics: @unchecked Sendable {
             pg[role] = g
         }
         transmitErrors = te
+        roleUp = up
         decodeErrors = de
         portGauges = pg
         queryToReport = registry.makeDurationHistogram(
@@ -136,6 +143,7 @@ final class ProxyMetrics: @unchecked Sendable {
         kernelGauges[key]?.set(Double(value))
     }
     @inline(__always) func transmitError(_ role: InterfaceRole) { transmitErrors[role]?.increment() }
+    func setRole(_ role: InterfaceRole, up: Bool) { roleUp[role]?.set(up ? 1.0 : 0.0) }
     @inline(__always) func decodeError(_ role: InterfaceRole) { decodeErrors[role]?.increment() }
 
     func update(port role: InterfaceRole, _ s: PortStatistics) {

@@ -76,6 +76,8 @@ public final class ProxyRuntime: @unchecked Sendable {
     private var ports: [(role: InterfaceRole, port: any IGMPPort)]
     /// Multicast data forwarding (`forwarding`), nil when off.
     private var forwarding: ForwardingManager?
+    /// Whether each role still works (interface, program, sends).
+    private let health: RoleHealth
     private var forwardingDirty = false
     /// Each inside interface's forwarding state per group, kept from the
     /// policy's `groupChanged` events: read while the policy is busy (inside
@@ -199,6 +201,7 @@ public final class ProxyRuntime: @unchecked Sendable {
         interfaces = InterfaceSet(roles: facts)
         incomingName = facts[policy.activeOutside.role]?.name ?? ""
         metrics = registryMetrics.make(facts.mapValues { ($0.name, $0.datapath) })
+        health = RoleHealth(roles: opened.map(\.role), logger: logger, metrics: metrics)
         metrics.update(activeOutside: policy.activeOutside, modes: modes)
         var p: [Int32] = [0, 0]
         guard pipe(&p) == 0 else {
@@ -283,10 +286,14 @@ public final class ProxyRuntime: @unchecked Sendable {
                 for (role, port) in ports { metrics.update(port: role, port.statistics) }
                 for role in policy.routerRoles { metrics.update(groups: policy.groupCount(on: role), on: role) }
                 readKernelCounters()
+                health.check(ports)
             }
             i = 0
             while i < ports.count {
-                do { try ports[i].port.flush() } catch { metrics.transmitError(ports[i].role) }
+                do { try ports[i].port.flush() } catch {
+                    metrics.transmitError(ports[i].role)
+                    health.sendFailed(ports[i].role, cause: error.description)
+                }
                 i += 1
             }
         }
@@ -423,6 +430,7 @@ public final class ProxyRuntime: @unchecked Sendable {
             // A failed send is counted and logged (rate-limited), never fatal:
             // goIGMP exited on any send error.
             metrics.transmitError(t.role)
+            health.sendFailed(t.role, cause: error.description)
             transmitErrorsLogged &+= 1
             if transmitErrorsLogged <= 10 || transmitErrorsLogged % 1000 == 0 {
                 logger.warning("send on \(t.role) failed (\(transmitErrorsLogged) so far): \(error.description)")
@@ -580,13 +588,16 @@ public final class ProxyRuntime: @unchecked Sendable {
         ]
         for (role, f) in interfaces.roles.sorted(by: { $0.key.sortKey < $1.key.sortKey }) {
             // Several inside interfaces share one key: "a (xdp), b (kernel)".
-            let entry = "\(f.name) (\(f.datapath.rawValue))"
+            var entry = "\(f.name) (\(f.datapath.rawValue))"
+            if let h = health.states[role], !h.up { entry += " DOWN: \(h.reason ?? "unknown")" }
             s["\(role)"] = s["\(role)"].map { $0 + ", " + entry } ?? entry
         }
         if let q = policy.querier(for: policy.activeOutside, at: t) {
             s["querier"] = "\(q.address) (\(q.version))"
         }
         if let f = policy.configuration.unicastFallback { s["unicast_fallback"] = f.description }
+        let down = health.states.filter { !$0.value.up }.keys.sorted { $0.sortKey < $1.sortKey }
+        s["down"] = down.map(\.description).joined(separator: ",")
         return s
     }
 }

@@ -1,11 +1,23 @@
 import Foundation
 import Glibc
 
-/// A tiny blocking server on its own thread: accepts a connection, reads one
-/// request (a line for the control socket, a header block for HTTP), writes
-/// the handler's reply and closes. Requests are rare (operators, scrapers),
-/// so one thread and one connection at a time is the right size; a slow
-/// client is cut off by a receive timeout.
+/// A small request/reply server on its own thread: one request per
+/// connection (a line for the control socket, a header block for HTTP), the
+/// handler's reply, close. One poll(2) loop serves every connection at
+/// once, all non-blocking, so no client can stall another: each connection
+/// has a deadline (`deadline`, from accept to the last byte of the reply),
+/// at most `maxClients` are open (a new one past that closes the oldest, so
+/// the backlog never fills and stalled clients cannot lock anyone out),
+/// requests are capped at 64 KiB, and replies go
+/// out with MSG_NOSIGNAL, so a client that hangs up early costs nothing but
+/// its reply (no SIGPIPE). Requests are rare (operators, scrapers); a
+/// handler runs on this thread.
+///
+/// Hand-written rather than SwiftNIO's HTTP1 server: the whole job is one
+/// request line or header block per connection on loopback or a UNIX
+/// socket, and the test that matters (50 slowloris clients, a scrape still
+/// answers within 1 s: tests/integration/test_daemon.sh) holds; SwiftNIO
+/// would add its build (about two minutes on these 2 cores) to every CI run.
 final class SocketServer: @unchecked Sendable {
     /// What the server listens on.
     enum Endpoint: Sendable, CustomStringConvertible {
@@ -20,32 +32,52 @@ final class SocketServer: @unchecked Sendable {
         }
     }
 
+    /// Connections served at once; more are closed at accept.
+    static let maxClients = 32
+    /// From accept to the last byte of the reply.
+    static let deadlineNs: UInt64 = 2_000_000_000
+    static let maxRequest = 65536
+
     private let fd: Int32
     let endpoint: Endpoint
     private let handler: @Sendable ([UInt8]) -> [UInt8]
     private let terminator: [UInt8]
-    private var thread: Thread?
-    private let stopped = NSLock()
+    /// Written by `stop()` to wake the loop, which then closes everything
+    /// itself: no descriptor is closed under a thread still using it.
+    private let wakeRead: Int32
+    private let wakeWrite: Int32
+    private let finished = DispatchSemaphore(value: 0)
+    private let state = NSLock()
+    private var started = false
     private var isStopped = false
+
+    /// Connections closed to make room (`maxClients` were open), and
+    /// connections cut at their deadline (for tests and logs).
+    private(set) var refused = 0
+    private(set) var timedOut = 0
 
     /// Binds and listens; `terminator` ends a request ("\n" or "\r\n\r\n").
     init(_ endpoint: Endpoint, terminator: [UInt8], handler: @escaping @Sendable ([UInt8]) -> [UInt8]) throws(DaemonError) {
         self.endpoint = endpoint
         self.terminator = terminator
         self.handler = handler
+        let flags = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
         switch endpoint {
         case .unix(let path, let mode):
-            fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            guard fd >= 0 else { throw DaemonError("cannot create the control socket: \(String(cString: strerror(errno)))") }
-            // A socket file left by a crashed daemon: remove it, unless a
-            // live daemon still answers there.
-            if access(path, F_OK) == 0 {
+            // Only a socket a crashed daemon left may be replaced: never a
+            // file or anything else someone named by mistake.
+            var st = stat()
+            if lstat(path, &st) == 0 {
+                guard st.st_mode & S_IFMT == S_IFSOCK else {
+                    throw DaemonError("control.socket: \(path) exists and is not a socket; choose another path (xigmp never replaces a file)")
+                }
                 if ControlClient.isAlive(path) {
-                    close(fd)
                     throw DaemonError("another xigmp daemon is running (its control socket \(path) answers): stop it first, or set control.socket")
                 }
                 unlink(path)
             }
+            fd = socket(AF_UNIX, flags, 0)
+            guard fd >= 0 else { throw DaemonError("cannot create the control socket: \(String(cString: strerror(errno)))") }
             let dir = (path as NSString).deletingLastPathComponent
             if !dir.isEmpty { mkdir(dir, 0o755) }
             var addr = sockaddr_un()
@@ -61,8 +93,9 @@ final class SocketServer: @unchecked Sendable {
             // Create it private: umask first, chmod after, so no moment
             // exists where another user could connect.
             let old = umask(0o177)
+            let sock = fd
             let rc = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(sock, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
             }
             umask(old)
             guard rc == 0 else {
@@ -72,7 +105,7 @@ final class SocketServer: @unchecked Sendable {
             }
             chmod(path, mode)
         case .tcp(let host, let port):
-            fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            fd = socket(AF_INET, flags, 0)
             guard fd >= 0 else { throw DaemonError("cannot create the metrics socket: \(String(cString: strerror(errno)))") }
             var one: Int32 = 1
             setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -83,8 +116,9 @@ final class SocketServer: @unchecked Sendable {
                 close(fd)
                 throw DaemonError("metrics.listen: '\(host)' is not an IPv4 address")
             }
+            let sock = fd
             let rc = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(sock, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
             guard rc == 0 else {
                 let e = errno
@@ -92,68 +126,161 @@ final class SocketServer: @unchecked Sendable {
                 throw DaemonError("cannot listen on \(host):\(port) for metrics: \(String(cString: strerror(e)))")
             }
         }
-        guard listen(fd, 16) == 0 else {
+        guard listen(fd, 64) == 0 else {
             let e = errno
             close(fd)
             throw DaemonError("listen on \(endpoint): \(String(cString: strerror(e)))")
         }
+        var p: [Int32] = [0, 0]
+        guard pipe(&p) == 0 else {
+            let e = errno
+            close(fd)
+            throw DaemonError("cannot create the server's wake-up pipe: \(String(cString: strerror(e)))")
+        }
+        for d in p {
+            _ = fcntl(d, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(d, F_SETFL, fcntl(d, F_GETFL) | O_NONBLOCK)
+        }
+        wakeRead = p[0]
+        wakeWrite = p[1]
     }
 
-    /// Starts the accept loop on its own thread.
+    /// Starts the loop on its own thread.
     func start(name: String) {
+        state.lock()
+        started = true
+        state.unlock()
         let t = Thread { [self] in self.serve() }
         t.name = name
-        thread = t
         t.start()
     }
 
-    /// Stops accepting and removes a UNIX socket file.
+    /// Stops serving, waits for the loop to close every descriptor, and
+    /// removes a UNIX socket file. Idempotent.
     func stop() {
-        stopped.lock()
-        defer { stopped.unlock() }
-        guard !isStopped else { return }
+        state.lock()
+        let wasStarted = started
+        let first = !isStopped
         isStopped = true
-        shutdown(fd, Int32(SHUT_RDWR))
-        close(fd)
+        state.unlock()
+        guard first else { return }
+        if wasStarted {
+            var b: UInt8 = 1
+            _ = write(wakeWrite, &b, 1)
+            finished.wait()
+        } else {
+            close(fd)
+        }
+        close(wakeRead)
+        close(wakeWrite)
         if case .unix(let path, _) = endpoint { unlink(path) }
     }
 
     deinit { stop() }
 
-    private func serve() {
-        while true {
-            let client = accept(fd, nil, nil)
-            if client < 0 {
-                if errno == EINTR { continue }
-                return  // closed by stop()
-            }
-            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
-            var tv = timeval(tv_sec: 2, tv_usec: 0)
-            setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-            let request = readRequest(client)
-            let reply = handler(request)
-            var off = 0
-            while off < reply.count {
-                let n = reply.withUnsafeBytes { write(client, $0.baseAddress! + off, $0.count - off) }
-                if n <= 0 { break }
-                off += n
-            }
-            close(client)
-        }
+    private struct Client {
+        var fd: Int32
+        var deadline: UInt64
+        var request: [UInt8] = []
+        var reply: [UInt8] = []
+        var sent = 0
+        var replying = false
     }
 
-    /// Reads until the terminator, 64 KiB, EOF or the timeout.
-    private func readRequest(_ client: Int32) -> [UInt8] {
-        var data: [UInt8] = []
+    private func serve() {
+        var clients: [Client] = []
+        var pfds: [pollfd] = []
         var buf = [UInt8](repeating: 0, count: 4096)
-        while data.count < 65536 {
-            let n = buf.withUnsafeMutableBytes { read(client, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            data.append(contentsOf: buf[0..<n])
-            if data.count >= terminator.count && Array(data.suffix(terminator.count)) == terminator { break }
-            if terminator.count == 1, data.contains(terminator[0]) { break }
+        outer: while true {
+            pfds.removeAll(keepingCapacity: true)
+            pfds.append(pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0))
+            pfds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
+            for c in clients { pfds.append(pollfd(fd: c.fd, events: Int16(c.replying ? POLLOUT : POLLIN), revents: 0)) }
+            let now = Self.monotonicNs()
+            let next = clients.map(\.deadline).min().map { $0 > now ? Int32(clamping: ($0 - now) / 1_000_000 + 1) : 0 } ?? -1
+            let rc = poll(&pfds, nfds_t(pfds.count), next)
+            if rc < 0 && errno != EINTR { break }
+            if pfds[0].revents != 0 { break }
+            // Clients first (their indexes match pfds[2...]), then accept.
+            let t = Self.monotonicNs()
+            var i = 0
+            var keep: [Client] = []
+            keep.reserveCapacity(clients.count + 1)
+            while i < clients.count {
+                var c = clients[i]
+                let ev = pfds[i + 2].revents
+                i += 1
+                if t >= c.deadline {
+                    timedOut += 1
+                    close(c.fd)
+                    continue
+                }
+                if !c.replying && ev & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
+                    let n = buf.withUnsafeMutableBytes { recv(c.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+                    if n < 0 && (errno == EAGAIN || errno == EINTR) { keep.append(c); continue }
+                    if n > 0 { c.request.append(contentsOf: buf[0..<n]) }
+                    // A request ends at its terminator; a client that hangs
+                    // up or sends too much gets what the handler makes of
+                    // what came (it answers garbage with an error).
+                    if n <= 0 || complete(c.request) || c.request.count >= Self.maxRequest {
+                        if n <= 0 && c.request.isEmpty { close(c.fd); continue }
+                        c.reply = handler(c.request)
+                        c.replying = true
+                    }
+                }
+                if c.replying {
+                    while c.sent < c.reply.count {
+                        let n = c.reply.withUnsafeBytes {
+                            send(c.fd, $0.baseAddress! + c.sent, $0.count - c.sent, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+                        }
+                        if n > 0 { c.sent += n; continue }
+                        if n < 0 && (errno == EAGAIN || errno == EINTR) { break }
+                        c.sent = c.reply.count  // the client went away: nothing more to do
+                    }
+                    if c.sent >= c.reply.count { close(c.fd); continue }
+                }
+                keep.append(c)
+            }
+            clients = keep
+            if pfds[1].revents & Int16(POLLIN) != 0 {
+                while true {
+                    let client = accept(fd, nil, nil)
+                    if client < 0 {
+                        if errno == EINTR { continue }
+                        if errno == EAGAIN || errno == ECONNABORTED { break }
+                        if errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM { break }
+                        break outer
+                    }
+                    _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+                    _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
+                    if clients.count >= Self.maxClients {
+                        // Full: the oldest connection has had the longest
+                        // to say what it wants; it makes room, so stalled
+                        // clients can never lock out a new one.
+                        refused += 1
+                        close(clients.removeFirst().fd)
+                    }
+                    clients.append(Client(fd: client, deadline: Self.monotonicNs() + Self.deadlineNs))
+                }
+            }
         }
-        return data
+        for c in clients { close(c.fd) }
+        close(fd)
+        finished.signal()
+    }
+
+    private func complete(_ request: [UInt8]) -> Bool {
+        if terminator.count == 1 { return request.contains(terminator[0]) }
+        guard request.count >= terminator.count else { return false }
+        // Look only near the end: headers arrive in order.
+        let from = max(0, request.count - 4096)
+        return request[from...].firstRange(of: terminator) != nil
+    }
+
+    private static func monotonicNs() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 }
 

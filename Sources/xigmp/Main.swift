@@ -1,4 +1,5 @@
 import ArgumentParser
+import CXigmp
 import Glibc
 import XDPDatapath
 
@@ -8,7 +9,16 @@ enum Entry {
     /// (`xigmp --netns A load ...`, like `ip -n A link`), by moving them
     /// after it, where ArgumentParser expects them.
     static func main() {
-        Xigmp.main(hoistGlobalOptions(Array(CommandLine.arguments.dropFirst())))
+        // A peer that hangs up (a control-socket client, a scraper, a pipe
+        // the output goes to) must never kill the process: writes fail with
+        // EPIPE instead, and every sender handles that.
+        signal(SIGPIPE, SIG_IGN)
+        let args = hoistGlobalOptions(Array(CommandLine.arguments.dropFirst()))
+        // The daemon records SIGTERM/SIGINT/SIGHUP from its first
+        // instruction on, before any thread exists, and acts on them once
+        // what it sets up can be undone (`Run`).
+        if args.first == "run" { cxigmp_startup_signals_install() }
+        Xigmp.main(args)
     }
 
     static func hoistGlobalOptions(_ args: [String]) -> [String] {

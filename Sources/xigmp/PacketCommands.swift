@@ -30,7 +30,8 @@ extension IPv4Address: ExpressibleByArgument {
 struct DurationArgument: ExpressibleByArgument {
     let seconds: Double
     init?(argument: String) {
-        guard let s = try? DurationParser.seconds(argument) else { return nil }
+        // At most a day: every use below turns it into an integer count.
+        guard let s = try? DurationParser.seconds(argument), s.isFinite, s >= 0, s <= 86_400 else { return nil }
         seconds = s
     }
     static var defaultCompletionKind: CompletionKind { .default }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CXigmp
 import Dispatch
 import Glibc
 import Logging
@@ -37,16 +38,28 @@ struct Run: ParsableCommand {
             print(DaemonConfig.reference)
             return
         }
+        // From here until the service group's own signal handling runs, a
+        // SIGTERM, SIGINT or SIGHUP is only recorded: acted on once
+        // everything set up can also be undone (a signal's default action
+        // would end the process with the egress filter or the control
+        // socket left behind).
+        cxigmp_startup_signals_install()  // again, for callers of Run other than main
         try global.apply()
         let loaded: LoadedConfig
         do {
             loaded = try DaemonConfig.load(path: config)
         } catch {
             writeStderr(error.description + "\n")
-            for w in error.warnings { writeStderr("warning: \(w.description)\n") }
+            for w in error.warnings.prefix(ConfigError.shownIssues) { writeStderr("warning: \(w.description)\n") }
+            if error.warnings.count > ConfigError.shownIssues {
+                writeStderr("warning: … and \(error.warnings.count - ConfigError.shownIssues) more\n")
+            }
             throw ExitCode(2)
         }
-        for w in loaded.warnings { writeStderr("xigmp: warning: \(w.description)\n") }
+        for w in loaded.warnings.prefix(ConfigError.shownIssues) { writeStderr("xigmp: warning: \(w.description)\n") }
+        if loaded.warnings.count > ConfigError.shownIssues {
+            writeStderr("xigmp: warning: … and \(loaded.warnings.count - ConfigError.shownIssues) more\n")
+        }
         let level = Logger.Level(rawValue: loaded.config.logLevel.rawValue) ?? .info
         LoggingSystem.bootstrap { label in
             var h = StreamLogHandler.standardError(label: label)
@@ -89,6 +102,16 @@ struct Run: ParsableCommand {
         Task {
             do { try await group.run() } catch { failure.set("\(error)") }
             done.signal()
+        }
+        // A stop asked for while starting is carried out now that the group
+        // runs (its trapping of the signals is in place within a moment).
+        Task {
+            try? await Task.sleep(for: .milliseconds(200))
+            let early = cxigmp_startup_signal()
+            if early == SIGTERM || early == SIGINT {
+                logger.notice("signal \(early) arrived while starting: shutting down")
+                await group.triggerGracefulShutdown()
+            }
         }
         done.wait()
         proxy.shutdown()

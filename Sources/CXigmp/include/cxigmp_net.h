@@ -107,6 +107,15 @@ enum {
  * read (unknown). */
 int cxigmp_kconfig(const char *name, char *value, size_t cap);
 
+/* ---- start-up signals ---- */
+
+/* Until the daemon's own signal handling runs, SIGTERM, SIGINT and SIGHUP
+ * only record which arrived last (the default action would end the process
+ * half set up, leaving what it attached).  Install before anything else. */
+void cxigmp_startup_signals_install(void);
+/* The last of them that arrived since install (0: none). */
+int cxigmp_startup_signal(void);
+
 /* ---- tun ---- */
 
 /* Opens /dev/net/tun and attaches IFF_TUN|IFF_NO_PI device `name` (created
