@@ -92,6 +92,10 @@ public struct KernelCapabilities: Sendable, Codable, Equatable {
         let mroute = probeMulticastRouting()
         add("ip_mroute", mroute.present, mroute.detail,
             without: "forwarding.mode: xdp (XDP and TC forwarding need no MFC); mode: kernel, igmpproxy and smcroute cannot run")
+        var mask: UInt64 = 0, segs: UInt32 = 0
+        let netdev = cxigmp_xdp_features(1, &mask, &segs) == 0 || errno != ENOENT
+        add("xdp_features", netdev, netdev ? "netdev genetlink xdp-features (Linux 6.3+)" : "no netdev genetlink family (before Linux 6.3)",
+            without: "xigmp cannot tell which egress native XDP can transmit to: under xdpMode: native every route takes the TC path")
         let bpffs = BPFFS.isBPFFS()
         add("bpffs", bpffs, bpffs ? "\(BPFFS.mountPoint) mounted" : "\(BPFFS.mountPoint) not mounted",
             without: "xigmp mounts it when a pinned attachment is asked for")

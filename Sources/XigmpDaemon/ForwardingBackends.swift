@@ -66,9 +66,10 @@ final class DatapathForwardingBackend: ForwardingBackend {
         let info = try? InterfaceInfo(out)
         var answer = info?.hasEthernet == true && out.driver != "bridge"
         if answer && mode == .native {
-            // Before Linux 6.3 the kernel cannot say; then trust the driver.
-            let features = InterfaceXDPFeatures.probe(out)
-            if features.mask != nil { answer = features.ndoXmit }
+            // Before Linux 6.3 the kernel cannot say; then the TC path,
+            // which always delivers (a native redirect to a veth whose peer
+            // has no NAPI is dropped without a trace).
+            answer = InterfaceXDPFeatures.probe(out).ndoXmit
         }
         capable[key] = answer
         return answer

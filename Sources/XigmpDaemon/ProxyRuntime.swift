@@ -78,6 +78,9 @@ public final class ProxyRuntime: @unchecked Sendable {
     private var forwarding: ForwardingManager?
     /// Whether each role still works (interface, program, sends).
     private let health: RoleHealth
+
+    /// The names of the interfaces the daemon's ports run on.
+    public var interfaceNames: [String] { ports.map(\.port.interface.name) }
     private var forwardingDirty = false
     /// Each inside interface's forwarding state per group, kept from the
     /// policy's `groupChanged` events: read while the policy is busy (inside

@@ -19,6 +19,7 @@ public final class RunningProxy: @unchecked Sendable {
     private let metricsServer: SocketServer?
     private let loopDone = DispatchSemaphore(value: 0)
     private let stopped = Mutex(false)
+    private let runState: DaemonRunState?
     let logger: Logger
 
     /// Opens everything; throws (with nothing left attached) when any part
@@ -53,6 +54,19 @@ public final class RunningProxy: @unchecked Sendable {
         }
         t.name = "xigmp-loop"
         t.start()
+        if controlSocket {
+            let state = DaemonRunState(pid: getpid(), controlSocket: c.controlSocket,
+                                       namespace: DaemonRunState.currentNamespace(), interfaces: runtime.interfaceNames)
+            do throws(DaemonError) {
+                try state.write()
+                runState = state
+            } catch {
+                logger.warning("\(error.description): `xigmp unload` will not know this daemon runs here")
+                runState = nil
+            }
+        } else {
+            runState = nil
+        }
         control?.start(name: "xigmp-control")
         metricsServer?.start(name: "xigmp-metrics")
         if let control { logger.info("control socket \(control.endpoint)") }
@@ -72,6 +86,7 @@ public final class RunningProxy: @unchecked Sendable {
         metricsServer?.stop()
         runtime.stop()
         loopDone.wait()
+        runState?.remove()
         runtime.events.finish()
     }
 

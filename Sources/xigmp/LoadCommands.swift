@@ -1,5 +1,18 @@
 import ArgumentParser
 import XDPDatapath
+import XigmpDaemon
+
+/// Refuses to take the programs of a running daemon away (they would stop
+/// working under it), naming it; `what` is the command's verb.
+func refuseDaemonInterfaces(_ names: [String]?, what: String, override: String) throws {
+    let daemons = DaemonRunState.daemons(inNamespace: DaemonRunState.currentNamespace())
+    for d in daemons {
+        let hit = names.map { Set($0).intersection(d.interfaces).sorted() } ?? d.interfaces
+        guard !hit.isEmpty else { continue }
+        printError("an xigmp daemon (pid \(d.pid), control socket \(d.controlSocket)) runs on \(hit.joined(separator: ", ")): \(what) would take its classifier away under it. Stop it first (kill \(d.pid)), or \(override)")
+        throw ExitCode(1)
+    }
+}
 
 extension ClassifierControl.ModeRequest: ExpressibleByArgument {}
 extension ClassifierAction: ExpressibleByArgument {}
@@ -36,6 +49,7 @@ struct Load: ParsableCommand {
 
     func run() throws {
         try global.apply()
+        if force { try refuseDaemonInterfaces([iface], what: "load --force", override: "`xigmp unload --force --iface \(iface)` first") }
         let r = try XigmpCLI.run { () throws(DatapathError) in
             try ClassifierControl.load(ifname: iface, mode: mode, force: force, action: action,
                                        rateLimit: rateLimit > 0 ? (rateLimit, burst) : nil)
@@ -58,6 +72,9 @@ struct Unload: ParsableCommand {
     @Flag(name: .long, help: "Every interface of this namespace that runs the classifier, and every stale pin.")
     var all = false
 
+    @Flag(name: .long, help: "Detach even from a running daemon's interfaces (it reports them down).")
+    var force = false
+
     func validate() throws {
         if (iface == nil) == (all == false) {
             throw ValidationError("give exactly one of --iface IF or --all")
@@ -66,6 +83,7 @@ struct Unload: ParsableCommand {
 
     func run() throws {
         try global.apply()
+        if !force { try refuseDaemonInterfaces(iface.map { [$0] }, what: "unload", override: "pass --force") }
         let results: [ClassifierControl.UnloadResult]
         if let iface {
             results = [try XigmpCLI.run { () throws(DatapathError) in try ClassifierControl.unload(ifname: iface) }]

@@ -10,6 +10,13 @@ PY=${PY:-/usr/bin/python3}   # Debian's python3-scapy lives there
 T_FAILS=0
 T_PASSES=0
 T_SKIPS=0
+# TIME_SCALE stretches the tests' waits and windows (sl, scaled) on a slow
+# machine: make test-kernel's emulated guest runs them at 4.
+TIME_SCALE=${TIME_SCALE:-1}
+scaled() { awk -v a="$1" -v s="$TIME_SCALE" 'BEGIN { printf "%g", a * s }'; }
+sl() { sleep "$(scaled "$1")"; }
+# want SECTION: FWD_SECTIONS (space-separated) is unset or names SECTION.
+want() { [ -z "${FWD_SECTIONS:-}" ] || [[ " $FWD_SECTIONS " == *" $1 "* ]]; }
 T_NETNS=()
 
 fail() { echo "  FAIL: $*"; T_FAILS=$((T_FAILS + 1)); }
@@ -41,7 +48,7 @@ require_root() {
 
 cleanup() {
 	for ns in "${T_NETNS[@]}"; do
-		"$XIGMP" --netns "$ns" unload --all >/dev/null 2>&1
+		"$XIGMP" --netns "$ns" unload --all --force >/dev/null 2>&1
 		ip netns del "$ns" 2>/dev/null
 	done
 }

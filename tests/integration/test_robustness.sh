@@ -51,7 +51,8 @@ wait $SLOW 2>/dev/null
 check "the daemon lives after the abuse" kill -0 "$DAEMON"
 
 echo "== nothing fails silently: the inside's XDP program detached, then the interface gone"
-"$XIGMP" --netns "$P" unload --iface pi >/dev/null 2>&1
+expect_exit "unload on the daemon's interface is refused, naming the daemon" 1 "an xigmp daemon \\(pid $DAEMON, control socket $SOCK\\) runs on pi" "$XIGMP" --netns "$P" unload --iface pi
+"$XIGMP" --netns "$P" unload --iface pi --force >/dev/null 2>&1
 sleep 1.5
 st=$("$XIGMP" status --socket "$SOCK" --json 2>/dev/null)
 check "status shows the inside down, saying the program was detached" grep -q 'DOWN: the XDP classifier was detached' <<<"$st"
