@@ -27,7 +27,7 @@ public struct ConfigIssue: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// `FILE:LINE: KEY: message`, leaving out what is nil. A key or message
-    /// that echoes the file is cut at 200 characters: a 20 MB scalar is not
+    /// that echoes the file is cut at 400 characters: a 20 MB scalar is not
     /// printed back.
     public var description: String {
         var text = fileName
@@ -40,7 +40,7 @@ public struct ConfigIssue: Sendable, Equatable, CustomStringConvertible {
     }
 
     static func capped(_ s: String) -> String {
-        s.count <= 200 ? s : String(s.prefix(200)) + "… (\(s.count) characters)"
+        s.count <= 400 ? s : String(s.prefix(400)) + "… (\(s.count) characters)"
     }
 }
 
