@@ -47,9 +47,17 @@ SOCK=$TMP/control.sock
 TOOL=tests/integration/mcast_tool.py
 
 send() { ip netns exec "$U" $PY $TOOL send "$@"; }                 # send GROUP COUNT [SOURCE]
-sniff() { # sniff NS IF SECONDS NAME: in the background, returning once it listens
+SNIFFERS=()
+sniff() { # sniff NS IF SECONDS NAME: in the background; sniffers_ready waits for it to listen
 	ip netns exec "$1" $PY $TOOL sniff "$2" "$(scaled "$3")" >"$TMP/$4.json" &
-	for _ in $(seq 200); do grep -q ready "$TMP/$4.json" 2>/dev/null && return; sl 0.05; done
+	SNIFFERS+=("$4")
+}
+sniffers_ready() { # every sniffer started since the last call listens (at most 10 s)
+	local n
+	for n in "${SNIFFERS[@]}"; do
+		for _ in $(seq 200); do grep -q ready "$TMP/$n.json" 2>/dev/null && break; sleep 0.05; done
+	done
+	SNIFFERS=()
 }
 flow() { # flow NAME SRC GROUP FIELD: a field of one flow of a sniff, or 0
 	$PY -c "import json,sys
@@ -107,7 +115,7 @@ for MODE in ${FWD_MODES:-xdp tc tc-kernel kernel}; do
 	ip -n "$H" addr add 239.1.1.1/32 dev hi autojoin
 	sl 0.5
 	expect_eq "$MODE: the join installed (*,239.1.1.1) on the $PATH_WANT path" "$PATH_WANT" "$(route_field '*' 239.1.1.1 path)"
-	sniff "$H" hi 2.5 h; sniff "$U" uo 2.5 u; sl 0.4
+	sniff "$H" hi 2.5 h; sniff "$U" uo 2.5 u; sniffers_ready
 	send 239.1.1.1 50; send 239.2.2.2 50
 	sl 2.5
 	expect_eq "$MODE: 239.1.1.1 arrived inside, every packet" 50 "$(flow h 10.1.0.1 239.1.1.1 count)"
@@ -121,14 +129,14 @@ for MODE in ${FWD_MODES:-xdp tc tc-kernel kernel}; do
 	check "$MODE: routes reports the first-packet delay" test "$(route_field '*' 239.1.1.1 first_packet_ms)" != none
 
 	echo "== $MODE: a static route forwards without a join"
-	sniff "$H" hi 1.5 hs; sl 0.4
+	sniff "$H" hi 1.5 hs; sniffers_ready
 	send 232.9.9.9 20 10.1.0.1; send 232.9.9.9 20 10.1.0.9
 	sl 1.5
 	expect_eq "$MODE: (10.1.0.1,232.9.9.9) forwarded" 20 "$(flow hs 10.1.0.1 232.9.9.9 count)"
 	expect_eq "$MODE: another source of the group was not" 0 "$(flow hs 10.1.0.9 232.9.9.9 count)"
 
 	echo "== $MODE: fan-out 2: a (*,G) route to two interfaces reaches both"
-	sniff "$H" hi 1.5 f1; sniff "$J" hj 1.5 f2; sl 0.4
+	sniff "$H" hi 1.5 f1; sniff "$J" hj 1.5 f2; sniffers_ready
 	send 232.8.8.8 20
 	sl 1.5
 	expect_eq "$MODE: pi's host received all of it" 20 "$(flow f1 10.1.0.1 232.8.8.8 count)"
@@ -142,16 +150,16 @@ for MODE in ${FWD_MODES:-xdp tc tc-kernel kernel}; do
 	for _ in $(seq 40); do [ "$(route_field '*' 239.1.1.1 path)" = none ] && break; sl 0.05; done
 	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 	check "$MODE: the route was removed ${ms} ms after the leave (last member query time 400 ms)" test "$ms" -le "$(scaled 1000)"
-	sniff "$H" hi 1.2 hl; sl 0.4
+	sniff "$H" hi 1.2 hl; sniffers_ready
 	send 239.1.1.1 20
 	sl 1.2
 	expect_eq "$MODE: nothing arrives after the leave" 0 "$(flow hl 10.1.0.1 239.1.1.1 count)"
 
 	echo "== $MODE: an IGMPv3 INCLUDE join receives only its source"
-	ip netns exec "$H" $PY $TOOL hold 232.1.1.1 10.1.0.9 6 &
+	ip netns exec "$H" $PY $TOOL hold 232.1.1.1 10.1.0.9 "$(scaled 6)" &
 	HOLD=$!
-	sl 0.7
-	sniff "$H" hi 1.5 hi3; sl 0.4
+	wait_for "$PATH_WANT" route_field 10.1.0.9 232.1.1.1 path
+	sniff "$H" hi 1.5 hi3; sniffers_ready
 	send 232.1.1.1 20 10.1.0.1; send 232.1.1.1 20 10.1.0.9
 	sl 1.5
 	expect_eq "$MODE: (10.1.0.9,232.1.1.1) arrived" 20 "$(flow hi3 10.1.0.9 232.1.1.1 count)"
@@ -210,7 +218,7 @@ EOF
 	wait_for pj routes_out 239.3.3.4
 	expect_eq "two insides ($MODE): a group only pj's host joined is reported upstream too" "pj exclude" "$(groups_field 239.3.3.4)"
 	ip -n "$J" addr del 239.3.3.4/32 dev hj
-	sniff "$H" hi 1.5 t1; sniff "$J" hj 1.5 t2; sl 0.4
+	sniff "$H" hi 1.5 t1; sniff "$J" hj 1.5 t2; sniffers_ready
 	send 239.3.3.3 30
 	sl 1.5
 	expect_eq "two insides ($MODE): pi's host received all of it" 30 "$(flow t1 10.1.0.1 239.3.3.3 count)"
@@ -221,7 +229,7 @@ EOF
 	wait_for pj routes_out 239.3.3.3
 	expect_eq "two insides ($MODE): after pi's host leaves, the entry goes out of pj only" pj "$(routes_out 239.3.3.3)"
 	expect_eq "two insides ($MODE): the upstream still reports the group" "pj exclude" "$(groups_field 239.3.3.3)"
-	sniff "$H" hi 1.2 t3; sniff "$J" hj 1.2 t4; sl 0.4
+	sniff "$H" hi 1.2 t3; sniff "$J" hj 1.2 t4; sniffers_ready
 	send 239.3.3.3 20
 	sl 1.2
 	expect_eq "two insides ($MODE): pi gets nothing, pj all 20" "0 20" "$(flow t3 10.1.0.1 239.3.3.3 count) $(flow t4 10.1.0.1 239.3.3.3 count)"
@@ -257,7 +265,7 @@ check "xdpMode native: the classifier is attached in the driver (ip link shows x
 ip -n "$H" addr add 239.4.4.4/32 dev hi autojoin
 wait_for "$NATIVE_PATH" route_field '*' 239.4.4.4 path
 expect_eq "xdpMode native: the entry takes the $NATIVE_PATH path" "$NATIVE_PATH" "$(route_field '*' 239.4.4.4 path)"
-sniff "$H" hi 1.5 n1; sl 0.4
+sniff "$H" hi 1.5 n1; sniffers_ready
 send 239.4.4.4 30
 sl 1.5
 expect_eq "xdpMode native: the joined host received all of it, TTL 7" "30 [7]" "$(flow n1 10.1.0.1 239.4.4.4 count) $(flow n1 10.1.0.1 239.4.4.4 ttls)"
@@ -279,7 +287,7 @@ bridge_case() { # bridge_case INSIDE PATH NS_A IF_A NS_B IF_B
 	ip -n "$5" addr add 239.7.7.7/32 dev "$6" autojoin
 	sl 0.7
 	expect_eq "inside $1: the route takes the $2 path" "$2" "$(route_field '*' 239.7.7.7 path)"
-	sniff "$3" "$4" 1.5 b1; sniff "$5" "$6" 1.5 b2; sl 0.4
+	sniff "$3" "$4" 1.5 b1; sniff "$5" "$6" 1.5 b2; sniffers_ready
 	send 239.7.7.7 30
 	sl 1.5
 	expect_eq "inside $1: the first host received all of it" 30 "$(flow b1 10.1.0.1 239.7.7.7 count)"
@@ -315,7 +323,7 @@ EOF
 start_daemon "$TMP/tun.yaml" || exit 1
 ip netns exec "$P" sysctl -qw net.ipv4.conf.xt1.rp_filter=0 net.ipv4.conf.all.rp_filter=0
 ip -n "$H" addr add 239.66.6.6/32 dev hi autojoin
-sniff "$H" hi 6 tn   # the source starts 6 s after the tun appeared
+sniff "$H" hi 6 tn; sniffers_ready   # the source starts 6 s after the tun appeared
 wait_for tc route_field '*' 239.66.6.6 path
 expect_eq "tun outside: (*,239.66.6.6) on the tc path" tc "$(route_field '*' 239.66.6.6 path)"
 sl 6.5
@@ -346,7 +354,7 @@ v3_case() { # v3_case BR_NS BR INSIDE PATH NS_A IF_A NS_B IF_B GATEWAY
 	wait_for "$4" route_field 10.1.0.9 232.3.3.3 path
 	expect_eq "bridge $2 v3: (10.1.0.1,232.3.3.3) and (10.1.0.9,232.3.3.3) on the $4 path" "$4 $4" \
 		"$(route_field 10.1.0.1 232.3.3.3 path) $(route_field 10.1.0.9 232.3.3.3 path)"
-	sniff "$5" "$6" 1.5 i4; sniff "$7" "$8" 1.5 i5; sl 0.4
+	sniff "$5" "$6" 1.5 i4; sniff "$7" "$8" 1.5 i5; sniffers_ready
 	send 232.3.3.3 20 10.1.0.1; send 232.3.3.3 20 10.1.0.9
 	sl 1.5
 	expect_eq "bridge $2 v3: $6 got 10.1.0.1's 20 and none of 10.1.0.9's" "20 0" \
