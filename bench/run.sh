@@ -177,7 +177,7 @@ if not isinstance(caps, dict):
     results["machine"]["capabilities_error"] = "xigmp doctor --json gave no capabilities"
 if quick:
     results["machine"]["quick"] = True
-for name in ("classifier", "throughput", "translation", "join_latency", "forwarding", "control_plane"):
+for name in ("classifier", "throughput", "translation", "join_latency", "forwarding", "control_plane", "tap_cost"):
     try:
         results[name] = json.load(open(f"{tmp}/{name}.json"))
     except (OSError, ValueError) as e:

@@ -34,7 +34,7 @@ ip -n "$A" addr add 10.77.0.1/24 dev va; ip -n "$B" addr add 10.77.0.2/24 dev vb
 ip -n "$A" link set va up; ip -n "$B" link set vb up; ip -n "$B" link set lo up
 # B joins the group, so the frames climb its IP stack to UDP (NoPorts).
 ip -n "$B" addr add 239.77.7.7/32 dev vb autojoin
-inreceives() { ip netns exec "$B" awk '/^Ip: [0-9]/ {print $3}' /proc/net/snmp; }
+inreceives() { ip netns exec "$B" awk '/^Ip: [0-9]/ {print $4}' /proc/net/snmp; }  # Forwarding DefaultTTL InReceives
 round() { # round: packets/s into B's IP layer over SECS
 	local before after
 	before=$(inreceives)
