@@ -111,6 +111,10 @@ struct Run: ParsableCommand {
             if early == SIGTERM || early == SIGINT {
                 logger.notice("signal \(early) arrived while starting: shutting down")
                 await group.triggerGracefulShutdown()
+            } else if early == SIGHUP {
+                // The reload service traps SIGHUP by now: ask it again.
+                logger.notice("SIGHUP arrived while starting: reloading now")
+                kill(getpid(), SIGHUP)
             }
         }
         done.wait()

@@ -94,7 +94,8 @@ echo "== SIGHUP with an out-of-range duration: reported, the running config stay
 start_daemon "$TMP/d.yaml" || exit 1
 cp "$TMP/d.yaml" "$TMP/d.orig"
 printf 'membership: track\nquerier:\n  inside: {queryInterval: 10000000000s}\n' >>"$TMP/d.yaml"
-kill -HUP "$DAEMON"; sleep 0.5
+kill -HUP "$DAEMON"
+for _ in $(seq 50); do grep -q 'expected a duration from 0 to 24h' "$TMP/daemon.log" && break; sleep 0.1; done
 check "the daemon lives after SIGHUP with 10000000000s" kill -0 "$DAEMON"
 check "and said why it kept the running config" grep -q 'expected a duration from 0 to 24h' "$TMP/daemon.log"
 cp "$TMP/d.orig" "$TMP/d.yaml"
