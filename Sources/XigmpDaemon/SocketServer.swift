@@ -51,11 +51,6 @@ final class SocketServer: @unchecked Sendable {
     private var started = false
     private var isStopped = false
 
-    /// Connections closed to make room (`maxClients` were open), and
-    /// connections cut at their deadline (for tests and logs).
-    private(set) var refused = 0
-    private(set) var timedOut = 0
-
     /// Binds and listens; `terminator` ends a request ("\n" or "\r\n\r\n").
     init(_ endpoint: Endpoint, terminator: [UInt8], handler: @escaping @Sendable ([UInt8]) -> [UInt8]) throws(DaemonError) {
         self.endpoint = endpoint
@@ -211,7 +206,6 @@ final class SocketServer: @unchecked Sendable {
                 let ev = pfds[i + 2].revents
                 i += 1
                 if t >= c.deadline {
-                    timedOut += 1
                     close(c.fd)
                     continue
                 }
@@ -257,7 +251,6 @@ final class SocketServer: @unchecked Sendable {
                         // Full: the oldest connection has had the longest
                         // to say what it wants; it makes room, so stalled
                         // clients can never lock out a new one.
-                        refused += 1
                         close(clients.removeFirst().fd)
                     }
                     clients.append(Client(fd: client, deadline: Self.monotonicNs() + Self.deadlineNs))
