@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "IGMPWire", targets: ["IGMPWire"]),
         .library(name: "XDPDatapath", targets: ["XDPDatapath"]),
         .library(name: "IGMPProxy", targets: ["IGMPProxy"]),
+        .library(name: "XigmpConfig", targets: ["XigmpConfig"]),
         .library(name: "XigmpDaemon", targets: ["XigmpDaemon"]),
     ],
     dependencies: [
@@ -48,7 +49,7 @@ let package = Package(
         .target(
             name: "XigmpDaemon",
             dependencies: [
-                "IGMPWire", "IGMPProxy", "XigmpConfig", "XDPDatapath",
+                "IGMPWire", "IGMPProxy", "XigmpConfig", "XDPDatapath", "XigmpTools",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -83,7 +84,7 @@ let package = Package(
         .executableTarget(
             name: "xigmp-gen",
             dependencies: [
-                "IGMPWire", "XDPDatapath", "CXigmp",
+                "IGMPWire", "XDPDatapath", "CXigmp", "XigmpTools",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

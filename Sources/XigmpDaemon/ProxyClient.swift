@@ -62,21 +62,21 @@ public final class ProxyClient: Sendable {
         try check(await runtime.perform(.setOutside(selection)))
     }
 
-    /// The proxy's status as key/value pairs.
-    public func status() async throws(ProxyClientError) -> [String: String] {
+    /// The proxy's status (as `xigmp status` shows it).
+    public func status() async throws(ProxyClientError) -> DaemonStatus {
         switch await runtime.perform(.status) {
-        case .ok(let s): return s
+        case .status(let s): return s
         case .failed(let why): throw ProxyClientError(description: why)
-        case .membership, .routes: throw ProxyClientError(description: "unexpected reply")
+        case .membership, .routes, .done: throw ProxyClientError(description: "unexpected reply")
         }
     }
 
     /// The membership tables, queriers and upstream state (`xigmp groups`).
-    public func groups() async throws(ProxyClientError) -> ProxyRuntime.MembershipReport {
+    public func groups() async throws(ProxyClientError) -> MembershipReply {
         switch await runtime.perform(.groups) {
         case .membership(let report): return report
         case .failed(let why): throw ProxyClientError(description: why)
-        case .ok, .routes: throw ProxyClientError(description: "unexpected reply")
+        case .status, .routes, .done: throw ProxyClientError(description: "unexpected reply")
         }
     }
 

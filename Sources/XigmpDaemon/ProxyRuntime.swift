@@ -32,39 +32,15 @@ public final class ProxyRuntime: @unchecked Sendable {
         case routes
     }
 
-    /// The loop's answer.
+    /// The loop's answer, in the control protocol's types.
     public enum Reply: Sendable {
-        case ok([String: String])
-        case membership(MembershipReport)
-        case routes(RoutesReport)
+        /// `status`, `setOutside`, `reconfigure`.
+        case status(DaemonStatus)
+        case membership(MembershipReply)
+        case routes(RoutesReply)
+        /// A client request carried out.
+        case done
         case failed(String)
-    }
-
-    /// What `xigmp routes` shows.
-    public struct RoutesReport: Sendable {
-        /// `xdp`, `kernel` or `off`.
-        public var mode: String
-        /// Every entry.
-        public var rows: [(source: IPv4Address?, group: IPv4Address, incoming: String, outgoing: [String], path: String,
-                           packets: UInt64, bytes: UInt64, packetsPerSecond: Double, ageSeconds: Double,
-                           firstPacketMs: Double?)]
-    }
-
-    /// What `xigmp groups` shows: each interface's table and querier, and what
-    /// the active outside reports upstream.
-    public struct MembershipReport: Sendable {
-        /// The membership mode (`track` or `passthrough`).
-        public var tracking: MembershipTracking
-        /// Tables by interface.
-        public var interfaces: [(name: String, membership: InterfaceMembership)]
-        /// The active outside's interface name.
-        public var upstreamInterface: String
-        /// Its reported memberships (tracking only).
-        public var upstream: [(group: IPv4Address, state: GroupFilterState)]
-        /// The version reports go upstream in.
-        public var upstreamVersion: IGMPVersion
-        /// Membership counters per interface name (limits included).
-        public var counters: [String: [String: UInt64]]
     }
 
     public let interfaces: InterfaceSet
@@ -484,7 +460,7 @@ public final class ProxyRuntime: @unchecked Sendable {
         let emit: (ProxyAction) -> Void = { self.execute($0, now: now) }
         switch command {
         case .status:
-            return .ok(status(at: t))
+            return .status(status(at: t))
         case .setOutside(let selection):
             do throws(ProxyConfigurationError) {
                 try policy.setActiveOutside(selection, at: t, emit)
@@ -495,9 +471,7 @@ public final class ProxyRuntime: @unchecked Sendable {
             incomingName = interfaces.roles[selection.role]?.name ?? ""
             forwardingDirty = true
             logger.notice("active outside is now \(selection) (\(interfaces.roles[selection.role]?.name ?? "?"))")
-            var s = status(at: t)
-            s["interface"] = interfaces.roles[selection.role]?.name ?? ""
-            return .ok(s)
+            return .status(status(at: t))
         case .reconfigure(let modes, let fallback, let active):
             var next = policy.configuration
             next.modes = modes
@@ -513,7 +487,7 @@ public final class ProxyRuntime: @unchecked Sendable {
             metrics.update(activeOutside: active, modes: modes)
             incomingName = interfaces.roles[active.role]?.name ?? ""
             forwardingDirty = true
-            return .ok(status(at: t))
+            return .status(status(at: t))
         case .clientReport(let groups, let version):
             return client { () throws(ClientRequestError) in try policy.clientReport(groups: groups, version: version, at: t, emit) }
         case .clientReportRecords(let records):
@@ -521,21 +495,49 @@ public final class ProxyRuntime: @unchecked Sendable {
         case .clientLeave(let groups, let version):
             return client { () throws(ClientRequestError) in try policy.clientLeave(groups: groups, version: version, at: t, emit) }
         case .routes:
-            let rows = forwarding?.rows(now: now) ?? []
-            return .routes(RoutesReport(
-                mode: forwarding?.settings.mode.rawValue ?? "off",
-                rows: rows.map { ($0.key.source, $0.key.group, $0.key.incoming, $0.outgoing, $0.path, $0.packets, $0.bytes,
-                                  $0.packetsPerSecond, $0.ageSeconds, $0.firstPacketMs) }))
+            func tenths(_ v: Double) -> Double { (v * 10).rounded() / 10 }
+            let rows = (forwarding?.rows(now: now) ?? []).map { r in
+                RoutesReply.Route(source: r.key.source?.description ?? "*", group: r.key.group.description,
+                                  incoming: r.key.incoming, out: r.outgoing, path: r.path, packets: r.packets,
+                                  bytes: r.bytes, ratePps: tenths(r.packetsPerSecond), ageSeconds: tenths(r.ageSeconds),
+                                  firstPacketMs: r.firstPacketMs.map { ($0 * 1000).rounded() / 1000 })
+            }
+            return .routes(RoutesReply(mode: forwarding?.settings.mode.rawValue ?? "off", routes: rows))
         case .groups:
-            let tables = policy.membership(at: t).map { (name: interfaces.roles[$0.role]?.name ?? "\($0.role)", membership: $0) }
-            let active = policy.activeOutside
-            return .membership(MembershipReport(
-                tracking: policy.configuration.membership, interfaces: tables,
-                upstreamInterface: interfaces.roles[active.role]?.name ?? "",
-                upstream: policy.upstreamMemberships(on: active),
-                upstreamVersion: policy.upstreamCompatibility(on: active, at: t),
-                counters: membershipCounters()))
+            return .membership(membershipReply(at: t))
         }
+    }
+
+    /// The `groups` reply: timers in seconds, to the millisecond.
+    private func membershipReply(at t: ProxyTime) -> MembershipReply {
+        func ms(_ s: Double) -> Double { (s * 1000).rounded() / 1000 }
+        let tables = policy.membership(at: t).map { m -> MembershipReply.InterfaceTable in
+            let querier: MembershipReply.QuerierRole
+            switch m.querier {
+            case .querier: querier = .init(role: "querier")
+            case .passive: querier = .init(role: "passive")
+            case .nonQuerier(let other, _): querier = .init(role: "non-querier", querier: other.description)
+            }
+            let groups = m.table.groups.map { g in
+                MembershipReply.Group(
+                    group: g.group.description, filterMode: g.filterMode.rawValue, compatibility: g.compatibilityMode,
+                    lastReporter: g.lastReporter.description, groupTimerSeconds: g.groupTimerSeconds.map(ms),
+                    sources: g.sources.map { .init(address: $0.address.description, timerSeconds: ms($0.timerSeconds),
+                                                   forwarding: $0.forwarding) })
+            }
+            return .init(interface: interfaces.roles[m.role]?.name ?? "\(m.role)", role: "\(m.role)",
+                         querier: querier, groups: groups)
+        }
+        let active = policy.activeOutside
+        let upstream = policy.upstreamMemberships(on: active).map {
+            MembershipReply.UpstreamGroup(group: $0.group.description, filterMode: $0.state.mode.rawValue,
+                                          sources: $0.state.sources.map(\.description))
+        }
+        return MembershipReply(
+            membership: policy.configuration.membership.rawValue, interfaces: tables,
+            upstream: .init(interface: interfaces.roles[active.role]?.name ?? "",
+                            version: "\(policy.upstreamCompatibility(on: active, at: t))", groups: upstream),
+            counters: membershipCounters())
     }
 
     /// Recomputes the forwarding entries from the tables and static routes.
@@ -574,34 +576,28 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     private func client(_ body: () throws(ClientRequestError) -> ClientDelivery) -> Reply {
         do {
-            let d = try body()
-            return .ok(["outside": d.outside.description, "route": "\(d.route)", "messages": String(d.messageCount)])
+            _ = try body()
+            return .done
         } catch {
             return .failed(error.description)
         }
     }
 
-    private func status(at t: ProxyTime) -> [String: String] {
-        var s: [String: String] = [
-            "active_outside": policy.activeOutside.description,
-            "active_interface": interfaces.roles[policy.activeOutside.role]?.name ?? "",
-            "modes": policy.configuration.modes.enabled.map(\.rawValue).joined(separator: ","),
-            "membership": policy.configuration.membership.rawValue,
-            "uptime_s": String((realtimeNs() - started) / 1_000_000_000),
-        ]
-        for (role, f) in interfaces.roles.sorted(by: { $0.key.sortKey < $1.key.sortKey }) {
-            // Several inside interfaces share one key: "a (xdp), b (kernel)".
-            var entry = "\(f.name) (\(f.datapath.rawValue))"
-            if let h = health.states[role], !h.up { entry += " DOWN: \(h.reason ?? "unknown")" }
-            s["\(role)"] = s["\(role)"].map { $0 + ", " + entry } ?? entry
+    private func status(at t: ProxyTime) -> DaemonStatus {
+        let roles = interfaces.roles.sorted(by: { $0.key.sortKey < $1.key.sortKey }).map { role, f in
+            let h = health.states[role]
+            return RoleStatus(role: role.description, interface: f.name, ifindex: f.index, datapath: f.datapath.rawValue,
+                              up: h?.up ?? true, reason: h?.up == false ? (h?.reason ?? "unknown") : nil)
         }
-        if let q = policy.querier(for: policy.activeOutside, at: t) {
-            s["querier"] = "\(q.address) (\(q.version))"
-        }
-        if let f = policy.configuration.unicastFallback { s["unicast_fallback"] = f.description }
-        let down = health.states.filter { !$0.value.up }.keys.sorted { $0.sortKey < $1.sortKey }
-        s["down"] = down.map(\.description).joined(separator: ",")
-        return s
+        return DaemonStatus(
+            activeOutside: policy.activeOutside.description,
+            activeInterface: interfaces.roles[policy.activeOutside.role]?.name ?? "",
+            modes: policy.configuration.modes.enabled.map(\.rawValue),
+            membership: policy.configuration.membership.rawValue,
+            uptimeSeconds: (realtimeNs() &- started) / 1_000_000_000,
+            querier: policy.querier(for: policy.activeOutside, at: t).map { .init(address: $0.address.description, version: "\($0.version)") },
+            unicastFallback: policy.configuration.unicastFallback?.description,
+            roles: roles)
     }
 }
 

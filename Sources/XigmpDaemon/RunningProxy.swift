@@ -5,6 +5,7 @@ import Logging
 import Prometheus
 import Synchronization
 import XigmpConfig
+import XigmpTools
 
 /// A proxy started in this process: the runtime's loop on its own thread,
 /// the control socket and, when configured, the metrics endpoint. The
@@ -33,7 +34,7 @@ public final class RunningProxy: @unchecked Sendable {
         let c = config.config
         if controlSocket {
             control = try SocketServer(.unix(path: c.controlSocket, mode: 0o600), terminator: [0x0a]) { request in
-                ControlProtocol.handle(request, runtime: runtime)
+                ControlHandler.handle(request, runtime: runtime)
             }
         } else {
             control = nil
@@ -93,92 +94,78 @@ public final class RunningProxy: @unchecked Sendable {
     deinit { shutdown() }
 }
 
-/// The control socket's protocol: one JSON object per line each way.
-/// Requests: `{"cmd":"ping"}`, `{"cmd":"status"}`, `{"cmd":"outside","value":"primary"|"alt"}`,
-/// `{"cmd":"groups"}`, `{"cmd":"routes"}`.
-enum ControlProtocol {
+/// The daemon's end of the control protocol (`ControlProtocol.swift`): one
+/// request line in, one reply line out.
+enum ControlHandler {
     static func handle(_ request: [UInt8], runtime: ProxyRuntime) -> [UInt8] {
-        guard let obj = try? JSONSerialization.jsonObject(with: Data(request)) as? [String: Any],
-              let cmd = obj["cmd"] as? String else {
-            return reply(["ok": false, "error": "expected one JSON object with a \"cmd\" key per line"])
+        reply(answer(request, runtime: runtime))
+    }
+
+    static func answer(_ request: [UInt8], runtime: ProxyRuntime) -> ControlReply {
+        let req: ControlRequest
+        switch decode(request) {
+        case .success(let r): req = r
+        case .failure(let f): return ControlReply(ok: false, error: f)
         }
         let result: ProxyRuntime.Reply
-        switch cmd {
-        case "ping":
-            return reply(["ok": true])
-        case "status":
+        switch req.cmd {
+        case .ping:
+            return ControlReply()
+        case .status:
             result = runtime.performSync(.status)
-        case "outside":
-            guard let v = obj["value"] as? String, let sel = OutsideSelection(name: v) else {
-                return reply(["ok": false, "error": "outside takes \"primary\" or \"alt\""])
+        case .outside:
+            guard let v = req.value, let sel = OutsideSelection(name: v) else {
+                return .failure(.badRequest, "outside takes \"value\": \"primary\" or \"alt\"")
             }
             result = runtime.performSync(.setOutside(sel))
-        case "groups":
+        case .groups:
             result = runtime.performSync(.groups)
-        case "routes":
+        case .routes:
             result = runtime.performSync(.routes)
-        default:
-            return reply(["ok": false, "error": "unknown command '\(cmd)' (ping, status, outside, groups, routes)"])
         }
         switch result {
-        case .ok(let fields):
-            var out: [String: Any] = ["ok": true]
-            for (k, v) in fields { out[k] = v }
-            return reply(out)
-        case .membership(let report):
-            return reply(membershipObject(report))
-        case .routes(let report):
-            let rows: [[String: Any]] = report.rows.map { r in
-                var o: [String: Any] = [
-                    "source": r.source?.description ?? "*", "group": r.group.description, "in": r.incoming,
-                    "out": r.outgoing, "path": r.path, "packets": r.packets, "bytes": r.bytes,
-                    "rate_pps": (r.packetsPerSecond * 10).rounded() / 10, "age_s": (r.ageSeconds * 10).rounded() / 10,
-                ]
-                if let f = r.firstPacketMs { o["first_packet_ms"] = (f * 1000).rounded() / 1000 }
-                return o
-            }
-            return reply(["ok": true, "mode": report.mode, "routes": rows])
-        case .failed(let why):
-            return reply(["ok": false, "error": why])
+        case .status(let s): return ControlReply(status: s)
+        case .membership(let m): return ControlReply(membership: m)
+        case .routes(let r): return ControlReply(routes: r)
+        case .done: return ControlReply()
+        case .failed(let why): return .failure(.refused, why)
         }
     }
 
-    /// The `groups` reply: timers in seconds, rounded to milliseconds.
-    static func membershipObject(_ report: ProxyRuntime.MembershipReport) -> [String: Any] {
-        func seconds(_ s: Double) -> Double { (s * 1000).rounded() / 1000 }
-        let interfaces: [[String: Any]] = report.interfaces.map { name, m in
-            var querier: [String: Any]
-            switch m.querier {
-            case .querier: querier = ["role": "querier"]
-            case .passive: querier = ["role": "passive"]
-            case .nonQuerier(let other, _): querier = ["role": "non-querier", "querier": other.description]
-            }
-            let groups: [[String: Any]] = m.table.groups.map { g in
-                var o: [String: Any] = [
-                    "group": g.group.description, "filter_mode": g.filterMode.rawValue,
-                    "compatibility": g.compatibilityMode, "last_reporter": g.lastReporter.description,
-                    "sources": g.sources.map { ["address": $0.address.description, "timer_s": seconds($0.timerSeconds),
-                                                "forwarding": $0.forwarding] as [String: Any] },
-                ]
-                if let t = g.groupTimerSeconds { o["group_timer_s"] = seconds(t) }
-                return o
-            }
-            return ["interface": name, "role": "\(m.role)", "querier": querier, "groups": groups]
+    /// The request, or why it is not one: not JSON, no known `cmd`, or a
+    /// client of another major version (named with ours).
+    static func decode(_ bytes: [UInt8]) -> Result<ControlRequest, ControlFailure> {
+        let commands = ControlCommand.allCases.map(\.rawValue).joined(separator: ", ")
+        struct Envelope: Decodable {
+            var `protocol`: String?
+            var cmd: String?
         }
-        let upstream: [[String: Any]] = report.upstream.map {
-            ["group": $0.group.description, "filter_mode": $0.state.mode.rawValue,
-             "sources": $0.state.sources.map(\.description)]
+        guard let envelope = try? JSONCoding.decoder().decode(Envelope.self, from: Data(bytes)) else {
+            return .failure(ControlFailure(.badRequest, "expected one JSON object per line with a \"cmd\" key (\(commands))"))
         }
-        return ["ok": true, "membership": report.tracking.rawValue, "interfaces": interfaces,
-                "upstream": ["interface": report.upstreamInterface, "version": "\(report.upstreamVersion)",
-                             "groups": upstream] as [String: Any],
-                "counters": report.counters]
+        if let text = envelope.protocol {
+            guard let v = ProtocolVersion(text) else {
+                return .failure(ControlFailure(.badRequest, "\"protocol\" takes a version such as \"\(ProtocolVersion.current)\""))
+            }
+            guard v.major == ProtocolVersion.current.major else {
+                return .failure(ControlFailure(.version, "the client speaks control protocol \(v), this daemon \(ProtocolVersion.current): use the xigmp that came with the daemon"))
+            }
+        }
+        guard let cmd = envelope.cmd else {
+            return .failure(ControlFailure(.badRequest, "no \"cmd\" key (\(commands))"))
+        }
+        guard ControlCommand(rawValue: cmd) != nil else {
+            return .failure(ControlFailure(.badRequest, "unknown command '\(cmd.prefix(64))' (\(commands))"))
+        }
+        do {
+            return .success(try JSONCoding.decoder().decode(ControlRequest.self, from: Data(bytes)))
+        } catch {
+            return .failure(ControlFailure(.badRequest, "a malformed \(cmd) request (\"value\" must be a string)"))
+        }
     }
 
-    static func reply(_ obj: [String: Any]) -> [UInt8] {
-        var data = (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])) ?? Data("{}".utf8)
-        data.append(0x0a)
-        return Array(data)
+    static func reply(_ r: ControlReply) -> [UInt8] {
+        Array((JSONCoding.line(r) + "\n").utf8)
     }
 }
 

@@ -1,6 +1,37 @@
-/// JSON output for `--json` (ordered keys, no Foundation).
-/// A JSON value with object keys kept in the order they were written, so
-/// `--json` output is stable and reads in the same order as the table.
+import Foundation
+
+/// The one JSON coding of the tree: keys sorted and in snake_case, slashes
+/// not escaped. Every `--json` output (typed `Codable` replies and ad-hoc
+/// `JSON` values alike) and both ends of the daemon's control socket go
+/// through it, so they agree on numbers, escapes and key order.
+public enum JSONCoding {
+    /// `snakeCase`: Swift property names become snake_case keys (typed
+    /// replies); hand-built `JSON` keys are written as given.
+    public static func encoder(snakeCase: Bool = true) -> JSONEncoder {
+        let e = JSONEncoder()
+        if snakeCase { e.keyEncodingStrategy = .convertToSnakeCase }
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }
+
+    public static func decoder() -> JSONDecoder {
+        let d = JSONDecoder()
+        d.keyDecodingStrategy = .convertFromSnakeCase
+        return d
+    }
+
+    /// `value` as one line of JSON (no newline).
+    public static func line<T: Encodable>(_ value: T, snakeCase: Bool = true) -> String {
+        do {
+            return String(decoding: try encoder(snakeCase: snakeCase).encode(value), as: UTF8.self)
+        } catch {
+            return #"{"error":"cannot encode: \#(String(describing: error))"}"#
+        }
+    }
+}
+
+/// A JSON value built by hand, for outputs whose shape is a table of figures
+/// (bench results, counters, decoded packets). Non-finite numbers become null.
 public enum JSON: Sendable {
     case object([(String, JSON)])
     case array([JSON])
@@ -11,51 +42,44 @@ public enum JSON: Sendable {
     case bool(Bool)
     case null
 
-    /// Compact one-line rendering.
-    public var rendered: String {
-        var out = ""
-        write(to: &out)
-        return out
+    /// Compact one-line rendering, through `JSONCoding`.
+    public var rendered: String { JSONCoding.line(self, snakeCase: false) }
+}
+
+extension JSON: Encodable {
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
     }
 
-    private func write(to out: inout String) {
+    public func encode(to encoder: any Encoder) throws {
         switch self {
         case .object(let pairs):
-            out += "{"
-            for (i, (k, v)) in pairs.enumerated() {
-                if i > 0 { out += "," }
-                JSON.string(k).write(to: &out)
-                out += ":"
-                v.write(to: &out)
-            }
-            out += "}"
+            var c = encoder.container(keyedBy: Key.self)
+            for (k, v) in pairs { try c.encode(v, forKey: Key(stringValue: k)) }
         case .array(let items):
-            out += "["
-            for (i, v) in items.enumerated() {
-                if i > 0 { out += "," }
-                v.write(to: &out)
-            }
-            out += "]"
+            var c = encoder.unkeyedContainer()
+            for v in items { try c.encode(v) }
         case .string(let s):
-            out += "\""
-            for u in s.unicodeScalars {
-                switch u {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                case "\r": out += "\\r"
-                case "\t": out += "\\t"
-                case _ where u.value < 0x20:
-                    out += "\\u" + String(repeating: "0", count: 4 - String(u.value, radix: 16).count) + String(u.value, radix: 16)
-                default: out.unicodeScalars.append(u)
-                }
-            }
-            out += "\""
-        case .int(let v): out += String(v)
-        case .uint(let v): out += String(v)
-        case .double(let v): out += v.isFinite ? String(v) : "null"
-        case .bool(let v): out += v ? "true" : "false"
-        case .null: out += "null"
+            var c = encoder.singleValueContainer()
+            try c.encode(s)
+        case .int(let v):
+            var c = encoder.singleValueContainer()
+            try c.encode(v)
+        case .uint(let v):
+            var c = encoder.singleValueContainer()
+            try c.encode(v)
+        case .double(let v):
+            var c = encoder.singleValueContainer()
+            if v.isFinite { try c.encode(v) } else { try c.encodeNil() }
+        case .bool(let v):
+            var c = encoder.singleValueContainer()
+            try c.encode(v)
+        case .null:
+            var c = encoder.singleValueContainer()
+            try c.encodeNil()
         }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import XigmpTools
 import Glibc
 import IGMPWire
 import XDPDatapath
@@ -98,11 +99,11 @@ struct Send: ParsableCommand {
         let cpu0 = cpuSecondsOfProcess()
         let (sent, seconds) = pace(tx)
         let cpu = cpuSecondsOfProcess() - cpu0
-        printJSON([("sent", .int(sent)), ("seconds", .double(seconds)),
-                   ("rate_per_s", .double(seconds > 0 ? Double(sent) / seconds : 0)),
-                   ("offered_rate", .double(rate)), ("method", .string(tx.method)),
-                   ("backpressure", .int(Int(tx.backpressure))), ("errors", .int(Int(tx.errors))),
-                   ("cpu_s", .double(cpu)), ("run_id", .int(Int(runID)))])
+        printJSON([("sent", .integer(sent)), ("seconds", .rounded(seconds)),
+                   ("rate_per_s", .rounded(seconds > 0 ? Double(sent) / seconds : 0)),
+                   ("offered_rate", .rounded(rate)), ("method", .string(tx.method)),
+                   ("backpressure", .integer(Int(tx.backpressure))), ("errors", .integer(Int(tx.errors))),
+                   ("cpu_s", .rounded(cpu)), ("run_id", .integer(Int(runID)))])
     }
 
     /// The send loop: at `rate`, batches are what is due since the start
@@ -181,21 +182,21 @@ struct Receive: ParsableCommand {
             for v in lat { fputs("\(v)\n", f) }
             fclose(f)
         }
-        func us(_ p: Double) -> JSONValue {
+        func us(_ p: Double) -> JSON {
             guard let v = percentile(lat, p) else { return .null }
-            return .double(Double(v) / 1000)
+            return .rounded(Double(v) / 1000)
         }
         let gone = rx.missing(below: expect)
         let span = r.lastNs > r.firstNs ? Double(r.lastNs - r.firstNs) / 1e9 : 0
-        let mean = lat.isEmpty ? JSONValue.null : .double(Double(lat.reduce(0, +)) / Double(lat.count) / 1000)
-        printJSON([("received", .int(r.received)), ("unique", .int(r.unique)), ("duplicates", .int(r.duplicates)),
-                   ("foreign", .int(r.foreign)), ("socket_drops", .int(Int(r.socketDrops))),
-                   ("max_seq", .int(Int(r.maxSequence))),
-                   ("seconds", .double(span)), ("rate_per_s", .double(span > 0 ? Double(r.unique - 1) / span : 0)),
-                   ("min_us", lat.isEmpty ? .null : .double(Double(lat[0]) / 1000)),
+        let mean = lat.isEmpty ? JSON.null : .rounded(Double(lat.reduce(0, +)) / Double(lat.count) / 1000)
+        printJSON([("received", .integer(r.received)), ("unique", .integer(r.unique)), ("duplicates", .integer(r.duplicates)),
+                   ("foreign", .integer(r.foreign)), ("socket_drops", .integer(Int(r.socketDrops))),
+                   ("max_seq", .integer(Int(r.maxSequence))),
+                   ("seconds", .rounded(span)), ("rate_per_s", .rounded(span > 0 ? Double(r.unique - 1) / span : 0)),
+                   ("min_us", lat.isEmpty ? .null : .rounded(Double(lat[0]) / 1000)),
                    ("p50_us", us(50)), ("p90_us", us(90)), ("p99_us", us(99)), ("p999_us", us(99.9)),
-                   ("max_us", lat.isEmpty ? .null : .double(Double(lat[lat.count - 1]) / 1000)),
-                   ("mean_us", mean), ("missing", .int(gone.count)), ("missing_gaps", .int(gone.gaps)),
+                   ("max_us", lat.isEmpty ? .null : .rounded(Double(lat[lat.count - 1]) / 1000)),
+                   ("mean_us", mean), ("missing", .integer(gone.count)), ("missing_gaps", .integer(gone.gaps)),
                    ("missing_first", .string(gone.first.map(String.init).joined(separator: " ")))])
     }
 }

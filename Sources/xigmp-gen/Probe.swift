@@ -1,4 +1,5 @@
 import Glibc
+import XigmpTools
 import IGMPWire
 
 /// The benchmark's message: a valid IGMPv3 Membership Report with one group
@@ -126,39 +127,11 @@ func sleepUntil(monotonic ns: UInt64) {
     while clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nil) == EINTR {}
 }
 
-/// Writes one JSON object line to stdout.
-func printJSON(_ fields: [(String, JSONValue)]) {
-    let body = fields.map { "\"\($0.0)\": \($0.1.rendered)" }.joined(separator: ", ")
-    writeAll(1, "{\(body)}\n")
+/// Writes one JSON object line to stdout (doubles to 3 decimals).
+func printJSON(_ fields: [(String, JSON)]) {
+    writeAll(1, JSON.object(fields).rendered + "\n")
 }
 
-enum JSONValue {
-    case int(Int)
-    case double(Double)
-    case string(String)
-    case null
-
-    var rendered: String {
-        switch self {
-        case .int(let v): return String(v)
-        case .double(let v):
-            guard v.isFinite else { return "null" }
-            return String((v * 1000).rounded() / 1000)
-        case .string(let s):
-            var escaped = ""
-            for c in s {
-                switch c {
-                case "\\": escaped += "\\\\"
-                case "\"": escaped += "\\\""
-                case "\n": escaped += "\\n"
-                default: escaped.append(c)
-                }
-            }
-            return "\"\(escaped)\""
-        case .null: return "null"
-        }
-    }
-}
 
 /// Prints to stderr.
 func note(_ s: String) {

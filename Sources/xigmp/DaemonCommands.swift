@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import XigmpDaemon
+import XigmpTools
 
 /// `xigmp outside primary|alt`: switch the running daemon's active upstream.
 struct Outside: ParsableCommand {
@@ -19,23 +20,12 @@ struct Outside: ParsableCommand {
     @Flag(name: .long, help: "Print the daemon's JSON reply.") var json = false
 
     func run() throws {
-        let reply: [String: Any]
-        do {
-            reply = try ControlClient.send(["cmd": "outside", "value": which.rawValue], to: socket)
-        } catch {
-            printError(error.description)
-            throw ExitCode(1)
-        }
+        let reply = try daemonRequest(ControlRequest(.outside, value: which.rawValue), socket: socket)
+        guard let status = reply.status else { throw daemonOddity(socket, "no status in the outside reply") }
         if json {
-            print(String(decoding: (try? JSONSerialization.data(withJSONObject: reply, options: [.sortedKeys])) ?? Data(), as: UTF8.self))
-        }
-        guard reply["ok"] as? Bool == true else {
-            printError(reply["error"] as? String ?? "the daemon refused")
-            throw ExitCode(1)
-        }
-        if !json {
-            let iface = reply["interface"] as? String ?? "?"
-            print("active outside: \(which.rawValue) (\(iface))")
+            print(JSONCoding.line(status))
+        } else {
+            print("active outside: \(status.activeOutside) (\(status.activeInterface))")
         }
     }
 }
@@ -59,50 +49,39 @@ struct Groups: ParsableCommand {
 
     func run() throws {
         try global.apply()
-        let reply = try daemonRequest(["cmd": "groups"], socket: socket)
-        if json {
-            print(jsonLine(reply))
-            return
-        }
-        print(Self.render(reply), terminator: "")
+        let reply = try daemonRequest(ControlRequest(.groups), socket: socket)
+        guard let membership = reply.membership else { throw daemonOddity(socket, "no membership in the groups reply") }
+        print(json ? JSONCoding.line(membership) : Self.render(membership), terminator: json ? "\n" : "")
     }
 
-    static func render(_ reply: [String: Any]) -> String {
-        var out = "membership: \(reply["membership"] as? String ?? "?")\n"
-        let interfaces = reply["interfaces"] as? [[String: Any]] ?? []
-        if interfaces.isEmpty { out += "no interface has a querier or membership table (see `querier` in the config)\n" }
-        for iface in interfaces {
-            let querier = iface["querier"] as? [String: Any] ?? [:]
-            var role = querier["role"] as? String ?? "?"
-            if let other = querier["querier"] as? String { role += " (querier \(other))" }
-            out += "\n\(iface["role"] as? String ?? "?") \(iface["interface"] as? String ?? "?"): \(role)\n"
-            let groups = iface["groups"] as? [[String: Any]] ?? []
-            if groups.isEmpty { out += "  no groups\n"; continue }
+    static func render(_ reply: MembershipReply) -> String {
+        var out = "membership: \(reply.membership)\n"
+        if reply.interfaces.isEmpty { out += "no interface has a querier or membership table (see `querier` in the config)\n" }
+        for iface in reply.interfaces {
+            var role = iface.querier.role
+            if let other = iface.querier.querier { role += " (querier \(other))" }
+            out += "\n\(iface.role) \(iface.interface): \(role)\n"
+            if iface.groups.isEmpty { out += "  no groups\n"; continue }
             out += "  " + pad("GROUP", 16) + pad("MODE", 9) + pad("TIMER", 10) + pad("COMPAT", 8) + pad("LAST REPORTER", 16) + "SOURCES\n"
-            for g in groups {
-                let timer = (g["group_timer_s"] as? Double).map { String(format: "%.1fs", $0) } ?? "-"
-                let sources = (g["sources"] as? [[String: Any]] ?? []).map { s -> String in
-                    let t = String(format: "%.1fs", s["timer_s"] as? Double ?? 0)
-                    return "\(s["address"] as? String ?? "?")(\(t))"
-                }
-                out += "  " + pad(g["group"] as? String ?? "?", 16) + pad(g["filter_mode"] as? String ?? "?", 9)
-                    + pad(timer, 10) + pad(g["compatibility"] as? String ?? "?", 8)
-                    + pad(g["last_reporter"] as? String ?? "?", 16) + (sources.isEmpty ? "-" : sources.joined(separator: " ")) + "\n"
+            for g in iface.groups {
+                let timer = g.groupTimerSeconds.map { String(format: "%.1fs", $0) } ?? "-"
+                let sources = g.sources.map { "\($0.address)(\(String(format: "%.1fs", $0.timerSeconds)))" }
+                out += "  " + pad(g.group, 16) + pad(g.filterMode, 9) + pad(timer, 10) + pad(g.compatibility, 8)
+                    + pad(g.lastReporter, 16) + (sources.isEmpty ? "-" : sources.joined(separator: " ")) + "\n"
             }
         }
-        if let up = reply["upstream"] as? [String: Any], reply["membership"] as? String == "track" {
-            let groups = up["groups"] as? [[String: Any]] ?? []
-            out += "\nupstream \(up["interface"] as? String ?? "?") (reports in IGMP\(up["version"] as? String ?? "?")): "
-            out += groups.isEmpty ? "no groups\n" : "\(groups.count) group\(groups.count == 1 ? "" : "s")\n"
-            for g in groups {
-                let sources = (g["sources"] as? [String] ?? []).joined(separator: ",")
-                out += "  \(g["group"] as? String ?? "?") \((g["filter_mode"] as? String ?? "?").uppercased())(\(sources))\n"
+        if reply.membership == "track" {
+            let up = reply.upstream
+            out += "\nupstream \(up.interface) (reports in IGMP\(up.version)): "
+            out += up.groups.isEmpty ? "no groups\n" : "\(up.groups.count) group\(up.groups.count == 1 ? "" : "s")\n"
+            for g in up.groups {
+                out += "  \(g.group) \(g.filterMode.uppercased())(\(g.sources.joined(separator: ",")))\n"
             }
         }
-        if let counters = reply["counters"] as? [String: [String: Any]], !counters.isEmpty {
+        if !reply.counters.isEmpty {
             out += "\ncounters:\n"
-            for name in counters.keys.sorted() {
-                let c = counters[name] ?? [:]
+            for name in reply.counters.keys.sorted() {
+                let c = reply.counters[name] ?? [:]
                 out += "  \(name): " + c.keys.sorted().map { "\($0)=\(c[$0] ?? 0)" }.joined(separator: " ") + "\n"
             }
         }
@@ -142,12 +121,13 @@ struct Routes: ParsableCommand {
         try global.apply()
         var shown = 0
         while true {
-            let reply = try daemonRequest(["cmd": "routes"], socket: socket)
+            let reply = try daemonRequest(ControlRequest(.routes), socket: socket)
+            guard let routes = reply.routes else { throw daemonOddity(socket, "no routes in the routes reply") }
             if json {
-                print(jsonLine(reply))
+                print(JSONCoding.line(routes))
             } else {
                 if watch != nil && shown > 0 { print("") }
-                print(Self.render(reply), terminator: "")
+                print(Self.render(routes), terminator: "")
             }
             shown += 1
             guard let watch, count.map({ shown < $0 }) ?? true else { return }
@@ -156,21 +136,18 @@ struct Routes: ParsableCommand {
         }
     }
 
-    static func render(_ reply: [String: Any]) -> String {
-        let mode = reply["mode"] as? String ?? "?"
-        let rows = reply["routes"] as? [[String: Any]] ?? []
+    static func render(_ reply: RoutesReply) -> String {
+        let rows = reply.routes
         if rows.isEmpty {
-            return mode == "off" ? "forwarding is off (set forwarding.mode in the config)\n" : "forwarding (\(mode)): no entries\n"
+            return reply.mode == "off" ? "forwarding is off (set forwarding.mode in the config)\n" : "forwarding (\(reply.mode)): no entries\n"
         }
-        var out = "forwarding (\(mode)): \(rows.count) entr\(rows.count == 1 ? "y" : "ies")\n"
+        var out = "forwarding (\(reply.mode)): \(rows.count) entr\(rows.count == 1 ? "y" : "ies")\n"
         let header = ["SOURCE", "GROUP", "IN", "OUT", "PATH", "PACKETS", "BYTES", "RATE", "AGE", "FIRST"]
         var table = [header]
         for r in rows {
-            let first = (r["first_packet_ms"] as? Double).map { String(format: "%.3fms", $0) } ?? "-"
-            table.append([r["source"] as? String ?? "?", r["group"] as? String ?? "?", r["in"] as? String ?? "?",
-                          (r["out"] as? [String] ?? []).joined(separator: ","), r["path"] as? String ?? "?",
-                          "\(r["packets"] ?? 0)", "\(r["bytes"] ?? 0)", String(format: "%.1f/s", r["rate_pps"] as? Double ?? 0),
-                          String(format: "%.0fs", r["age_s"] as? Double ?? 0), first])
+            let first = r.firstPacketMs.map { String(format: "%.3fms", $0) } ?? "-"
+            table.append([r.source, r.group, r.incoming, r.out.joined(separator: ","), r.path, "\(r.packets)", "\(r.bytes)",
+                          String(format: "%.1f/s", r.ratePps), String(format: "%.0fs", r.ageSeconds), first])
         }
         let widths = header.indices.map { i in table.map { $0[i].count }.max() ?? 0 }
         for row in table {
@@ -181,25 +158,50 @@ struct Routes: ParsableCommand {
     }
 }
 
-
-/// One request to the daemon's control socket; a refusal or an unreachable
-/// daemon is printed as one line and exits 1.
-func daemonRequest(_ request: [String: Any], socket: String) throws -> [String: Any] {
-    let reply: [String: Any]
+/// One request to the daemon's control socket. No daemon answering exits 3;
+/// a refusal exits 1 (see `CLIExit`); either is one line on stderr.
+func daemonRequest(_ request: ControlRequest, socket: String) throws -> ControlReply {
+    let reply: ControlReply
     do {
         reply = try ControlClient.send(request, to: socket)
     } catch {
         printError(error.description)
-        throw ExitCode(1)
+        throw CLIExit.of(error).code
     }
-    guard reply["ok"] as? Bool == true else {
-        printError(reply["error"] as? String ?? "the daemon refused")
-        throw ExitCode(1)
+    guard reply.ok else {
+        printError(reply.error?.message ?? "the daemon refused")
+        throw CLIExit.failure.code
     }
     return reply
 }
 
-/// A reply as one line of JSON with sorted keys.
-func jsonLine(_ object: [String: Any]) -> String {
-    String(decoding: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
+/// A reply of our version without the body its command promises: a daemon
+/// bug, said as such.
+func daemonOddity(_ socket: String, _ what: String) -> ExitCode {
+    printError("the daemon at \(socket) sent \(what) (a bug: please report it with the daemon's version)")
+    return CLIExit.noDaemon.code
+}
+
+/// The exit statuses every command keeps to (README "Exit status").
+enum CLIExit: Int32 {
+    /// Done.
+    case ok = 0
+    /// The kernel, the daemon or the input refused; the message says why.
+    case failure = 1
+    /// The configuration file is invalid (`run`, `run --check`).
+    case config = 2
+    /// No daemon answered on the control socket: none runs there, it did
+    /// not answer in time, or it speaks another major protocol version.
+    case noDaemon = 3
+    /// Bad usage (an option or argument); ArgumentParser's own code.
+    case usage = 64
+
+    var code: ExitCode { ExitCode(rawValue) }
+
+    static func of(_ failure: ControlClient.Failure) -> CLIExit {
+        switch failure.kind {
+        case .notRunning, .noAnswer: .noDaemon
+        case .local: .failure
+        }
+    }
 }

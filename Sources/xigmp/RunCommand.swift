@@ -44,6 +44,9 @@ struct Run: ParsableCommand {
         // would end the process with the egress filter or the control
         // socket left behind).
         cxigmp_startup_signals_install()  // again, for callers of Run other than main
+        // systemd (Type=notify): made before --netns is entered, since an
+        // abstract NOTIFY_SOCKET is looked up in the sending socket's netns.
+        let notifier = check ? nil : SystemdNotifier { Logger(label: "xigmp").warning("\($0)") }
         try global.apply()
         let loaded: LoadedConfig
         do {
@@ -92,9 +95,9 @@ struct Run: ParsableCommand {
             // Config-rooted problems (a named interface missing) are exit 2.
             throw ExitCode(error.description.hasPrefix(config) ? 2 : 1)
         }
-        let reloader = ReloadService(path: config, running: loaded, proxy: proxy, logger: logger)
+        let reloader = ReloadService(path: config, running: loaded, proxy: proxy, logger: logger, notifier: notifier)
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: ProxyService(proxy: proxy)), .init(service: reloader)],
+            services: [.init(service: ProxyService(proxy: proxy, notifier: notifier)), .init(service: reloader)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         let done = DispatchSemaphore(value: 0)
@@ -107,6 +110,7 @@ struct Run: ParsableCommand {
         // runs (its trapping of the signals is in place within a moment).
         Task {
             try? await Task.sleep(for: .milliseconds(200))
+            notifier?.ready(status: Self.readyStatus(loaded.config))
             let early = cxigmp_startup_signal()
             if early == SIGTERM || early == SIGINT {
                 logger.notice("signal \(early) arrived while starting: shutting down")
@@ -124,6 +128,12 @@ struct Run: ParsableCommand {
             throw ExitCode(1)
         }
         logger.info("stopped: links detached, interface flags restored")
+    }
+
+    /// systemd's STATUS= once the proxy runs.
+    static func readyStatus(_ c: DaemonConfig) -> String {
+        let alt = c.interfaces.alt.map { ", alt \($0)" } ?? ""
+        return "proxy running: outside \(c.interfaces.outside)\(alt), inside \(c.interfaces.insides.joined(separator: ", "))"
     }
 
     /// `--check`: the interfaces the config names exist and have addresses.
@@ -176,8 +186,10 @@ final class NSLockish: @unchecked Sendable {
 /// Keeps the proxy running until graceful shutdown.
 struct ProxyService: Service {
     let proxy: RunningProxy
+    var notifier: SystemdNotifier? = nil
     func run() async throws {
         try? await gracefulShutdown()
+        notifier?.stopping()
         proxy.shutdown()
     }
 }
@@ -188,11 +200,15 @@ struct ReloadService: Service {
     let running: LoadedConfig
     let proxy: RunningProxy
     let logger: Logger
+    var notifier: SystemdNotifier? = nil
 
     func run() async throws {
         var current = running.config
         for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
             logger.notice("SIGHUP: re-reading \(path)")
+            // systemd: reloading until READY=1, sent whatever the outcome.
+            notifier?.reloading()
+            defer { notifier?.reloaded() }
             let next: LoadedConfig
             do {
                 next = try DaemonConfig.load(path: path)
@@ -220,14 +236,14 @@ struct ReloadService: Service {
                 n.modes, unicastFallback: n.unicastFallback,
                 activeOutside: n.activeOutside == .alt ? .alt : .primary))
             switch reply {
-            case .ok:
+            case .status:
                 current.modes = n.modes
                 current.unicastFallback = n.unicastFallback
                 current.activeOutside = n.activeOutside
                 logger.notice("config reloaded: modes \(n.modes.enabledNames), active outside \(n.activeOutside.rawValue)")
             case .failed(let why):
                 logger.error("the new config cannot be applied (\(why)); the running one stays")
-            case .membership, .routes:
+            case .membership, .routes, .done:
                 break
             }
         }

@@ -16,56 +16,66 @@ struct Status: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("A running daemon's control socket, asked for its state.", valueName: "PATH"))
     var socket: String = ControlClient.defaultPath
 
-    /// The daemon's state, when one answers on the control socket.
-    func daemonState() -> [String: Any]? {
-        guard let reply = try? ControlClient.send(["cmd": "status"], to: socket), reply["ok"] as? Bool == true else { return nil }
-        return reply
-    }
-
     func run() throws {
         try global.apply()
         let list = try XigmpCLI.run { () throws(DatapathError) in try ClassifierControl.status() }
         let stale = try XigmpCLI.run { () throws(DatapathError) in try ClassifierControl.stalePins() }
-        let daemon = daemonState()
+        // No daemon running is a normal answer (the classifier part stands
+        // alone); one that does not answer is an error, said after the rest.
+        var daemon: DaemonStatus?
+        var unanswered: (message: String, exit: CLIExit)?
+        do {
+            let reply = try ControlClient.send(ControlRequest(.status), to: socket)
+            if let s = reply.status, reply.ok {
+                daemon = s
+            } else {
+                unanswered = (reply.error?.message ?? "the daemon at \(socket) sent no status", .failure)
+            }
+        } catch where error.kind == .notRunning {
+            daemon = nil
+        } catch {
+            unanswered = (error.description, CLIExit.of(error))
+        }
         if json {
-            let items: [JSON] = list.map { s in
+            let items = list.map { s in
                 let a = s.attachment
-                return .object([
-                    ("ifname", .string(a.interface.name)),
-                    ("ifindex", .uint(UInt64(a.interface.index))),
-                    ("mode", .string(a.mode.rawValue)),
-                    ("prog_id", .uint(UInt64(a.program.id))),
-                    ("link_id", a.linkID.map { .uint(UInt64($0)) } ?? .null),
-                    ("pinned", .bool(s.pinDirectory != nil)),
-                    ("pin_path", s.pinDirectory.map { .string($0) } ?? .null),
-                ])
+                return StatusOutput.AttachedClassifier(
+                    ifname: a.interface.name, ifindex: a.interface.index, mode: a.mode.rawValue, progId: a.program.id,
+                    linkId: a.linkID, pinned: s.pinDirectory != nil, pinPath: s.pinDirectory)
             }
-            var d: JSON = .null
-            if let daemon {
-                d = .object(daemon.keys.sorted().filter { $0 != "ok" }.map { ($0, .string("\(daemon[$0]!)")) })
-            }
-            print(JSON.object([("interfaces", .array(items)), ("stale_pins", .array(stale.map { .string($0) })),
-                               ("daemon", d)]).rendered)
-            return
-        }
-        if let daemon {
-            print("daemon (\(socket)): active outside \(daemon["active_outside"] ?? "?") (\(daemon["active_interface"] ?? "?")),"
-                  + " modes \(daemon["modes"] ?? ""), querier \(daemon["querier"] ?? "none heard"), up \(daemon["uptime_s"] ?? "?")s")
-            for role in ["outside", "alt", "inside"] { if let v = daemon[role] { print("  \(role): \(v)") } }
-        }
-        if list.isEmpty {
-            print("xigmp's classifier is attached to no interface in this namespace")
+            print(JSONCoding.line(StatusOutput(interfaces: items, stalePins: stale, daemon: daemon)))
         } else {
-            let rows = [["IFNAME", "IFINDEX", "MODE", "PROG_ID", "LINK_ID", "PINNED"]] + list.map { s in
-                let a = s.attachment
-                return [a.interface.name, String(a.interface.index), a.mode.rawValue, String(a.program.id),
-                        a.linkID.map(String.init) ?? "-", s.pinDirectory ?? "no (held by a running process)"]
+            if let daemon { print(Self.render(daemon, socket: socket), terminator: "") }
+            if list.isEmpty {
+                print("xigmp's classifier is attached to no interface in this namespace")
+            } else {
+                let rows = [["IFNAME", "IFINDEX", "MODE", "PROG_ID", "LINK_ID", "PINNED"]] + list.map { s in
+                    let a = s.attachment
+                    return [a.interface.name, String(a.interface.index), a.mode.rawValue, String(a.program.id),
+                            a.linkID.map(String.init) ?? "-", s.pinDirectory ?? "no (held by a running process)"]
+                }
+                print(table(rows))
             }
-            print(table(rows))
+            for p in stale {
+                printNote("stale pins at \(p) (interface gone or program detached): `xigmp unload --all` removes them")
+            }
         }
-        for p in stale {
-            printNote("stale pins at \(p) (interface gone or program detached): `xigmp unload --all` removes them")
+        if let unanswered {
+            printError(unanswered.message)
+            throw unanswered.exit.code
         }
+    }
+
+    /// The daemon's part of the text output.
+    static func render(_ d: DaemonStatus, socket: String) -> String {
+        let querier = d.querier.map { "\($0.address) (\($0.version))" } ?? "none heard"
+        var out = "daemon (\(socket)): active outside \(d.activeOutside) (\(d.activeInterface)),"
+            + " modes \(d.modes.joined(separator: ",")), querier \(querier), up \(d.uptimeSeconds)s\n"
+        if let f = d.unicastFallback { out += "  unicast fallback: \(f)\n" }
+        for r in d.roles {
+            out += "  \(r.role): \(r.interface) (\(r.datapath))" + (r.up ? "" : " DOWN: \(r.reason ?? "unknown")") + "\n"
+        }
+        return out
     }
 }
 

@@ -55,7 +55,8 @@ expect_exit "unload on the daemon's interface is refused, naming the daemon" 1 "
 "$XIGMP" --netns "$P" unload --iface pi --force >/dev/null 2>&1
 sleep 1.5
 st=$("$XIGMP" status --socket "$SOCK" --json 2>/dev/null)
-check "status shows the inside down, saying the program was detached" grep -q 'DOWN: the XDP classifier was detached' <<<"$st"
+check "status --json shows the inside down, saying the program was detached" \
+	$PY -c "import json,sys; r=[r for r in json.loads(sys.argv[1])['daemon']['roles'] if r['role']=='inside'][0]; sys.exit(0 if not r['up'] and r['reason'].startswith('the XDP classifier was detached') else 1)" "$st"
 up=$(ip netns exec "$P" $PY -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$PORT/metrics', timeout=3).read().decode())" |
 	grep '^xigmp_role_up{' | grep 'role="inside"' | awk '{print $2}')
 expect_eq "xigmp_role_up{role=inside} is 0" 0 "${up%.0}"
@@ -100,6 +101,29 @@ check "the daemon lives after SIGHUP with 10000000000s" kill -0 "$DAEMON"
 check "and said why it kept the running config" grep -q 'expected a duration from 0 to 24h' "$TMP/daemon.log"
 cp "$TMP/d.orig" "$TMP/d.yaml"
 stop_daemon
+
+echo "== control protocol: versions and exit statuses (README: Exit status)"
+FAKE=tests/integration/fake_daemon.py
+start_daemon "$TMP/d.yaml" || exit 1
+reply=$($PY $FAKE ask "$SOCK" '{"protocol":"2.0","cmd":"status"}')
+check "the daemon refuses a client of protocol 2.0, naming both versions" \
+	grep -q '"kind":"version".*client speaks control protocol 2.0, this daemon 1.0' <<<"$reply"
+check "and serves a request of a newer minor (1.9)" grep -q '"ok":true' <<<"$($PY $FAKE ask "$SOCK" '{"protocol":"1.9","cmd":"status"}')"
+expect_exit "an unknown command: a refusal listing the commands, exit 1" 1 "unknown command 'reboot' \(ping, status" \
+	$PY -c "import sys,subprocess; r=subprocess.run([sys.argv[1], '$FAKE', 'ask', '$SOCK', '{\"cmd\":\"reboot\"}'], capture_output=True, text=True).stdout; print(r); sys.exit(1 if '\"ok\":false' in r else 0)" "$PY"
+stop_daemon
+expect_exit "groups with no daemon: says so, exit 3" 3 "no xigmp daemon is running" "$XIGMP" groups --socket "$TMP/none.sock"
+expect_exit "status with no daemon: the classifier part alone, exit 0" 0 "" "$XIGMP" status --socket "$TMP/none.sock"
+$PY $FAKE serve "$TMP/v2.sock" '{"protocol":"2.0","ok":true,"status":{}}' >"$TMP/fake.out" & FAKEPID=$!
+for _ in $(seq 40); do grep -q serving "$TMP/fake.out" 2>/dev/null && break; sleep 0.05; done
+expect_exit "a daemon of protocol 2.0: the CLI names both versions, exit 3" 3 "speaks control protocol 2.0, this xigmp 1.0" \
+	"$XIGMP" status --socket "$TMP/v2.sock"
+kill $FAKEPID 2>/dev/null; wait $FAKEPID 2>/dev/null
+$PY $FAKE serve "$TMP/mute.sock" --silent >"$TMP/fake.out" & FAKEPID=$!
+for _ in $(seq 40); do grep -q serving "$TMP/fake.out" 2>/dev/null && break; sleep 0.05; done
+expect_exit "a daemon that never answers: the CLI says so after 5 s, exit 3" 3 "did not answer within 5 s" \
+	timeout 10 "$XIGMP" routes --socket "$TMP/mute.sock"
+kill $FAKEPID 2>/dev/null; wait $FAKEPID 2>/dev/null
 
 echo "== SIGTERM while starting: a clean exit, nothing left"
 left=0 bad=0
