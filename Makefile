@@ -14,8 +14,25 @@ SWIFT_FLAGS ?=
 XIGMP_DEBUG := .build/debug/xigmp
 XIGMP := .build/release/xigmp
 
+# make install: PREFIX for the binary, unit and completions; SYSCONFDIR for
+# the configuration (the unit reads /etc/xigmp/xigmp.yaml whatever PREFIX
+# is); DESTDIR is prepended to every path (staging, packaging).
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+BINDIR = $(PREFIX)/bin
+# The unit goes under PREFIX, where packages put theirs (/usr/local/lib/
+# systemd/system and /usr/lib/systemd/system are on systemd's search path,
+# systemd.unit(5)): /etc/systemd/system stays the admin's, so an override
+# made there (`systemctl edit xigmp`) wins and `make uninstall` never
+# removes it.
+UNITDIR = $(PREFIX)/lib/systemd/system
+BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR = $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR = $(PREFIX)/share/fish/vendor_completions.d
+EXAMPLE_CONFIG := contrib/xigmp.example.yaml
+
 .PHONY: help test-kernel build deps deps-test deps-demo deps-bench bench bpf swift-debug test unit-test demo-classifier \
-	integration-test demo fuzz clean
+	integration-test demo fuzz clean install uninstall
 
 help:
 	@echo "make            build BPF objects and the release xigmp binary"
@@ -23,7 +40,9 @@ help:
 	@echo "make test-kernel the tests needing the kernel MFC / clsact, in Debian's 6.1 kernel (QEMU)"
 	@echo "make demo       the namespace demo (kernel hosts join/leave, live stats)"
 	@echo "make bench      the benchmark suite (bench/results/latest.json, plot, table)"
-	@echo "make fuzz       libFuzzer on the IGMP decoder (FUZZ_SECONDS, default 600)"
+	@echo "make fuzz       libFuzzer on the IGMP decoder, then the config parser (FUZZ_SECONDS each, default 600)"
+	@echo "make install    binary, systemd unit, completions, example config (PREFIX=/usr/local, DESTDIR)"
+	@echo "make uninstall  remove them (the config only if it is still the example)"
 	@echo "make clean      remove build products"
 
 deps:
@@ -49,6 +68,38 @@ bpf: $(EMBED)
 
 build: bpf
 	swift build -c release $(SWIFT_FLAGS)
+
+# The release binary as a file, rebuilt when a source is newer: what
+# `make install` needs (XIGMP=PATH installs another build instead).
+SWIFT_SOURCES := $(shell find Sources examples/membership-reporter -name '*.swift' -o -name '*.[ch]') Package.swift
+.build/release/xigmp: $(SWIFT_SOURCES) $(EMBED)
+	swift build -c release $(SWIFT_FLAGS)
+
+install: $(XIGMP)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/xigmp \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	install -m 0755 $(XIGMP) $(DESTDIR)$(BINDIR)/xigmp
+	sed -e 's|/usr/local/bin/xigmp|$(BINDIR)/xigmp|g' -e 's|/etc/xigmp/|$(SYSCONFDIR)/xigmp/|g' \
+		-e 's|/usr/local/lib/systemd/system/xigmp.service|$(UNITDIR)/xigmp.service|g' \
+		contrib/systemd/xigmp.service >$(DESTDIR)$(UNITDIR)/xigmp.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/xigmp.service
+	$(XIGMP) --generate-completion-script bash >$(DESTDIR)$(BASHCOMPDIR)/xigmp
+	$(XIGMP) --generate-completion-script zsh >$(DESTDIR)$(ZSHCOMPDIR)/_xigmp
+	$(XIGMP) --generate-completion-script fish >$(DESTDIR)$(FISHCOMPDIR)/xigmp.fish
+	@conf=$(DESTDIR)$(SYSCONFDIR)/xigmp/xigmp.yaml; \
+	if [ -e "$$conf" ]; then echo "kept $$conf (not replaced)"; \
+	else install -m 0644 $(EXAMPLE_CONFIG) "$$conf" && echo "installed the example config $$conf: name your interfaces in it"; fi
+	@[ -n "$(DESTDIR)" ] || echo "then: systemctl daemon-reload && systemctl enable --now xigmp"
+
+# The configuration goes only if it is still the example: an edited one stays.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/xigmp $(DESTDIR)$(UNITDIR)/xigmp.service $(DESTDIR)$(BASHCOMPDIR)/xigmp \
+		$(DESTDIR)$(ZSHCOMPDIR)/_xigmp $(DESTDIR)$(FISHCOMPDIR)/xigmp.fish
+	@conf=$(DESTDIR)$(SYSCONFDIR)/xigmp/xigmp.yaml; \
+	if cmp -s $(EXAMPLE_CONFIG) "$$conf"; then rm -f "$$conf"; \
+	elif [ -e "$$conf" ]; then echo "kept $$conf (edited; remove it by hand)"; fi; \
+	rmdir $(DESTDIR)$(SYSCONFDIR)/xigmp 2>/dev/null || true
+	@[ -n "$(DESTDIR)" ] || echo "then: systemctl daemon-reload"
 
 swift-debug: bpf
 	swift build --build-tests $(SWIFT_FLAGS)

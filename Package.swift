@@ -106,7 +106,7 @@ let package = Package(
         .testTarget(name: "XigmpConfigTests", dependencies: ["XigmpConfig", "IGMPMembership", "IGMPProxy", "IGMPWire"]),
         .testTarget(name: "IGMPMembershipTests", dependencies: ["IGMPMembership", "IGMPWire"]),
         .testTarget(name: "XigmpDaemonTests", dependencies: [
-            "XigmpDaemon", "XDPDatapath", "IGMPProxy", "IGMPMembership", "IGMPWire", "XigmpConfig",
+            "XigmpDaemon", "XDPDatapath", "IGMPProxy", "IGMPMembership", "IGMPWire", "XigmpConfig", "AllocationCounting",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),

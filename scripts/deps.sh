@@ -6,7 +6,7 @@ stage=${1:-build}
 
 pkgs=(libbpf-dev libxdp-dev libelf-dev zlib1g-dev linux-libc-dev iproute2)
 case $stage in
-	test) pkgs+=(tshark python3-scapy ethtool) ;;
+	test) pkgs+=(tshark python3-scapy ethtool bpftool) ;;
 	demo) pkgs+=(python3-scapy) ;;
 	bench) pkgs+=(python3-scapy python3-matplotlib igmpproxy tshark smcroute ethtool) ;;
 	build) ;;

@@ -115,6 +115,27 @@ public struct HostMembership: Sendable {
         for group in groups.keys.sorted() { setState(of: group, to: .none, at: now, emit) }
     }
 
+    /// Reports every group's current state again as state-change records
+    /// (TO_EX/TO_IN with the sources, or v1/v2 reports), sent now and
+    /// retransmitted like any state change: for an interface that came back
+    /// up or a new upstream address, as Linux does in `ip_mc_up`.
+    public mutating func reannounce(at now: MembershipTime, _ emit: (HostAction) -> Void) {
+        tick(at: now, emit)
+        var any = false
+        for (group, var entry) in groups where entry.state.hasMembers {
+            entry.modeChangesLeft = robustness
+            entry.allow = [:]
+            entry.block = [:]
+            groups[group] = entry
+            any = true
+        }
+        guard any else { return }
+        sendPendingChanges(only: nil, version: compatibilityMode(at: now), emit)
+        if retransmitAt == .max && hasPendingChanges {
+            retransmitAt = saturatingSum(now.nanoseconds, randomDelay(upTo: unsolicitedReportInterval.clampedNanoseconds))
+        }
+    }
+
     var hasPendingChanges: Bool { groups.values.contains { $0.hasPendingChange } }
 
     // MARK: Queries (§5.2, §7.2.1)

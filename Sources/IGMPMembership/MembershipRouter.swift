@@ -67,6 +67,14 @@ public struct MembershipRouter: Sendable {
         table.handle(message, from: source, at: now, emit)
     }
 
+    /// Restarts the querier from `address` at `now`, as a router that just
+    /// started (§6.6.2: querier, startup queries due at once) — for an
+    /// interface renumbered or back up. The table and its timers stay.
+    public mutating func restartQuerier(address: IPv4Address, at now: MembershipTime) throws(MembershipConfigurationError) {
+        querier = try Querier(configuration: querier.configuration, address: address, startingAt: now)
+        sync()
+    }
+
     /// The table's snapshot.
     public func snapshot(at now: MembershipTime) -> MembershipSnapshot { table.snapshot(at: now) }
 

@@ -9,6 +9,8 @@ public enum ClientRequestError: Error, Sendable, Equatable, CustomStringConverti
     /// ``ProxyMode/unicastMembershipResponse`` is on, no querier has been heard on
     /// the active outside, and no ``ProxyConfiguration/unicastFallback`` is set.
     case noQuerier(OutsideSelection)
+    /// The active outside's interface is absent (not there yet, or gone).
+    case outsideAbsent(OutsideSelection)
     /// No groups or records were given.
     case nothingToSend
     /// A group that is not a reportable multicast address: not class D, or in
@@ -27,6 +29,7 @@ public enum ClientRequestError: Error, Sendable, Equatable, CustomStringConverti
         case .modeOff(let mode): "mode \(mode) is off"
         case .noQuerier(let outside):
             "no querier heard on the \(outside) outside and no unicastFallback configured"
+        case .outsideAbsent(let outside): "the \(outside) outside interface is not there now"
         case .nothingToSend: "no groups given"
         case .invalidGroup(let group): "\(group) is not a reportable multicast group"
         case .noLeaveInV1: "IGMPv1 has no leave message"
@@ -255,7 +258,10 @@ extension ProxyPolicy {
             }
             (route, unicastDestination) = (target.route, target.address)
         }
-        let upstream = activeAddressing
+        guard let upstream = activeAddressing else {
+            emit(.count(.droppedOutsideAbsent))
+            throw .outsideAbsent(outside)
+        }
         for message in messages {
             emit(.transmit(ProxyTransmit(role: outside.role, source: upstream.address,
                                          destination: unicastDestination ?? message.defaultDestination,

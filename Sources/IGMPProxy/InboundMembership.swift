@@ -54,12 +54,14 @@ extension ProxyPolicy {
         }
         if !role.isUpstream {
             let mode: ProxyMode = isUnicastToUs ? .unicastProxyInToOut : .proxyInToOut
-            if modes[mode] {
-                let upstream = activeAddressing
+            if modes[mode], let upstream = activeAddressing {
                 emit(.transmit(ProxyTransmit(role: activeOutside.role, source: upstream.address,
                                              destination: Self.upstreamDestination(of: message),
                                              payload: .inbound(message.bytes), mode: mode)))
                 emit(.count(isUnicastToUs ? .forwardedUnicastInToOut : .forwardedInToOut))
+                handled = true
+            } else if modes[mode] {
+                emit(.count(.droppedOutsideAbsent))
                 handled = true
             }
         }

@@ -22,7 +22,7 @@ extension ProxyPolicy {
         }
         let destination = metadata.destination
         let isMulticast = destination == .allSystems || (!isGeneral && destination == group)
-        let isUnicastToUs = destination == activeAddressing.address
+        let isUnicastToUs = destination == activeAddressing?.address
         guard isMulticast || isUnicastToUs else {
             emit(.count(.droppedBadDestination))
             return
@@ -47,10 +47,12 @@ extension ProxyPolicy {
             let insides = configuration.insides
             var index = 0
             while index < insides.count {
-                emit(.transmit(ProxyTransmit(role: .inside(index), source: insides[index].address,
-                                             destination: isGeneral ? .allSystems : group,
-                                             payload: .inbound(message.bytes), mode: .proxyOutToIn)))
-                emit(.count(.forwardedOutToIn))
+                if let inside = insides[index] {
+                    emit(.transmit(ProxyTransmit(role: .inside(index), source: inside.address,
+                                                 destination: isGeneral ? .allSystems : group,
+                                                 payload: .inbound(message.bytes), mode: .proxyOutToIn)))
+                    emit(.count(.forwardedOutToIn))
+                }
                 index += 1
             }
             handled = true

@@ -54,16 +54,19 @@ public struct ProxyLimits: Sendable, Hashable {
 public struct ProxyConfiguration: Sendable, Hashable {
     /// Which modes are on.
     public var modes: ProxyModes
-    /// The primary upstream interface.
-    public var outside: InterfaceAddressing
+    /// The primary upstream interface; nil while it is absent (waited for,
+    /// or gone: see ``ProxyPolicy/setAddressing(_:for:at:_:)``).
+    public var outside: InterfaceAddressing?
     /// The alternate upstream, if there is one.
     public var alt: InterfaceAddressing?
-    /// The downstream interfaces (at least one), in ``InterfaceRole/inside(_:)`` order.
-    public private(set) var insides: [InterfaceAddressing]
-    /// The first downstream interface.
-    public var inside: InterfaceAddressing {
-        get { insides[0] }
-        set { insides[0] = newValue }
+    /// The downstream interfaces by slot, ``InterfaceRole/inside(_:)``'s
+    /// index: nil is a free slot (an interface removed, or not there yet).
+    /// Slots are taken and freed at run time (``ProxyPolicy/addInside(_:at:)``).
+    public internal(set) var insides: [InterfaceAddressing?]
+    /// The first downstream slot's interface.
+    public var inside: InterfaceAddressing? {
+        get { insides.first ?? nil }
+        set { setAddressing(newValue, for: .inside) }
     }
     /// Which upstream is active at start.
     public var activeOutside: OutsideSelection
@@ -84,8 +87,8 @@ public struct ProxyConfiguration: Sendable, Hashable {
     public var upstream: UpstreamConfiguration
 
     /// Creates a configuration.
-    public init(modes: ProxyModes, outside: InterfaceAddressing, alt: InterfaceAddressing? = nil,
-                inside: InterfaceAddressing, additionalInsides: [InterfaceAddressing] = [],
+    public init(modes: ProxyModes, outside: InterfaceAddressing?, alt: InterfaceAddressing? = nil,
+                inside: InterfaceAddressing?, additionalInsides: [InterfaceAddressing?] = [],
                 activeOutside: OutsideSelection = .primary,
                 unicastFallback: IPv4Address? = nil, limits: ProxyLimits = ProxyLimits(),
                 membership: MembershipTracking = .passthrough,
@@ -103,25 +106,30 @@ public struct ProxyConfiguration: Sendable, Hashable {
         self.upstream = upstream
     }
 
-    /// The routers in force: ``routers``, plus the inside's default one when
-    /// tracking.
-    /// tracking, copied to every downstream without one of its own.
+    /// The router configuration for the interface in `role`, present or
+    /// not: its own entry in ``routers``; for a downstream without one, the
+    /// first downstream's (``InterfaceRole/inside``), which with
+    /// ``MembershipTracking/track`` defaults to RFC 3376's.
+    public func router(for role: InterfaceRole) -> MembershipConfiguration? {
+        if let own = routers[role] { return own }
+        guard !role.isUpstream else { return nil }
+        return routers[.inside] ?? (membership == .track ? MembershipConfiguration() : nil)
+    }
+
+    /// The routers in force on the interfaces present.
     public var effectiveRouters: [InterfaceRole: MembershipConfiguration] {
-        var result = routers
-        if membership == .track && result[.inside] == nil { result[.inside] = MembershipConfiguration() }
-        if let first = result[.inside] {
-            for index in insides.indices where result[.inside(index)] == nil { result[.inside(index)] = first }
-        }
+        var result: [InterfaceRole: MembershipConfiguration] = [:]
+        for role in roles { result[role] = router(for: role) }
         return result
     }
 
-    /// Every configured interface: outside, alt when there is one, the downstreams.
+    /// Every interface present: outside and alt when there, the downstreams.
     public var roles: [InterfaceRole] {
-        [.outside] + (alt == nil ? [] : [.alt]) + insides.indices.map { .inside($0) }
+        (outside == nil ? [] : [.outside]) + (alt == nil ? [] : [.alt]) + insideRoles
     }
 
-    /// The downstream roles, in order.
-    public var insideRoles: [InterfaceRole] { insides.indices.map { .inside($0) } }
+    /// The downstream roles present, in slot order.
+    public var insideRoles: [InterfaceRole] { insides.indices.filter { insides[$0] != nil }.map { .inside($0) } }
 
     /// The facts of the interface in `role`; nil for an absent alt or a
     /// downstream index past the last.
@@ -130,6 +138,20 @@ public struct ProxyConfiguration: Sendable, Hashable {
         case .outside: outside
         case .alt: alt
         case .inside(let index): insides.indices.contains(index) ? insides[index] : nil
+        }
+    }
+
+    /// Sets the facts of the interface in `role` (nil: absent), growing the
+    /// downstream slots as needed.
+    mutating func setAddressing(_ addressing: InterfaceAddressing?, for role: InterfaceRole) {
+        switch role {
+        case .outside: outside = addressing
+        case .alt: alt = addressing
+        case .inside(let index):
+            guard index >= 0 else { return }
+            while insides.count <= index { insides.append(nil) }
+            insides[index] = addressing
+            while let last = insides.last, last == nil { insides.removeLast() }
         }
     }
 
@@ -164,8 +186,8 @@ public struct ProxyConfiguration: Sendable, Hashable {
                 throw .routerOnUpstreamWhileTracking(role)
             }
         }
-        for (role, router) in effectiveRouters.sorted(by: { $0.key.sortKey < $1.key.sortKey }) {
-            if addressing(for: role) == nil { throw .routerOnMissingInterface(role) }
+        // Every router entry, for an interface present or one still to come.
+        for (role, router) in routers.sorted(by: { $0.key.sortKey < $1.key.sortKey }) {
             do throws(MembershipConfigurationError) { try router.validate() } catch {
                 throw .invalidRouter(role, error.description)
             }
@@ -217,8 +239,6 @@ public enum ProxyConfigurationError: Error, Sendable, Hashable, CustomStringConv
     case forwardingWhileTracking([ProxyMode])
     /// A querier on an upstream while membership is tracked.
     case routerOnUpstreamWhileTracking(InterfaceRole)
-    /// A querier on an interface that is not configured.
-    case routerOnMissingInterface(InterfaceRole)
     /// A querier configuration RFC 3376 §8 does not allow.
     case invalidRouter(InterfaceRole, String)
     /// An upstream host-side setting out of range.
@@ -228,7 +248,7 @@ public enum ProxyConfigurationError: Error, Sendable, Hashable, CustomStringConv
     public var description: String {
         switch self {
         case .altNotConfigured:
-            "the alt outside interface is selected but no alt interface is configured"
+            "the alt outside interface is selected but no alt interface is configured (or it is not there now)"
         case .prefixLengthOutOfRange(let role, let length):
             "\(role) interface: prefix length \(length) is not in 0...32"
         case .unusableAddress(let role, let address):
@@ -243,8 +263,6 @@ public enum ProxyConfigurationError: Error, Sendable, Hashable, CustomStringConv
                 + " would report everything twice; turn them off (or use membership: passthrough)"
         case .routerOnUpstreamWhileTracking(let role):
             "querier.\(role): with membership: track xigmp is a host on the upstream (RFC 4605 §4), never its querier; remove querier.\(role)"
-        case .routerOnMissingInterface(let role):
-            "querier.\(role): no \(role) interface is configured"
         case .invalidRouter(let role, let why):
             "querier.\(role): \(why)"
         case .invalidUpstream(let why):

@@ -64,6 +64,9 @@ public enum ProxyCounter: String, Sendable, Hashable, CaseIterable, CustomString
     case droppedModeOff = "dropped_mode_off"
     /// A client message for unicast delivery with no querier learned and no fallback.
     case droppedNoQuerier = "dropped_no_querier"
+    /// Something was to go upstream while the active outside's interface is
+    /// absent (waited for, or gone without an alt to fail over to).
+    case droppedOutsideAbsent = "dropped_outside_absent"
     /// A client request refused (mode off, bad group, v1 leave, too many sources).
     case droppedClientRequest = "dropped_client_request"
 

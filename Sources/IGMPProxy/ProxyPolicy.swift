@@ -34,7 +34,7 @@ import IGMPWire
 /// on any send error).
 public struct ProxyPolicy: Sendable {
     /// The configuration in force.
-    public private(set) var configuration: ProxyConfiguration
+    public internal(set) var configuration: ProxyConfiguration
     /// The querier learned on each upstream.
     var queriers = QuerierTable()
     /// xigmp's own querier and membership table per interface (RFC 3376 §6).
@@ -213,26 +213,30 @@ public struct ProxyPolicy: Sendable {
     /// 0.0.0.0 (RFC 3376 §4.2.13) are never mistaken for the proxy.
     func isOwnFrame(_ metadata: FrameMetadata) -> Bool {
         let source = metadata.source
-        if source == configuration.outside.address || source == configuration.alt?.address {
-            return true
-        }
         let mac = metadata.sourceMAC
-        if let mac, mac == configuration.outside.mac || (configuration.alt?.mac).map({ $0 == mac }) ?? false {
-            return true
+        if let outside = configuration.outside {
+            if source == outside.address { return true }
+            if let mac, mac == outside.mac { return true }
+        }
+        if let alt = configuration.alt {
+            if source == alt.address { return true }
+            if let mac, mac == alt.mac { return true }
         }
         // An index walk: no iterator, nothing allocated per packet.
         let insides = configuration.insides
         var index = 0
         while index < insides.count {
-            if source == insides[index].address { return true }
-            if let mac, mac == insides[index].mac { return true }
+            if let inside = insides[index] {
+                if source == inside.address { return true }
+                if let mac, mac == inside.mac { return true }
+            }
             index += 1
         }
         return false
     }
 
-    /// The addressing of the active upstream (always configured: validated).
-    var activeAddressing: InterfaceAddressing {
-        configuration.addressing(for: activeOutside.role) ?? configuration.outside
+    /// The addressing of the active upstream; nil while its interface is absent.
+    var activeAddressing: InterfaceAddressing? {
+        configuration.addressing(for: activeOutside.role)
     }
 }

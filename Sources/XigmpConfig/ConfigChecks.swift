@@ -66,9 +66,9 @@ extension ConfigParser {
     /// `activeOutside: alt` needs an alt interface.
     mutating func checkActiveOutside(_ active: DaemonConfig.OutsideInterface,
                                      _ interfaces: DaemonConfig.Interfaces) {
-        guard active == .alt, interfaces.alt == nil else { return }
+        guard active != .primary, interfaces.alt == nil else { return }
         error(locations.line(of: "activeOutside"), "activeOutside",
-              "alt is selected but interfaces.alt is not set; expected interfaces.alt (e.g. alt: gre0) or activeOutside: primary")
+              "\(active.rawValue) needs interfaces.alt, which is not set; expected interfaces.alt (e.g. alt: gre0) or activeOutside: primary")
     }
 
     /// One interface cannot play two roles: the proxy would hear its own

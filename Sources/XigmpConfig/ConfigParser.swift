@@ -114,6 +114,7 @@ struct ConfigParser {
         let activeOutside = setting("activeOutside", in: &section) {
             $0.choice($1, DaemonConfig.OutsideInterface.self)
         }.or(.primary)
+        let failbackHoldDown = setting("failbackHoldDown", in: &section) { $0.duration($1) }.or(.seconds(10))
         let datapath = setting("datapath", in: &section) {
             $0.choice($1, DaemonConfig.Datapath.self)
         }.or(.auto)
@@ -163,7 +164,7 @@ struct ConfigParser {
             checkMembership(membership, modes: modes, queriers: (queriers ?? nil) ?? [:], interfaces: interfaces)
         }
 
-        guard let interfaces, let activeOutside, let datapath, let xdpMode, let modes, let logLevel,
+        guard let interfaces, let activeOutside, let failbackHoldDown, let datapath, let xdpMode, let modes, let logLevel,
               let controlSocket, case .some(let fallback) = unicastFallback.optional,
               case .some(let metricsListen) = metrics.optional,
               let membership, let limits, let queriers = queriers ?? nil, let upstream,
@@ -172,12 +173,14 @@ struct ConfigParser {
         if membership == .track && routers[.inside] == nil {
             routers[.inside] = MembershipConfiguration(limits: limits)
         }
-        return DaemonConfig(interfaces: interfaces, activeOutside: activeOutside,
-                            datapath: datapath, xdpMode: xdpMode, modes: modes, unicastFallback: fallback,
-                            metricsListen: metricsListen, controlSocket: controlSocket,
-                            logLevel: logLevel, membership: membership, queriers: routers,
-                            upstream: upstream, limits: limits, reportRateLimit: limitSettings?.1,
-                            egressAllow: egressAllow, forwarding: forwarding, routes: routes)
+        var config = DaemonConfig(interfaces: interfaces, activeOutside: activeOutside,
+                                  datapath: datapath, xdpMode: xdpMode, modes: modes, unicastFallback: fallback,
+                                  metricsListen: metricsListen, controlSocket: controlSocket,
+                                  logLevel: logLevel, membership: membership, queriers: routers,
+                                  upstream: upstream, limits: limits, reportRateLimit: limitSettings?.1,
+                                  egressAllow: egressAllow, forwarding: forwarding, routes: routes)
+        config.failbackHoldDown = failbackHoldDown
+        return config
     }
 
     /// Reads the optional scalar key `name` with `read`; written empty
@@ -201,7 +204,16 @@ struct ConfigParser {
         var section = section(mapping, path: "interfaces", line: entry.line)
         let outside = interfaceName("outside", in: &section, role: "outside", example: "enp1s0")
         let alt = interfaceName("alt", in: &section, role: "alternative outside", example: "gre0")
-        let inside = setting("inside", in: &section) { parser, entry in parser.insideNames(entry) }
+        let inside = setting("inside", in: &section) { parser, entry in
+            parser.interfaceNames(entry, key: "interfaces.inside",
+                                  what: "the inside interface's name or glob, e.g. inside: docker0, or a list of them, e.g. inside: [docker0, \"br-*\"]")
+        }
+        let exclude = setting("exclude", in: &section) { parser, entry in
+            parser.interfaceNames(entry, key: "interfaces.exclude", what: "names or globs never to take, e.g. exclude: [\"veth*\"]")
+        }.or([])
+        let required = setting("required", in: &section) { parser, entry in
+            parser.interfaceNames(entry, key: "interfaces.required", what: "names that must exist at start, e.g. required: [enp1s0]")
+        }.or([])
         finish(section)
         if outside.isAbsent {
             error(entry.line, "interfaces.outside", "required key is missing; expected the outside interface's name, e.g. outside: enp1s0")
@@ -212,14 +224,21 @@ struct ConfigParser {
         var named: [(role: String, name: String?)] = [("outside", outside.value), ("alt", alt.value)]
         for name in inside.value ?? [] { named.append(("inside", name)) }
         checkDistinct(named)
+        if let required, case .valid(let insideNames) = inside {
+            let patterns = [outside.value, alt.value].compactMap { $0 } + insideNames
+            for name in required where !patterns.contains(where: { InterfacePattern($0).matches(name) }) {
+                error(locations.line(of: "interfaces.required") ?? entry.line, "interfaces.required",
+                      "'\(name)' matches no role (outside, alt or inside); expected names the roles take")
+            }
+        }
         guard case .valid(let outsideName) = outside, case .valid(let insideNames) = inside,
-              case .some(let altName) = alt.optional else { return nil }
-        return DaemonConfig.Interfaces(outside: outsideName, alt: altName, insides: insideNames)
+              case .some(let altName) = alt.optional, let exclude, let required else { return nil }
+        return DaemonConfig.Interfaces(outside: outsideName, alt: altName, insides: insideNames,
+                                       exclude: exclude, required: required)
     }
 
-    /// `interfaces.inside`: one name or a non-empty list of distinct names.
-    mutating func insideNames(_ entry: Entry) -> [String]? {
-        let what = "the inside interface's name, e.g. inside: dockerbr, or a list of them, e.g. inside: [dockerbr, vlan20]"
+    /// One name (or glob) or a non-empty list of distinct ones.
+    mutating func interfaceNames(_ entry: Entry, key: String, what: String) -> [String]? {
         guard case .sequence(let items) = entry.value else {
             guard let text = text(entry, what) else { return nil }
             if let problem = ConfigChecks.interfaceNameProblem(text) {
@@ -237,16 +256,16 @@ struct ConfigParser {
         for item in items {
             let line = item.mark?.line ?? entry.line
             guard case .scalar(let scalar) = item, !item.isNull else {
-                error(line, "interfaces.inside", "expected an interface name, got \(item.shortDescription)")
+                error(line, key, "expected an interface name, got \(item.shortDescription)")
                 valid = false
                 continue
             }
             let name = scalar.string
             if let problem = ConfigChecks.interfaceNameProblem(name) {
-                error(line, "interfaces.inside", problem)
+                error(line, key, problem)
                 valid = false
             } else if names.contains(name) {
-                error(line, "interfaces.inside", "'\(name)' is listed twice; expected each inside interface once")
+                error(line, key, "'\(name)' is listed twice; expected each once")
                 valid = false
             } else {
                 names.append(name)

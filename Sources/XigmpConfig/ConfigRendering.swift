@@ -11,7 +11,10 @@ extension DaemonConfig {
         } else {
             lines.append("  inside: [\(interfaces.insides.map(quoted).joined(separator: ", "))]")
         }
+        if !interfaces.exclude.isEmpty { lines.append("  exclude: [\(interfaces.exclude.map(quoted).joined(separator: ", "))]") }
+        if !interfaces.required.isEmpty { lines.append("  required: [\(interfaces.required.map(quoted).joined(separator: ", "))]") }
         lines.append("activeOutside: \(activeOutside.rawValue)")
+        lines.append("failbackHoldDown: \(Self.render(failbackHoldDown))")
         lines.append("datapath: \(datapath.rawValue)")
         lines.append("xdpMode: \(xdpMode.rawValue)")
         lines.append("modes:")
@@ -62,13 +65,21 @@ extension DaemonConfig {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// A duration as the config writes it: milliseconds when whole, else seconds.
+    /// A duration as the config writes it: in the largest of s, ms and us
+    /// that holds it whole, else in seconds to the nanosecond.
     static func render(_ d: Duration) -> String {
         let (seconds, attoseconds) = d.components
         let nanos = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
         if nanos % 1_000_000_000 == 0 { return "\(nanos / 1_000_000_000)s" }
         if nanos % 1_000_000 == 0 { return "\(nanos / 1_000_000)ms" }
-        return "\(nanos / 1000)us"
+        if nanos % 1000 == 0 { return "\(nanos / 1000)us" }
+        // No unit is finer than us, and `125.0000001s` parses to whole
+        // nanoseconds: write seconds with nine decimals, which parse back to
+        // the same nanosecond (a day of them is far inside a Double's 53 bits).
+        let magnitude = nanos.magnitude
+        let fraction = String(magnitude % 1_000_000_000)
+        return "\(nanos < 0 ? "-" : "")\(magnitude / 1_000_000_000)."
+            + String(repeating: "0", count: 9 - fraction.count) + fraction + "s"
     }
 
     /// A YAML double-quoted scalar: always safe, whatever the name holds.
@@ -78,11 +89,26 @@ extension DaemonConfig {
             switch scalar {
             case "\"": out += "\\\""
             case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-                out += "\\x" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
+            case _ where !Self.isPrintable(scalar):
+                let (escape, digits) = scalar.value <= 0xFF ? ("x", 2) : scalar.value <= 0xFFFF ? ("u", 4) : ("U", 8)
+                let hex = String(scalar.value, radix: 16)
+                out += "\\" + escape + String(repeating: "0", count: digits - hex.count) + hex
             default: out.unicodeScalars.append(scalar)
             }
         }
         return out + "\""
+    }
+
+    /// True for what a YAML reader takes as it is inside a double-quoted
+    /// scalar: YAML's printable set (libyaml refuses the rest, C1 controls
+    /// and U+FFFE among them), less the line breaks it folds into spaces
+    /// (NEL, LS, PS) and the byte order mark.
+    private static func isPrintable(_ c: Unicode.Scalar) -> Bool {
+        switch c.value {
+        case 0x20...0x7E, 0xA0...0x2027, 0x202A...0xD7FF, 0xE000...0xFEFE, 0xFF00...0xFFFD, 0x10000...0x10FFFF:
+            return true
+        default:
+            return false
+        }
     }
 }

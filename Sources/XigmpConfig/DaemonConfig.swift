@@ -27,6 +27,9 @@ public struct DaemonConfig: Sendable, Equatable {
     public var interfaces: Interfaces
     /// Which outside interface is active at start (YAML `activeOutside`).
     public var activeOutside: OutsideInterface
+    /// With `activeOutside: auto`, how long the primary must stay back before
+    /// the proxy returns to it (YAML `failbackHoldDown`).
+    public var failbackHoldDown: Duration = .seconds(10)
     /// How IGMP is read and sent (YAML `datapath`).
     public var datapath: Datapath
     /// The XDP attach mode on XDP interfaces (YAML `xdpMode`).
@@ -101,14 +104,16 @@ public struct DaemonConfig: Sendable, Equatable {
     /// nil for ``OutsideInterface/alt`` when no alt interface is configured.
     public func outsideInterface(_ selection: OutsideInterface) -> String? {
         switch selection {
-        case .primary: return interfaces.outside
+        case .primary, .auto: return interfaces.outside
         case .alt: return interfaces.alt
         }
     }
 }
 
 extension DaemonConfig {
-    /// Interface names by role (YAML `interfaces`).
+    /// Interfaces by role (YAML `interfaces`): each a name or a glob
+    /// (`br-*`, `veth?`, `eth[01]`), matched against the kernel's interfaces
+    /// as they come and go.
     public struct Interfaces: Sendable, Equatable {
         /// The primary outside interface, toward the upstream querier
         /// (YAML `interfaces.outside`, required).
@@ -117,10 +122,16 @@ extension DaemonConfig {
         /// (YAML `interfaces.alt`, optional).
         public var alt: String?
         /// The inside interfaces, toward the hosts or containers served
-        /// (YAML `interfaces.inside`, required: a name or a list of names).
+        /// (YAML `interfaces.inside`, required: a name or glob, or a list).
         /// Never empty.
         public var insides: [String]
-        /// The first inside interface.
+        /// Names and globs never taken, whatever matches them
+        /// (YAML `interfaces.exclude`).
+        public var exclude: [String]
+        /// Names that must exist when the daemon starts; any other missing
+        /// interface is waited for (YAML `interfaces.required`).
+        public var required: [String]
+        /// The first inside pattern.
         public var inside: String { insides[0] }
 
         /// Creates the interface set with one inside interface.
@@ -129,11 +140,13 @@ extension DaemonConfig {
         }
 
         /// Creates the interface set; `insides` must not be empty.
-        public init(outside: String, alt: String? = nil, insides: [String]) {
+        public init(outside: String, alt: String? = nil, insides: [String], exclude: [String] = [], required: [String] = []) {
             precondition(!insides.isEmpty, "at least one inside interface")
             self.outside = outside
             self.alt = alt
             self.insides = insides
+            self.exclude = exclude
+            self.required = required
         }
     }
 
@@ -146,6 +159,9 @@ extension DaemonConfig {
         case primary
         /// `interfaces.alt`.
         case alt
+        /// `primary` while it is there and its link is up; `alt` at once
+        /// when it goes, `primary` again `failbackHoldDown` after it returns.
+        case auto
     }
 
     /// The datapath choice (YAML `datapath`); the same words as the CLI's

@@ -20,7 +20,7 @@ public struct ProtocolVersion: Codable, Sendable, Equatable, CustomStringConvert
     public var minor: Int
 
     /// The version this build speaks.
-    public static let current = ProtocolVersion(major: 1, minor: 0)
+    public static let current = ProtocolVersion(major: 1, minor: 1)
 
     public init(major: Int, minor: Int) {
         self.major = major
@@ -147,9 +147,18 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
     public var unicastFallback: String?
     /// Every role's interface and whether it works.
     public var roles: [RoleStatus]
+    /// What the roles wait for (a name or glob no interface matches yet, or
+    /// one without an IPv4 address). Since 1.1.
+    public var waiting: [String]?
+    /// Whether `activeOutside: auto` chooses the outside now (off once
+    /// `xigmp outside` pinned one). Since 1.1.
+    public var autoOutside: Bool?
 
     public init(activeOutside: String, activeInterface: String, modes: [String], membership: String,
-                uptimeSeconds: UInt64, querier: QuerierHeard?, unicastFallback: String?, roles: [RoleStatus]) {
+                uptimeSeconds: UInt64, querier: QuerierHeard?, unicastFallback: String?, roles: [RoleStatus],
+                waiting: [String]? = nil, autoOutside: Bool? = nil) {
+        self.waiting = waiting
+        self.autoOutside = autoOutside
         self.activeOutside = activeOutside
         self.activeInterface = activeInterface
         self.modes = modes

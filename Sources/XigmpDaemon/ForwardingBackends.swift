@@ -107,6 +107,26 @@ final class DatapathForwardingBackend: ForwardingBackend {
         try ingresses[incoming.index]?.forwarder.removeRoute(ingress: incoming, source: key.source, group: key.group)
     }
 
+    /// The outside interface went or gave up its role: its forwarding is
+    /// turned off (the classifier passes data to the kernel again; its TC
+    /// attachment goes), as `close()` does for every ingress.
+    func removeIngress(_ interface: NetworkInterface) {
+        guard let entry = ingresses.removeValue(forKey: interface.index) else { return }
+        for (ifindex, _) in entry.egress { try? entry.forwarder.removeEgress(ifindex: ifindex) }
+        try? entry.forwarder.disable(ingress: entry.interface)
+    }
+
+    /// An egress went: no ingress may still point at its ifindex (a new
+    /// interface could get it), and its capability answer is stale.
+    func forget(_ interface: NetworkInterface) {
+        for (_, entry) in ingresses where entry.egress[interface.index] != nil {
+            try? entry.forwarder.removeEgress(ifindex: interface.index)
+            entry.egress[interface.index] = nil
+        }
+        capable = capable.filter { $0.key.ifindex != interface.index }
+        ingresses[interface.index] = nil
+    }
+
     func counters() -> [RouteKey: (packets: UInt64, bytes: UInt64)] {
         var out: [RouteKey: (packets: UInt64, bytes: UInt64)] = [:]
         for (_, entry) in ingresses {
@@ -134,8 +154,7 @@ extension ProxyRuntime {
     /// The forwarding manager for `forwarding.mode`: `xdp` forwards in the
     /// kernel's datapath hooks (XDP and TC, no MFC needed); `kernel` through
     /// the kernel's multicast routing, refused where the kernel has none.
-    static func makeForwarding(config: LoadedConfig, ports: [(role: InterfaceRole, port: any IGMPPort)],
-                               logger: Logger, metrics: ProxyMetrics) throws(DaemonError) -> ForwardingManager {
+    static func makeForwarding(config: LoadedConfig, logger: Logger, metrics: ProxyMetrics) throws(DaemonError) -> ForwardingManager {
         let c = config.config
         let backend: ForwardingBackend
         switch c.forwarding.mode {
@@ -149,15 +168,8 @@ extension ProxyRuntime {
                 throw DaemonError("\(config.locations.fileName): forwarding: cannot program the kernel's multicast routing: \(error.description)")
             }
         case .xdp, .off:
-            let datapath = DatapathForwardingBackend(logger: logger)
-            for (role, port) in ports where role.isUpstream {
-                do {
-                    try datapath.addIngress(port, unmatched: c.forwarding.unmatched)
-                } catch {
-                    throw DaemonError("\(config.locations.fileName): forwarding: cannot enable forwarding on \(port.interface.name): \(error.description)")
-                }
-            }
-            backend = datapath
+            // Ingresses are added as the outside interfaces take their roles.
+            backend = DatapathForwardingBackend(logger: logger)
         }
         return ForwardingManager(settings: c.forwarding, statics: c.routes, backend: backend,
                                  logger: logger, metrics: metrics)

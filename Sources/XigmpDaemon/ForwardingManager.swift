@@ -18,6 +18,20 @@ protocol ForwardingBackend: AnyObject {
     func counters() -> [RouteKey: (packets: UInt64, bytes: UInt64)]
     /// Removes everything this backend installed (shutdown).
     func close()
+    /// An outside interface took its role: traffic arriving there can be
+    /// forwarded from now on.
+    func addIngress(_ port: any IGMPPort, unmatched: DaemonConfig.Forwarding.Unmatched) throws(DatapathError)
+    /// That interface went (or no longer plays an outside role).
+    func removeIngress(_ interface: NetworkInterface)
+    /// An interface (egress or ingress) went: nothing may point at its
+    /// ifindex any more.
+    func forget(_ interface: NetworkInterface)
+}
+
+extension ForwardingBackend {
+    func addIngress(_ port: any IGMPPort, unmatched: DaemonConfig.Forwarding.Unmatched) throws(DatapathError) {}
+    func removeIngress(_ interface: NetworkInterface) {}
+    func forget(_ interface: NetworkInterface) {}
 }
 
 /// The forwarding entries xigmp installed, kept in step with the plan the
@@ -77,10 +91,47 @@ final class ForwardingManager {
         awaitingFirstPacket = installed.values.contains { $0.firstPacketNs == nil }
     }
 
-    /// Recomputes the plan and applies the difference.
-    func update(memberships: [String: [(group: IPv4Address, state: GroupFilterState)]], incoming: String, now: UInt64) {
-        let next = ForwardingPlan(memberships: memberships, incoming: incoming,
-                                  statics: statics.map { ($0.source, $0.group, $0.incoming, $0.outgoing) })
+    // MARK: Interfaces that come and go
+
+    /// An outside interface took its role: forwarding from it is enabled.
+    func addIngress(_ port: any IGMPPort) {
+        interfaces[port.interface.name] = port.interface
+        do throws(DatapathError) {
+            try backend?.addIngress(port, unmatched: settings.unmatched)
+        } catch {
+            failed("enabling forwarding on \(port.interface.name)", error)
+        }
+    }
+
+    /// The outside interface `name` went: forwarding from it is off (its
+    /// route table goes with it). Its entries are removed by the next
+    /// ``update(memberships:incoming:now:)``, which has no ingress then.
+    func removeIngress(named name: String) {
+        guard let gone = interfaces[name] else { return }
+        backend?.removeIngress(gone)
+    }
+
+    /// The interface `name` went: the name no longer means its ifindex (a
+    /// re-created one gets a new one), and the backend lets go of it.
+    func forget(interface name: String) {
+        guard let gone = interfaces.removeValue(forKey: name) else { return }
+        backend?.forget(gone)
+    }
+
+    /// A kept interface renamed: the new name means the same ifindex; the
+    /// old one stays known until the entries under it are removed.
+    func renamed(from old: String, to new: String) {
+        guard let known = interfaces[old] else { return }
+        interfaces[new] = NetworkInterface(name: new, index: known.index)
+    }
+
+    /// Recomputes the plan and applies the difference. `incoming` nil: no
+    /// active outside is there now, so nothing is forwarded.
+    func update(memberships: [String: [(group: IPv4Address, state: GroupFilterState)]], incoming: String?, now: UInt64) {
+        let next = incoming.map {
+            ForwardingPlan(memberships: memberships, incoming: $0,
+                           statics: statics.map { ($0.source, $0.group, $0.incoming, $0.outgoing) })
+        } ?? ForwardingPlan()
         apply(plan.changes(to: next), now: now)
         plan = next
         noteAwaiting()
@@ -105,8 +156,10 @@ final class ForwardingManager {
         let (set, remove) = changes
         for key in remove {
             guard installed.removeValue(forKey: key) != nil else { continue }
+            // An ingress that went took its route table with it.
+            guard let incoming = try? interface(key.incoming) else { continue }
             do throws(DatapathError) {
-                try backend.remove(key, incoming: try interface(key.incoming))
+                try backend.remove(key, incoming: incoming)
             } catch {
                 failed("removing \(key)", error)
             }

@@ -3,26 +3,34 @@ import IGMPProxy
 import Prometheus
 import XDPDatapath
 
-/// The daemon's Prometheus metrics, all created up front so the packet loop
-/// only increments (atomics, no allocation, no lookup by label).
+/// The daemon's Prometheus metrics. Series per interface are created when
+/// the interface takes a role and unregistered when it goes, so the packet
+/// loop only increments (atomics, no allocation, no lookup by label); all
+/// of it happens on the loop thread.
 final class ProxyMetrics: @unchecked Sendable {
     let registry: PrometheusCollectorRegistry
     private let counters: [ProxyCounter: Counter]
-    private let forwarded: [TransmitPurpose: [InterfaceRole: Counter]]
-    private let routerCounters: [InterfaceRole: [MembershipCounter: Counter]]
-    private let hostCounters: [InterfaceRole: [HostCounter: Counter]]
+    /// Every series of one interface in its role.
+    private final class RoleSeries {
+        var forwarded: [TransmitPurpose: Counter] = [:]
+        var router: [MembershipCounter: Counter] = [:]
+        var host: [HostCounter: Counter] = [:]
+        var groups: Gauge?
+        var transmitErrors: Counter?
+        var up: Gauge?
+        var decodeErrors: Counter?
+        var port: [String: Gauge] = [:]
+        var kernel: [String: Gauge] = [:]
+    }
+    private var roles: [InterfaceRole: RoleSeries] = [:]
     /// The membership counts so far, per interface: `xigmp groups` shows them.
     private(set) var routerTotals: [InterfaceRole: [MembershipCounter: UInt64]] = [:]
     private(set) var hostTotals: [InterfaceRole: [HostCounter: UInt64]] = [:]
-    private let groupGauges: [InterfaceRole: Gauge]
-    private let transmitErrors: [InterfaceRole: Counter]
-    private let roleUp: [InterfaceRole: Gauge]
-    private let decodeErrors: [InterfaceRole: Counter]
-    private let portGauges: [InterfaceRole: [String: Gauge]]
     let queryToReport: DurationHistogram
     let joinToFirstPacket: DurationHistogram
     private let activeOutside: Gauge
     private let modeGauges: [String: Gauge]
+    private let failovers: [OutsideSelection: Counter]
 
     init(registry: PrometheusCollectorRegistry, interfaces: [InterfaceRole: (name: String, datapath: DatapathKind)]) {
         self.registry = registry
@@ -32,66 +40,6 @@ final class ProxyMetrics: @unchecked Sendable {
                                               labels: [("counter", counter.rawValue)])
         }
         counters = c
-        var f: [TransmitPurpose: [InterfaceRole: Counter]] = [:]
-        for purpose in ProxyMode.allCases.map(TransmitPurpose.mode) + [.query, .upstreamReport] {
-            var perRole: [InterfaceRole: Counter] = [:]
-            for (role, iface) in interfaces {
-                perRole[role] = registry.makeCounter(
-                    descriptor: Self.d("forwarded", "total", "IGMP messages sent, by the mode (or engine: query, upstream_report) that sent them and the egress interface"),
-                    labels: [("mode", purpose.description), ("role", role.description), ("ifname", iface.name)])
-            }
-            f[purpose] = perRole
-        }
-        forwarded = f
-        var rc: [InterfaceRole: [MembershipCounter: Counter]] = [:]
-        var hc: [InterfaceRole: [HostCounter: Counter]] = [:]
-        var gg: [InterfaceRole: Gauge] = [:]
-        for (role, iface) in interfaces {
-            let labels = [("role", role.description), ("ifname", iface.name)]
-            var r: [MembershipCounter: Counter] = [:]
-            for counter in MembershipCounter.allCases {
-                r[counter] = registry.makeCounter(
-                    descriptor: Self.d("membership", "total", "Membership table and querier events (RFC 3376 §6), limits included"),
-                    labels: labels + [("counter", counter.rawValue)])
-            }
-            rc[role] = r
-            var h: [HostCounter: Counter] = [:]
-            for counter in HostCounter.allCases {
-                h[counter] = registry.makeCounter(
-                    descriptor: Self.d("upstream", "total", "Reports the upstream host side sent (RFC 4605)"),
-                    labels: labels + [("counter", counter.rawValue)])
-            }
-            hc[role] = h
-            gg[role] = registry.makeGauge(descriptor: Self.d("groups", "count", "Groups in the interface's membership table"),
-                                          labels: labels)
-        }
-        routerCounters = rc
-        hostCounters = hc
-        groupGauges = gg
-        var te: [InterfaceRole: Counter] = [:], de: [InterfaceRole: Counter] = [:]
-        var pg: [InterfaceRole: [String: Gauge]] = [:]
-        var up: [InterfaceRole: Gauge] = [:]
-        for (role, iface) in interfaces {
-            let labels = [("role", role.description), ("ifname", iface.name)]
-            let u = registry.makeGauge(descriptor: Self.d("role", "up", "1 while the role's interface, its program and its sends work; 0 from the moment one fails (see the log and `xigmp status`)"),
-                                       labels: labels)
-            u.set(1.0)
-            up[role] = u
-            te[role] = registry.makeCounter(descriptor: Self.d("transmit_errors", "total", "Sends that failed (logged, never fatal)"),
-                                            labels: labels)
-            de[role] = registry.makeCounter(descriptor: Self.d("decode_errors", "total", "Received frames that did not decode as IGMP"),
-                                            labels: labels)
-            var g: [String: Gauge] = [:]
-            for key in ["rx_packets", "tx_packets", "tx_errors", "wakeups"] {
-                g[key] = registry.makeGauge(descriptor: Self.d("port", key, "Port counter \(key) since the daemon started"),
-                                            labels: labels + [("datapath", iface.datapath.rawValue)])
-            }
-            pg[role] = g
-        }
-        transmitErrors = te
-        roleUp = up
-        decodeErrors = de
-        portGauges = pg
         queryToReport = registry.makeDurationHistogram(
             descriptor: Self.d("query_to_report", "seconds",
                           "Time from a query proxied inside to the first report proxied outside after it"),
@@ -109,45 +57,106 @@ final class ProxyMetrics: @unchecked Sendable {
                                                    labels: [("mode", mode.rawValue)])
         }
         modeGauges = mg
+        var fo: [OutsideSelection: Counter] = [:]
+        for o in OutsideSelection.allCases {
+            fo[o] = registry.makeCounter(descriptor: Self.d("outside_switches", "total", "Switches of the active outside made by activeOutside: auto, by the outside switched to"),
+                                         labels: [("to", o.description)])
+        }
+        failovers = fo
+        for (role, iface) in interfaces { addRole(role, name: iface.name, datapath: iface.datapath) }
     }
+
+    /// The series of an interface that took `role`.
+    func addRole(_ role: InterfaceRole, name: String, datapath: DatapathKind) {
+        removeRole(role)
+        let r = RoleSeries()
+        let labels = [("role", role.description), ("ifname", name)]
+        for purpose in ProxyMode.allCases.map(TransmitPurpose.mode) + [.query, .upstreamReport] {
+            r.forwarded[purpose] = registry.makeCounter(
+                descriptor: Self.d("forwarded", "total", "IGMP messages sent, by the mode (or engine: query, upstream_report) that sent them and the egress interface"),
+                labels: [("mode", purpose.description)] + labels)
+        }
+        for counter in MembershipCounter.allCases {
+            r.router[counter] = registry.makeCounter(
+                descriptor: Self.d("membership", "total", "Membership table and querier events (RFC 3376 §6), limits included"),
+                labels: labels + [("counter", counter.rawValue)])
+        }
+        for counter in HostCounter.allCases {
+            r.host[counter] = registry.makeCounter(
+                descriptor: Self.d("upstream", "total", "Reports the upstream host side sent (RFC 4605)"),
+                labels: labels + [("counter", counter.rawValue)])
+        }
+        r.groups = registry.makeGauge(descriptor: Self.d("groups", "count", "Groups in the interface's membership table"),
+                                      labels: labels)
+        r.up = registry.makeGauge(descriptor: Self.d("role", "up", "1 while the role's interface, its link, its program and its sends work; 0 from the moment one fails (see the log and `xigmp status`)"),
+                                  labels: labels)
+        r.up?.set(1.0)
+        r.transmitErrors = registry.makeCounter(descriptor: Self.d("transmit_errors", "total", "Sends that failed (logged, never fatal)"),
+                                                labels: labels)
+        r.decodeErrors = registry.makeCounter(descriptor: Self.d("decode_errors", "total", "Received frames that did not decode as IGMP"),
+                                              labels: labels)
+        for key in ["rx_packets", "tx_packets", "tx_errors", "wakeups"] {
+            r.port[key] = registry.makeGauge(descriptor: Self.d("port", key, "Port counter \(key) since the interface took its role"),
+                                             labels: labels + [("datapath", datapath.rawValue)])
+        }
+        roles[role] = r
+        routerTotals[role] = nil
+        hostTotals[role] = nil
+        kernelTotals[role] = nil
+    }
+
+    /// Drops every series of the interface in `role` (it went).
+    func removeRole(_ role: InterfaceRole) {
+        guard let r = roles.removeValue(forKey: role) else { return }
+        for c in r.forwarded.values { registry.unregisterCounter(c) }
+        for c in r.router.values { registry.unregisterCounter(c) }
+        for c in r.host.values { registry.unregisterCounter(c) }
+        for g in r.port.values { registry.unregisterGauge(g) }
+        for g in r.kernel.values { registry.unregisterGauge(g) }
+        for g in [r.groups, r.up].compactMap({ $0 }) { registry.unregisterGauge(g) }
+        for c in [r.transmitErrors, r.decodeErrors].compactMap({ $0 }) { registry.unregisterCounter(c) }
+        routerTotals[role] = nil
+        hostTotals[role] = nil
+        kernelTotals[role] = nil
+    }
+
+    func failover(to outside: OutsideSelection) { failovers[outside]?.increment() }
 
     private static func d(_ name: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(namespace: "xigmp", metricName: name, unitName: unit, helpText: help)
     }
 
     @inline(__always) func count(_ c: ProxyCounter) { counters[c]?.increment() }
-    @inline(__always) func forwarded(_ purpose: TransmitPurpose, on role: InterfaceRole) { forwarded[purpose]?[role]?.increment() }
+    @inline(__always) func forwarded(_ purpose: TransmitPurpose, on role: InterfaceRole) { roles[role]?.forwarded[purpose]?.increment() }
     func count(_ c: MembershipCounter, on role: InterfaceRole) {
-        routerCounters[role]?[c]?.increment()
+        roles[role]?.router[c]?.increment()
         routerTotals[role, default: [:]][c, default: 0] += 1
     }
     func count(_ c: HostCounter, on role: InterfaceRole) {
-        hostCounters[role]?[c]?.increment()
+        roles[role]?.host[c]?.increment()
         hostTotals[role, default: [:]][c, default: 0] += 1
     }
-    func update(groups: Int, on role: InterfaceRole) { groupGauges[role]?.set(Double(groups)) }
+    func update(groups: Int, on role: InterfaceRole) { roles[role]?.groups?.set(Double(groups)) }
 
     /// Kernel-side counts read each second (XDP token bucket, egress filter),
     /// by name: `xigmp_kernel_<name>{role,ifname}`. Loop thread only.
     private(set) var kernelTotals: [InterfaceRole: [String: UInt64]] = [:]
-    private var kernelGauges: [String: Gauge] = [:]
     func update(kernel name: String, on role: InterfaceRole, ifname: String, _ value: UInt64) {
+        guard let r = roles[role] else { return }
         kernelTotals[role, default: [:]][name] = value
-        // By interface: every inside interface has the role "inside".
-        let key = "\(name)/\(role)/\(ifname)"
-        if kernelGauges[key] == nil {
-            kernelGauges[key] = registry.makeGauge(
+        if r.kernel[name] == nil {
+            r.kernel[name] = registry.makeGauge(
                 descriptor: Self.d("kernel", name, "Counted in the kernel: xdp_rate_limited (per-source token bucket drops), egress_allowed / egress_dropped / egress_rewritten (host reports the TC egress filter passed, dropped, or passed with other groups' records blanked)"),
                 labels: [("role", role.description), ("ifname", ifname)])
         }
-        kernelGauges[key]?.set(Double(value))
+        r.kernel[name]?.set(Double(value))
     }
-    @inline(__always) func transmitError(_ role: InterfaceRole) { transmitErrors[role]?.increment() }
-    func setRole(_ role: InterfaceRole, up: Bool) { roleUp[role]?.set(up ? 1.0 : 0.0) }
-    @inline(__always) func decodeError(_ role: InterfaceRole) { decodeErrors[role]?.increment() }
+    @inline(__always) func transmitError(_ role: InterfaceRole) { roles[role]?.transmitErrors?.increment() }
+    func setRole(_ role: InterfaceRole, up: Bool) { roles[role]?.up?.set(up ? 1.0 : 0.0) }
+    @inline(__always) func decodeError(_ role: InterfaceRole) { roles[role]?.decodeErrors?.increment() }
 
     func update(port role: InterfaceRole, _ s: PortStatistics) {
-        guard let g = portGauges[role] else { return }
+        guard let g = roles[role]?.port else { return }
         g["rx_packets"]?.set(Double(s.rxPackets))
         g["tx_packets"]?.set(Double(s.txPackets))
         g["tx_errors"]?.set(Double(s.txErrors))

@@ -14,17 +14,19 @@ import XigmpConfig
 /// talks to the loop through a command queue, so the policy is only ever
 /// touched by the loop thread and the packet path takes no locks.
 public final class ProxyRuntime: @unchecked Sendable {
-    /// The interfaces and their datapaths, fixed for the runtime's life.
+    /// The interfaces playing a role now and their datapaths (they come and
+    /// go: ``InterfaceLifecycle``).
     public struct InterfaceSet: Sendable {
-        /// Name, index, datapath per role (alt optional).
-        public let roles: [InterfaceRole: (name: String, index: UInt32, datapath: DatapathKind)]
+        /// Name, index, datapath per role present.
+        public internal(set) var roles: [InterfaceRole: (name: String, index: UInt32, datapath: DatapathKind)]
     }
 
     /// What the control socket and client API can ask of the loop.
     public enum Command: Sendable {
         case status
         case setOutside(OutsideSelection)
-        case reconfigure(ProxyModes, unicastFallback: IPv4Address?, activeOutside: OutsideSelection)
+        /// `activeOutside` nil: `auto`.
+        case reconfigure(ProxyModes, unicastFallback: IPv4Address?, activeOutside: OutsideSelection?)
         case clientReport(groups: [IPv4Address], version: IGMPVersion)
         case clientReportRecords([GroupRecord])
         case clientLeave(groups: [IPv4Address], version: IGMPVersion)
@@ -43,29 +45,46 @@ public final class ProxyRuntime: @unchecked Sendable {
         case failed(String)
     }
 
-    public let interfaces: InterfaceSet
+    /// Loop thread only.
+    private(set) var interfaces = InterfaceSet(roles: [:])
     let metrics: ProxyMetrics
     let logger: Logger
     let events = EventHub()
 
     private var policy: ProxyPolicy
-    private var ports: [(role: InterfaceRole, port: any IGMPPort)]
+    private var ports: [(role: InterfaceRole, port: any IGMPPort)] = []
+    /// The ports' lifecycle: which interface plays which role, following
+    /// the kernel's link and address events.
+    private let lifecycle: InterfaceLifecycle
+    /// The poll set must be rebuilt (ports opened or closed).
+    private var portsChanged = true
+    /// `activeOutside: auto`: fail over to alt when the primary goes, back
+    /// `failbackHoldDown` after it returns; off once `xigmp outside` pins a
+    /// choice (until SIGHUP).
+    private var autoOutside: Bool
+    private let failbackHoldDownNs: UInt64
+    /// When the primary came back (auto, while on alt).
+    private var primaryBackSince: UInt64?
+    /// Called on the loop thread with the names of the interfaces held, when
+    /// they change (the run-state file `xigmp unload` reads).
+    var onInterfacesChanged: (@Sendable ([String]) -> Void)?
     /// Multicast data forwarding (`forwarding`), nil when off.
     private var forwarding: ForwardingManager?
     /// Whether each role still works (interface, program, sends).
     private let health: RoleHealth
 
-    /// The names of the interfaces the daemon's ports run on.
-    public var interfaceNames: [String] { ports.map(\.port.interface.name) }
+    /// The names of the interfaces the daemon's ports run on (at start; then
+    /// `onInterfacesChanged`).
+    public private(set) var interfaceNames: [String] = []
     private var forwardingDirty = false
     /// Each inside interface's forwarding state per group, kept from the
     /// policy's `groupChanged` events: read while the policy is busy (inside
     /// its closure), so a join is installed before the policy goes on.
     private var insideStates: [String: [IPv4Address: GroupFilterState]] = [:]
-    /// The active outside's name, the incoming interface of every entry.
+    /// The active outside's name, the incoming interface of every entry;
+    /// empty while its interface is absent. Kept apart from the policy so
+    /// the policy's closures can read it.
     private var incomingName = ""
-    /// TC egress filters on the outside interfaces (`egressFilter`).
-    private var egressFilters: [(role: InterfaceRole, filter: EgressFilter)] = []
     private let pending = Mutex<[(Command, @Sendable (Reply) -> Void)]>([])
     /// A self-pipe: the read end is polled with the ports, a byte written to
     /// the other end wakes the loop for a command or a stop.
@@ -76,85 +95,22 @@ public final class ProxyRuntime: @unchecked Sendable {
     private var lastQueryForwardNs: UInt64?
     private var transmitErrorsLogged: UInt64 = 0
 
-    /// Opens the ports (attaching the classifier through unpinned links on
-    /// XDP interfaces) and builds the policy. Nothing is left attached when
-    /// this throws: ports release what they opened as they are dropped.
+    /// Opens the ports of the interfaces there (attaching the classifier
+    /// through unpinned links on XDP interfaces) and builds the policy; the
+    /// others are waited for. Throws when an `interfaces.required` one is
+    /// missing. Nothing is left attached when this throws: ports release
+    /// what they opened as they are dropped.
     public init(config: LoadedConfig, logger: Logger, metrics registryMetrics: ProxyMetricsFactory) throws(DaemonError) {
         self.logger = logger
         let c = config.config
-        var roles: [(InterfaceRole, String, String)] = [(.outside, c.interfaces.outside, "interfaces.outside")]
-        for (index, name) in c.interfaces.insides.enumerated() { roles.append((.inside(index), name, "interfaces.inside")) }
-        if let alt = c.interfaces.alt { roles.append((.alt, alt, "interfaces.alt")) }
-        var opened: [(role: InterfaceRole, port: any IGMPPort)] = []
-        var facts: [InterfaceRole: (name: String, index: UInt32, datapath: DatapathKind)] = [:]
-        var addressing: [InterfaceRole: InterfaceAddressing] = [:]
-        for (role, name, key) in roles {
-            func where_() -> String {
-                let line = config.line(of: key).map { ":\($0)" } ?? ""
-                return "\(config.locations.fileName)\(line): \(key)"
-            }
-            let iface: NetworkInterface
-            let info: InterfaceInfo
-            do {
-                iface = try NetworkInterface(named: name)
-                info = try InterfaceInfo(iface)
-            } catch {
-                throw DaemonError("\(where_()): no interface named '\(name)' in this network namespace (see `ip link`)")
-            }
-            guard let v4 = info.ipv4.first else {
-                throw DaemonError("\(where_()): \(name) has no IPv4 address; the proxy sends from the interface's address: add one with `ip addr add`")
-            }
-            addressing[role] = InterfaceAddressing(address: v4.address, prefixLength: v4.prefixLength, mac: info.mac)
-            let choice: DatapathChoice = {
-                switch c.datapath {
-                case .auto: return .auto
-                case .xdp: return .xdp
-                case .kernel: return .kernel
-                }
-            }()
-            do {
-                let kind = try choice.resolve(for: info)
-                let port: any IGMPPort
-                switch kind {
-                case .xdp:
-                    var options = XDPPort.Options()
-                    switch c.xdpMode {
-                    case .auto: options.mode = .auto
-                    case .native: options.mode = .native
-                    case .generic: options.mode = .generic
-                    }
-                    let p = try XDPPort(interface: iface, options: options)
-                    for n in p.notes { logger.notice("\(n)") }
-                    if let rate = c.reportRateLimit {
-                        try p.setRateLimit(perSecond: UInt32(rate.perSecond), burst: UInt32(rate.burst))
-                    }
-                    port = p
-                case .kernel:
-                    let p = try KernelPort(interface: iface, captureAllGroups: true)
-                    for w in p.warnings { logger.warning("\(w)") }
-                    if c.reportRateLimit != nil {
-                        logger.warning("\(name): limits.reportsPerSecondPerHost works in XDP; this interface uses the kernel datapath, so it is not rate limited")
-                    }
-                    port = p
-                }
-                if let allow = c.egressAllow, role.isUpstream {
-                    let filter = try EgressFilter(interface: iface, allowed: allow)
-                    for n in filter.notes { logger.notice("\(n)") }
-                    egressFilters.append((role, filter))
-                    logger.info("\(role) \(name): TC egress filter passes host reports for \(allow.isEmpty ? "no group" : allow.map(\.description).joined(separator: ", "))")
-                }
-                opened.append((role, port))
-                facts[role] = (name, iface.index, kind)
-                logger.info("\(role) \(name): \(kind.rawValue) datapath, \(v4.address)/\(v4.prefixLength)")
-            } catch {
-                throw DaemonError("\(where_()): cannot open \(name): \(error.description)")
-            }
+        lifecycle = try InterfaceLifecycle(config: c, logger: logger)
+        for name in c.interfaces.required where lifecycle.monitor.link(named: name)?.addresses.isEmpty != false {
+            let key = "interfaces.required"
+            let line = config.line(of: key).map { ":\($0)" } ?? ""
+            let why = lifecycle.monitor.link(named: name) == nil ? "no interface named '\(name)' in this network namespace (see `ip link`)"
+                : "\(name) has no IPv4 address; the proxy sends from the interface's address: add one with `ip addr add`"
+            throw DaemonError("\(config.locations.fileName)\(line): \(key): \(why)")
         }
-        let insides = c.interfaces.insides.indices.compactMap { addressing[.inside($0)] }
-        guard let outside = addressing[.outside], let inside = insides.first else {
-            throw DaemonError("internal: outside and inside must be set")
-        }
-        let modes = c.modes
         var routers: [InterfaceRole: MembershipConfiguration] = [:]
         for (name, router) in c.queriers {
             switch name {
@@ -163,8 +119,10 @@ public final class ProxyRuntime: @unchecked Sendable {
             case .alt: routers[.alt] = router
             }
         }
-        let proxyConfig = ProxyConfiguration(modes: modes, outside: outside, alt: addressing[.alt], inside: inside,
-                                             additionalInsides: Array(insides.dropFirst()),
+        autoOutside = c.activeOutside == .auto
+        failbackHoldDownNs = UInt64(c.failbackHoldDown.components.seconds) &* 1_000_000_000
+            &+ UInt64(c.failbackHoldDown.components.attoseconds / 1_000_000_000)
+        let proxyConfig = ProxyConfiguration(modes: c.modes, outside: nil, alt: nil, inside: nil,
                                              activeOutside: c.activeOutside == .alt ? .alt : .primary,
                                              unicastFallback: c.unicastFallback,
                                              limits: ProxyLimits(maxSourcesPerRecord: c.limits.maxSourcesPerRecord),
@@ -176,12 +134,9 @@ public final class ProxyRuntime: @unchecked Sendable {
         } catch {
             throw DaemonError("\(config.locations.fileName): \(error.description)")
         }
-        ports = opened
-        interfaces = InterfaceSet(roles: facts)
-        incomingName = facts[policy.activeOutside.role]?.name ?? ""
-        metrics = registryMetrics.make(facts.mapValues { ($0.name, $0.datapath) })
-        health = RoleHealth(roles: opened.map(\.role), logger: logger, metrics: metrics)
-        metrics.update(activeOutside: policy.activeOutside, modes: modes)
+        metrics = registryMetrics.make([:])
+        health = RoleHealth(roles: [], logger: logger, metrics: metrics)
+        metrics.update(activeOutside: policy.activeOutside, modes: c.modes)
         var p: [Int32] = [0, 0]
         guard pipe(&p) == 0 else {
             throw DaemonError("cannot create the wake-up pipe: \(String(cString: strerror(errno)))")
@@ -193,9 +148,14 @@ public final class ProxyRuntime: @unchecked Sendable {
         wakeFD = p[0]
         wakeWriteFD = p[1]
         if c.forwarding.mode != .off {
-            forwarding = try Self.makeForwarding(config: config, ports: opened, logger: logger, metrics: metrics)
+            forwarding = try Self.makeForwarding(config: config, logger: logger, metrics: metrics)
             forwardingDirty = true
         }
+        // The interfaces there now; the rest follow from the loop.
+        let now = monotonicNs()
+        lifecycle.reconcile { apply($0, now: now) }
+        chooseOutside(now: now)
+        interfaceNames = lifecycle.held.map(\.name)
     }
 
     deinit {
@@ -210,21 +170,29 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// is, and only ports that queued transmissions are kicked. At low rates
     /// a batch is one message, so every avoided syscall is a large share of
     /// the cost per message.
-    public func run() {
-        var fds: [pollfd] = [pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
-        var owner: [Int] = [-1]  // index into `ports` for each pollfd; -1: the pipe
-        var p = 0
-        while p < ports.count {
-            for fd in ports[p].port.pollDescriptors {
-                fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
-                owner.append(p)
-            }
-            p += 1
-        }
-        var ready = [Bool](repeating: false, count: ports.count)
+    public func run(watchdog: LoopWatchdog? = nil) {
+        var lastWatchdog: UInt64 = 0
+        var fds: [pollfd] = []
+        var owner: [Int] = []  // index into `ports` for each pollfd; -1: the pipe, -2: rtnetlink
+        var ready: [Bool] = []
         var lastHousekeeping: UInt64 = 0
         logger.info("proxy running: active outside \(policy.activeOutside), modes \(policy.configuration.modes.enabled.map(\.rawValue))")
         while !stopFlag.load(ordering: .relaxed) {
+            if portsChanged {
+                portsChanged = false
+                fds = [pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: lifecycle.fileDescriptor, events: Int16(POLLIN), revents: 0)]
+                owner = [-1, -2]
+                var p = 0
+                while p < ports.count {
+                    for fd in ports[p].port.pollDescriptors {
+                        fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
+                        owner.append(p)
+                    }
+                    p += 1
+                }
+                ready = [Bool](repeating: false, count: ports.count)
+            }
             var timeout: Int32 = forwarding?.awaitingFirstPacket == true ? 2 : 200
             if let deadline = policy.nextDeadline?.nanoseconds {
                 let before = monotonicNs()
@@ -234,11 +202,12 @@ public final class ProxyRuntime: @unchecked Sendable {
             let n = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), timeout) }
             let now = monotonicNs()
             var wake = false
+            var links = false
             if n > 0 {
                 var i = 0
                 while i < fds.count {
                     if fds[i].revents != 0 {
-                        if owner[i] < 0 { wake = true } else { ready[owner[i]] = true }
+                        if owner[i] == -1 { wake = true } else if owner[i] == -2 { links = true } else { ready[owner[i]] = true }
                     }
                     i += 1
                 }
@@ -255,10 +224,18 @@ public final class ProxyRuntime: @unchecked Sendable {
                 policy.tick(at: ProxyTime(nanoseconds: now)) { execute($0, now: now) }
             }
             if wake { processCommands(now: now) }
+            if links, lifecycle.drainEvents() {
+                lifecycle.reconcile { apply($0, now: now) }
+                chooseOutside(now: now)
+            }
+            if let since = primaryBackSince, now &- since >= failbackHoldDownNs { chooseOutside(now: now) }
             if let forwarding {
                 if forwardingDirty { updateForwarding(now: now) }
                 if forwarding.pollDue(now) { forwarding.poll(now: now) }
             }
+            // systemd's watchdog hears from the loop itself: a stuck loop
+            // gets the daemon restarted.
+            watchdog?.pingIfDue(now: now, last: &lastWatchdog)
             if now &- lastHousekeeping > 1_000_000_000 {
                 lastHousekeeping = now
                 policy.expireQueriers(at: ProxyTime(nanoseconds: now)) { execute($0, now: now) }
@@ -276,14 +253,9 @@ public final class ProxyRuntime: @unchecked Sendable {
                 i += 1
             }
         }
-        // Egress filters are TC filters, not bpf_links: nothing removes them
-        // when the process exits, so they go here, on the way out.
-        for (role, filter) in egressFilters {
-            do throws(DatapathError) { try filter.close() } catch {
-                logger.error("\(role) \(filter.interface.name): cannot remove the egress filter: \(error.description) (remove it with `tc filter del dev \(filter.interface.name) egress pref \(EgressFilter.tcPriority)`)")
-            }
-        }
-        egressFilters = []
+        // Egress filters are clsact filters where the kernel lacks tcx:
+        // nothing removes those when the process exits, so they go here.
+        lifecycle.closeAll()
         forwarding?.removeAll()
         logger.info("proxy loop stopped")
     }
@@ -367,7 +339,7 @@ public final class ProxyRuntime: @unchecked Sendable {
                     insideStates[name, default: [:]][change.group] = change.new.hasMembers ? change.new : nil
                     // At once, before the policy sends the upstream report:
                     // data can flow as soon as the entry is in the map.
-                    if let forwarding, !forwardingDirty {
+                    if let forwarding, !forwardingDirty, !incomingName.isEmpty {
                         var states: [String: GroupFilterState] = [:]
                         for (interface, groups) in insideStates {
                             if let state = groups[change.group] { states[interface] = state }
@@ -442,6 +414,137 @@ public final class ProxyRuntime: @unchecked Sendable {
         return nil
     }
 
+    // MARK: - interfaces that come and go
+
+    /// Carries one lifecycle change into the policy, the ports, forwarding,
+    /// metrics and health.
+    private func apply(_ change: InterfaceLifecycle.Change, now: UInt64) {
+        let t = ProxyTime(nanoseconds: now)
+        let emit: (ProxyAction) -> Void = { self.execute($0, now: now) }
+        switch change {
+        case .added(let h):
+            do throws(ProxyConfigurationError) {
+                try policy.setAddressing(h.addressing, for: h.role, at: t)
+            } catch {
+                logger.error("\(h.role) \(h.name): \(error.description)")
+                return
+            }
+            ports.append((h.role, h.port))
+            interfaces.roles[h.role] = (h.name, h.link.index, h.datapath)
+            metrics.addRole(h.role, name: h.name, datapath: h.datapath)
+            health.add(h.role)
+            if !InterfaceLifecycle.carrier(h.link) { linkDown(h.role, name: h.name, adminDown: !h.link.up) }
+            if h.role.isUpstream {
+                forwarding?.addIngress(h.port)
+                if h.role == policy.activeOutside.role {
+                    incomingName = h.name
+                    // Back with the memberships it had: re-announced (ip_mc_up).
+                    policy.interfaceUp(h.role, at: t, emit)
+                }
+            }
+            forwardingDirty = true
+            portsChanged = true
+        case .removed(let role, let name, let why):
+            if role.isUpstream {
+                do throws(ProxyConfigurationError) { try policy.setAddressing(nil, for: role, at: t) } catch {}
+                forwarding?.removeIngress(named: name)
+            } else {
+                policy.removeInside(role, at: t, emit)
+                insideStates[name] = nil
+            }
+            forwarding?.forget(interface: name)
+            ports.removeAll { $0.role == role }
+            interfaces.roles[role] = nil
+            if role == policy.activeOutside.role { incomingName = "" }
+            metrics.removeRole(role)
+            health.remove(role, name: name, why: why)
+            forwardingDirty = true
+            portsChanged = true
+        case .readdressed(let role, let addressing):
+            do throws(ProxyConfigurationError) {
+                try policy.setAddressing(addressing, for: role, at: t)
+            } catch {
+                logger.error("\(role): new address \(addressing.address)/\(addressing.prefixLength) refused: \(error.description)")
+            }
+            if role == policy.activeOutside.role { policy.interfaceUp(role, at: t, emit) }
+        case .renamed(let role, let from, let to):
+            if let f = interfaces.roles[role] { interfaces.roles[role] = (to, f.index, f.datapath) }
+            if let states = insideStates.removeValue(forKey: from) { insideStates[to] = states }
+            forwarding?.renamed(from: from, to: to)
+            if incomingName == from { incomingName = to }
+            metrics.removeRole(role)
+            if let f = interfaces.roles[role] { metrics.addRole(role, name: to, datapath: f.datapath) }
+            forwardingDirty = true
+        case .link(let role, let up, let adminDown):
+            let name = interfaces.roles[role]?.name ?? "\(role)"
+            if up {
+                health.linkUp(role, name: name)
+                policy.interfaceUp(role, at: t, emit)
+            } else {
+                linkDown(role, name: name, adminDown: adminDown)
+            }
+        }
+        let names = lifecycle.held.map(\.name)
+        if names != interfaceNames {
+            interfaceNames = names
+            onInterfacesChanged?(names)
+        }
+    }
+
+    /// A link without carrier: down for an upstream, or for any interface
+    /// set down; an inside bridge merely without carrier has no hosts yet
+    /// (docker0 before its first container), which is not a failure.
+    private func linkDown(_ role: InterfaceRole, name: String, adminDown: Bool) {
+        if role.isUpstream || adminDown {
+            health.linkDown(role, name: name)
+        } else {
+            logger.info("\(role) \(name): no carrier (no host attached yet)")
+        }
+    }
+
+    /// `activeOutside: auto`: the primary while it is there with its link
+    /// up; the alt at once when it is not (and the alt is); the primary
+    /// again once it has been back `failbackHoldDown`.
+    private func chooseOutside(now: UInt64) {
+        guard autoOutside else { return }
+        func usable(_ role: InterfaceRole) -> Bool {
+            guard let h = lifecycle.held(role) else { return false }
+            return InterfaceLifecycle.carrier(h.link)
+        }
+        let primaryOK = usable(.outside), altOK = usable(.alt)
+        var want = policy.activeOutside
+        switch policy.activeOutside {
+        case .primary:
+            primaryBackSince = nil
+            if !primaryOK && altOK { want = .alt }
+        case .alt:
+            if !primaryOK {
+                primaryBackSince = nil
+            } else if !altOK {
+                want = .primary
+            } else if let since = primaryBackSince {
+                if now &- since >= failbackHoldDownNs { want = .primary }
+            } else {
+                primaryBackSince = now
+                logger.notice("activeOutside auto: the primary outside is back; returning to it in \(failbackHoldDownNs / 1_000_000) ms unless it goes again")
+            }
+        }
+        guard want != policy.activeOutside else { return }
+        let t = ProxyTime(nanoseconds: now)
+        do throws(ProxyConfigurationError) {
+            try policy.setActiveOutside(want, at: t) { execute($0, now: now) }
+        } catch {
+            logger.error("activeOutside auto: cannot switch to \(want): \(error.description)")
+            return
+        }
+        primaryBackSince = nil
+        metrics.failover(to: want)
+        metrics.update(activeOutside: want, modes: policy.configuration.modes)
+        incomingName = interfaces.roles[want.role]?.name ?? ""
+        forwardingDirty = true
+        logger.notice("activeOutside auto: \(want == .alt ? "failed over to" : "returned to") the \(want) outside (\(incomingName))")
+    }
+
     // MARK: - commands
 
     private func processCommands(now: UInt64) {
@@ -467,6 +570,9 @@ public final class ProxyRuntime: @unchecked Sendable {
             } catch {
                 return .failed(error.description)
             }
+            if autoOutside { logger.notice("activeOutside auto is off until the next SIGHUP: `xigmp outside` chose \(selection)") }
+            autoOutside = false
+            primaryBackSince = nil
             metrics.update(activeOutside: selection, modes: policy.configuration.modes)
             incomingName = interfaces.roles[selection.role]?.name ?? ""
             forwardingDirty = true
@@ -480,12 +586,15 @@ public final class ProxyRuntime: @unchecked Sendable {
                 try next.validate()
                 try policy.reconfigure(next)
                 // Through the switch, so tracked memberships move with it.
-                try policy.setActiveOutside(active, at: t, emit)
+                if let active { try policy.setActiveOutside(active, at: t, emit) }
             } catch {
                 return .failed(error.description)
             }
-            metrics.update(activeOutside: active, modes: modes)
-            incomingName = interfaces.roles[active.role]?.name ?? ""
+            autoOutside = active == nil
+            primaryBackSince = nil
+            if autoOutside { chooseOutside(now: now) }
+            metrics.update(activeOutside: policy.activeOutside, modes: modes)
+            incomingName = interfaces.roles[policy.activeOutside.role]?.name ?? ""
             forwardingDirty = true
             return .status(status(at: t))
         case .clientReport(let groups, let version):
@@ -544,7 +653,7 @@ public final class ProxyRuntime: @unchecked Sendable {
     private func updateForwarding(now: UInt64) {
         forwardingDirty = false
         let memberships = insideStates.mapValues { groups in groups.map { (group: $0.key, state: $0.value) } }
-        forwarding?.update(memberships: memberships, incoming: incomingName, now: now)
+        forwarding?.update(memberships: memberships, incoming: incomingName.isEmpty ? nil : incomingName, now: now)
     }
 
     /// The XDP token bucket's and the egress filters' counts, into metrics.
@@ -553,8 +662,9 @@ public final class ProxyRuntime: @unchecked Sendable {
             guard let xdp = port as? XDPPort, let counters = try? xdp.classifierCounters() else { continue }
             metrics.update(kernel: "xdp_rate_limited", on: role, ifname: port.interface.name, counters["rate_limited"])
         }
-        for (role, filter) in egressFilters {
-            guard let counters = try? filter.counters else { continue }
+        for h in lifecycle.held {
+            guard let filter = h.egressFilter, let counters = try? filter.counters else { continue }
+            let role = h.role
             metrics.update(kernel: "egress_allowed", on: role, ifname: filter.interface.name, counters.allowed)
             metrics.update(kernel: "egress_dropped", on: role, ifname: filter.interface.name, counters.dropped)
             metrics.update(kernel: "egress_rewritten", on: role, ifname: filter.interface.name, counters.rewritten)
@@ -597,7 +707,7 @@ public final class ProxyRuntime: @unchecked Sendable {
             uptimeSeconds: (realtimeNs() &- started) / 1_000_000_000,
             querier: policy.querier(for: policy.activeOutside, at: t).map { .init(address: $0.address.description, version: "\($0.version)") },
             unicastFallback: policy.configuration.unicastFallback?.description,
-            roles: roles)
+            roles: roles, waiting: lifecycle.waiting, autoOutside: autoOutside)
     }
 }
 

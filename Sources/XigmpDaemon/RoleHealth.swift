@@ -3,10 +3,10 @@ import IGMPProxy
 import XDPDatapath
 
 /// Whether each role still works, checked every second by the loop and on
-/// every failed send: its interface still there (same ifindex), its XDP
-/// program still attached (an XDP bpf_link gives no event when someone
-/// detaches it: the attachment is looked up instead), its sends going
-/// through. A role that stops working is logged at once with its cause,
+/// every failed send: its interface still there (same ifindex), its link up
+/// (carrier, from rtnetlink), its XDP program still attached (an XDP
+/// bpf_link gives no event when someone detaches it: the attachment is
+/// looked up instead), its sends going through. A role that stops working is logged at once with its cause,
 /// shown as down in `xigmp status` and exported as
 /// `xigmp_role_up{role,ifname} 0`; coming back is logged too. Loop thread
 /// only.
@@ -21,11 +21,39 @@ final class RoleHealth {
     private let metrics: ProxyMetrics
     /// Send failures since the last check, with the last cause, per role.
     private var sendFailures: [InterfaceRole: (count: Int, cause: String)] = [:]
+    /// Roles whose link is down (no carrier, or set down).
+    private var linkDown: Set<InterfaceRole> = []
 
     init(roles: [InterfaceRole], logger: Logger, metrics: ProxyMetrics) {
         self.logger = logger
         self.metrics = metrics
         for r in roles { states[r] = State() }
+    }
+
+    /// A role taken by an interface: up until something says otherwise.
+    func add(_ role: InterfaceRole) {
+        states[role] = State()
+        linkDown.remove(role)
+        sendFailures[role] = nil
+    }
+
+    /// The interface of `role` went (logged by the lifecycle): forgotten.
+    func remove(_ role: InterfaceRole, name: String, why: String) {
+        states[role] = nil
+        linkDown.remove(role)
+        sendFailures[role] = nil
+    }
+
+    /// Carrier lost on the interface of `role`.
+    func linkDown(_ role: InterfaceRole, name: String) {
+        linkDown.insert(role)
+        set(role, down: "link down (no carrier, or set down): nothing is sent or heard there", name: name)
+    }
+
+    /// Carrier back.
+    func linkUp(_ role: InterfaceRole, name: String) {
+        linkDown.remove(role)
+        set(role, up: name)
     }
 
     /// A send or flush on `role` failed with `cause`.
@@ -39,7 +67,8 @@ final class RoleHealth {
     /// The once-a-second check of every port.
     func check(_ ports: [(role: InterfaceRole, port: any IGMPPort)]) {
         for (role, port) in ports {
-            let reason = Self.problem(port) ?? sendFailures[role].map { "\($0.count) send(s) failed in the last second: \($0.cause)" }
+            let reason = (linkDown.contains(role) ? "link down (no carrier, or set down): nothing is sent or heard there" : nil)
+                ?? Self.problem(port) ?? sendFailures[role].map { "\($0.count) send(s) failed in the last second: \($0.cause)" }
             if let reason { set(role, down: reason, name: port.interface.name) } else { set(role, up: port.interface.name) }
         }
         sendFailures = [:]

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import XigmpTools
 
 /// What a running daemon tells the other xigmp commands about itself: its
 /// pid, control socket and the interfaces it runs on, in
@@ -29,7 +30,7 @@ public struct DaemonRunState: Codable, Sendable, Equatable {
     /// the protection, which is logged by the caller).
     public func write() throws(DaemonError) {
         mkdir(Self.directory, 0o755)
-        guard let data = try? JSONEncoder().encode(self) else { throw DaemonError("cannot encode the run state") }
+        guard let data = try? JSONCoding.encoder().encode(self) else { throw DaemonError("cannot encode the run state") }
         let path = Self.path(pid: pid)
         guard FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: 0o644]) else {
             throw DaemonError("cannot write \(path): \(String(cString: strerror(errno)))")
@@ -46,7 +47,7 @@ public struct DaemonRunState: Codable, Sendable, Equatable {
         for name in names where name.hasPrefix("daemon-") && name.hasSuffix(".json") {
             let path = "\(directory)/\(name)"
             guard let data = FileManager.default.contents(atPath: path),
-                  let state = try? JSONDecoder().decode(DaemonRunState.self, from: data) else { continue }
+                  let state = try? JSONCoding.decoder().decode(DaemonRunState.self, from: data) else { continue }
             // Gone (not EPERM: then it lives under another user): stale.
             if kill(state.pid, 0) != 0 && errno == ESRCH {
                 unlink(path)

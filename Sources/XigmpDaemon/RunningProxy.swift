@@ -25,7 +25,8 @@ public final class RunningProxy: @unchecked Sendable {
 
     /// Opens everything; throws (with nothing left attached) when any part
     /// cannot start.
-    public init(config: LoadedConfig, logger: Logger, controlSocket: Bool = true) throws(DaemonError) {
+    public init(config: LoadedConfig, logger: Logger, controlSocket: Bool = true,
+                watchdog: LoopWatchdog? = nil) throws(DaemonError) {
         self.logger = logger
         let registry = PrometheusCollectorRegistryBox()
         let runtime = try ProxyRuntime(config: config, logger: logger, metrics: ProxyMetricsFactory(registry: registry))
@@ -48,19 +49,18 @@ public final class RunningProxy: @unchecked Sendable {
         } else {
             metricsServer = nil
         }
-        let done = loopDone
-        let t = Thread {
-            runtime.run()
-            done.signal()
-        }
-        t.name = "xigmp-loop"
-        t.start()
         if controlSocket {
             let state = DaemonRunState(pid: getpid(), controlSocket: c.controlSocket,
                                        namespace: DaemonRunState.currentNamespace(), interfaces: runtime.interfaceNames)
             do throws(DaemonError) {
                 try state.write()
                 runState = state
+                // Interfaces come and go: the file follows (loop thread).
+                runtime.onInterfacesChanged = { names in
+                    var next = state
+                    next.interfaces = names
+                    try? next.write()
+                }
             } catch {
                 logger.warning("\(error.description): `xigmp unload` will not know this daemon runs here")
                 runState = nil
@@ -68,6 +68,13 @@ public final class RunningProxy: @unchecked Sendable {
         } else {
             runState = nil
         }
+        let done = loopDone
+        let t = Thread {
+            runtime.run(watchdog: watchdog)
+            done.signal()
+        }
+        t.name = "xigmp-loop"
+        t.start()
         control?.start(name: "xigmp-control")
         metricsServer?.start(name: "xigmp-metrics")
         if let control { logger.info("control socket \(control.endpoint)") }

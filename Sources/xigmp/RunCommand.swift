@@ -89,7 +89,7 @@ struct Run: ParsableCommand {
         }
         let proxy: RunningProxy
         do {
-            proxy = try RunningProxy(config: loaded, logger: logger)
+            proxy = try RunningProxy(config: loaded, logger: logger, watchdog: notifier?.loopWatchdog)
         } catch {
             printError(error.description)
             // Config-rooted problems (a named interface missing) are exit 2.
@@ -136,21 +136,30 @@ struct Run: ParsableCommand {
         return "proxy running: outside \(c.interfaces.outside)\(alt), inside \(c.interfaces.insides.joined(separator: ", "))"
     }
 
-    /// `--check`: the interfaces the config names exist and have addresses.
+    /// `--check`: the interfaces in `interfaces.required` exist and have
+    /// addresses; the others named (not globs) are noted when missing: the
+    /// daemon would wait for them.
     func checkInterfaces(_ loaded: LoadedConfig) throws {
         let c = loaded.config
         var problems: [String] = []
         var named = [("interfaces.outside", c.interfaces.outside)]
         named += c.interfaces.insides.map { ("interfaces.inside", $0) }
         if let alt = c.interfaces.alt { named.append(("interfaces.alt", alt)) }
-        for (key, name) in named {
+        named += c.interfaces.required.map { ("interfaces.required", $0) }
+        for (key, name) in named where !InterfacePattern(name).isGlob {
             let line = loaded.line(of: key).map { ":\($0)" } ?? ""
-            guard let iface = try? NetworkInterface(named: name) else {
-                problems.append("\(config)\(line): \(key): no interface named '\(name)' in this network namespace (see `ip link`)")
-                continue
+            let required = c.interfaces.required.contains(name)
+            var problem: String?
+            if let iface = try? NetworkInterface(named: name) {
+                if (try? InterfaceInfo(iface))?.primaryIPv4 == nil { problem = "\(name) has no IPv4 address to send from" }
+            } else {
+                problem = "no interface named '\(name)' in this network namespace (see `ip link`)"
             }
-            if (try? InterfaceInfo(iface))?.primaryIPv4 == nil {
-                problems.append("\(config)\(line): \(key): \(name) has no IPv4 address to send from")
+            guard let problem else { continue }
+            if required {
+                problems.append("\(config)\(line): \(key): \(problem)")
+            } else if key != "interfaces.required" {
+                printNote("\(config)\(line): \(key): \(problem): the daemon will wait for it (list it in interfaces.required to fail instead)")
             }
         }
         if c.forwarding.mode == .kernel && !KernelCapabilities.current.ipMroute {
@@ -218,7 +227,7 @@ struct ReloadService: Service {
             }
             let n = next.config
             var restartOnly: [String] = []
-            if n.interfaces != current.interfaces { restartOnly.append("interfaces") }
+            if n.interfaces != current.interfaces || n.failbackHoldDown != current.failbackHoldDown { restartOnly.append("interfaces") }
             if n.datapath != current.datapath { restartOnly.append("datapath") }
             if n.xdpMode != current.xdpMode { restartOnly.append("xdpMode") }
             if n.metricsListen != current.metricsListen { restartOnly.append("metrics") }
@@ -234,7 +243,7 @@ struct ReloadService: Service {
             }
             let reply = await proxy.runtime.perform(.reconfigure(
                 n.modes, unicastFallback: n.unicastFallback,
-                activeOutside: n.activeOutside == .alt ? .alt : .primary))
+                activeOutside: n.activeOutside == .auto ? nil : n.activeOutside == .alt ? .alt : .primary))
             switch reply {
             case .status:
                 current.modes = n.modes

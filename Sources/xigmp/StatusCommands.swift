@@ -72,9 +72,11 @@ struct Status: ParsableCommand {
         var out = "daemon (\(socket)): active outside \(d.activeOutside) (\(d.activeInterface)),"
             + " modes \(d.modes.joined(separator: ",")), querier \(querier), up \(d.uptimeSeconds)s\n"
         if let f = d.unicastFallback { out += "  unicast fallback: \(f)\n" }
+        if d.autoOutside == true { out += "  activeOutside: auto (fails over to alt, returns after the hold-down)\n" }
         for r in d.roles {
             out += "  \(r.role): \(r.interface) (\(r.datapath))" + (r.up ? "" : " DOWN: \(r.reason ?? "unknown")") + "\n"
         }
+        for w in d.waiting ?? [] { out += "  waiting for \(w)\n" }
         return out
     }
 }

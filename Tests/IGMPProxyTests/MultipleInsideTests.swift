@@ -24,16 +24,6 @@ private func twoInsides(_ modes: ProxyModes, membership: MembershipTracking = .p
     }
 }
 
-private func run(_ policy: inout ProxyPolicy, until seconds: Double) -> Recorded {
-    var recorded = Recorded()
-    let end = ProxyTime(nanoseconds: UInt64(seconds * 1e9))
-    while let next = policy.nextDeadline, next <= end {
-        policy.tick(at: next) { recorded.record($0) }
-    }
-    return recorded
-}
-
-private func at(_ seconds: Double) -> ProxyTime { ProxyTime(nanoseconds: UInt64(seconds * 1e9)) }
 
 private func report(_ records: [GroupRecord], on role: InterfaceRole) -> Arrival {
     role == .inside
@@ -69,7 +59,7 @@ struct MultipleInsideTests {
     @Test("each inside interface runs its own querier, from its own address")
     func querierPerInside() {
         var p = twoInsides(ProxyModes(queryNotify: true), membership: .track)
-        let r = run(&p, until: 1)
+        let r = advance(&p, until: 1)
         let queries = r.sent.filter { $0.purpose == .query }
         #expect(Set(queries.map(\.role)) == [.inside, inside2])
         #expect(queries.first { $0.role == inside2 }?.source == inside2Addressing.address)
@@ -80,7 +70,7 @@ struct MultipleInsideTests {
     @Test("the upstream hears the union: a group joined on both stays joined until the last downstream leaves")
     func upstreamUnion() throws {
         var p = twoInsides(ProxyModes(queryNotify: true), membership: .track)
-        _ = run(&p, until: 1)
+        _ = advance(&p, until: 1)
         _ = try feed(&p, report([GroupRecord(type: .toExclude, group: group1)], on: .inside), at: at(1))
         _ = try feed(&p, report([GroupRecord(type: .toInclude, group: group1, sources: [source1])], on: inside2),
                      at: at(1.1))
@@ -91,7 +81,7 @@ struct MultipleInsideTests {
         // The first downstream leaves (TO_IN({}), no answer to its queries): the
         // upstream narrows to the second's INCLUDE(source1), not a leave.
         _ = try feed(&p, report([GroupRecord(type: .toInclude, group: group1)], on: .inside), at: at(2))
-        let r = run(&p, until: 6)
+        let r = advance(&p, until: 6)
         #expect(p.groupStates(on: .inside).isEmpty)
         #expect(upstream(p, group1) == GroupFilterState(mode: .include, sources: [source1]))
         let records = r.sent.filter { $0.purpose == .upstreamReport }.flatMap { sent -> [GroupRecord] in
@@ -103,7 +93,7 @@ struct MultipleInsideTests {
         // The second leaves too: now the upstream leaves.
         _ = try feed(&p, report([GroupRecord(type: .blockOldSources, group: group1, sources: [source1])], on: inside2),
                      at: at(7))
-        _ = run(&p, until: 12)
+        _ = advance(&p, until: 12)
         #expect(upstream(p, group1) == nil)
     }
 
@@ -111,7 +101,7 @@ struct MultipleInsideTests {
     func groupOnOneInsideOnly() throws {
         for role in [InterfaceRole.inside, inside2] {
             var p = twoInsides(ProxyModes(queryNotify: true), membership: .track)
-            _ = run(&p, until: 1)
+            _ = advance(&p, until: 1)
             _ = try feed(&p, report([GroupRecord(type: .toExclude, group: group2)], on: role), at: at(1))
             #expect(upstream(p, group2) == GroupFilterState(mode: .exclude), "joined on \(role == .inside ? "the first" : "the second")")
             // And it stays while the other interface's table changes.
@@ -126,7 +116,7 @@ struct MultipleInsideTests {
     @Test("a union too long for one report record is reported as EXCLUDE({})")
     func unionOverflow() throws {
         var p = twoInsides(ProxyModes(queryNotify: true), membership: .track)
-        _ = run(&p, until: 1)
+        _ = advance(&p, until: 1)
         // 200 sources on each inside, in ALLOW records of 50 (under the per-record cap).
         for (k, role) in [InterfaceRole.inside, inside2].enumerated() {
             for chunk in 0..<4 {
@@ -143,7 +133,7 @@ struct MultipleInsideTests {
     @Test("switching the outside moves the union, not only the first downstream's groups")
     func switchMovesUnion() throws {
         var p = twoInsides(ProxyModes(queryNotify: true), membership: .track)
-        _ = run(&p, until: 1)
+        _ = advance(&p, until: 1)
         _ = try feed(&p, report([GroupRecord(type: .toExclude, group: group1)], on: .inside), at: at(1))
         _ = try feed(&p, report([GroupRecord(type: .toExclude, group: group2)], on: inside2), at: at(1))
         try p.setActiveOutside(.alt, at: at(2)) { _ in }
@@ -153,7 +143,7 @@ struct MultipleInsideTests {
     @Test("the forwarding plan sends a group to every inside interface that joined it")
     func planCoversBoth() throws {
         var p = twoInsides(ProxyModes(queryNotify: true), membership: .track)
-        _ = run(&p, until: 1)
+        _ = advance(&p, until: 1)
         _ = try feed(&p, report([GroupRecord(type: .toExclude, group: group1)], on: .inside), at: at(1))
         _ = try feed(&p, report([GroupRecord(type: .toExclude, group: group1),
                                  GroupRecord(type: .toInclude, group: group2, sources: [source2])], on: inside2),

@@ -118,10 +118,10 @@ import Testing
     @Test("configurations that cannot work are refused")
     func invalidConfigurations() {
         var config = configuration(.fullProxy)
-        config.inside.address = .any
+        config.inside?.address = .any
         #expect(throws: ProxyConfigurationError.unusableAddress(.inside, .any)) { try ProxyPolicy(configuration: config) }
         config = configuration(.fullProxy)
-        config.outside.prefixLength = 33
+        config.outside?.prefixLength = 33
         #expect(throws: ProxyConfigurationError.prefixLengthOutOfRange(.outside, 33)) { try config.validate() }
         config = configuration(.fullProxy, fallback: group1)
         #expect(throws: ProxyConfigurationError.unusableFallback(group1)) { try config.validate() }

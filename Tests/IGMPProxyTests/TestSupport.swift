@@ -238,3 +238,16 @@ func insideReport(_ message: IGMPMessage, to destination: IPv4Address? = nil,
 
 /// The test network's three interfaces, one of each role.
 let testRoles: [InterfaceRole] = [.outside, .alt, .inside]
+
+/// Ticks the policy at every deadline up to `seconds`, recording what it does.
+func advance(_ policy: inout ProxyPolicy, until seconds: Double) -> Recorded {
+    var recorded = Recorded()
+    let end = ProxyTime(nanoseconds: UInt64(seconds * 1e9))
+    while let next = policy.nextDeadline, next <= end {
+        policy.tick(at: next) { recorded.record($0) }
+    }
+    return recorded
+}
+
+/// A time in seconds.
+func at(_ seconds: Double) -> ProxyTime { ProxyTime(nanoseconds: UInt64(seconds * 1e9)) }

@@ -9,7 +9,7 @@ private func trackingPolicy(modes: ProxyModes = ProxyModes(queryNotify: true), f
                             inside: MembershipConfiguration = MembershipConfiguration(
                                 queryInterval: .seconds(20), queryResponseInterval: .seconds(2))) -> ProxyPolicy {
     var c = configuration(modes, fallback: fallback)
-    if let insideAddress { c.inside.address = insideAddress }
+    if let insideAddress { c.inside?.address = insideAddress }
     c.membership = .track
     c.routers = [.inside: inside]
     do { return try ProxyPolicy(configuration: c, startingAt: .seconds(0), seed: 3) } catch {

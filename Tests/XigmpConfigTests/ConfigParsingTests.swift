@@ -30,7 +30,10 @@ import XigmpConfig
           outside: enp1s0
           alt: gre0
           inside: dockerbr
+          exclude: ["veth*"]
+          required: [enp1s0]
         activeOutside: alt
+        failbackHoldDown: 30s
         datapath: kernel
         xdpMode: native
         modes:
@@ -85,8 +88,8 @@ import XigmpConfig
         let loaded = try #require(parsed(Self.everyKey))
         let limits = MembershipLimits(maxGroups: 100, maxGroupsPerHost: 10, maxSourcesPerRecord: 8,
                                       maxSourcesPerGroup: 16, maxSuccessiveSourceQueries: 4)
-        let expected = DaemonConfig(
-            interfaces: .init(outside: "enp1s0", alt: "gre0", inside: "dockerbr"),
+        var expected = DaemonConfig(
+            interfaces: .init(outside: "enp1s0", alt: "gre0", insides: ["dockerbr"], exclude: ["veth*"], required: ["enp1s0"]),
             activeOutside: .alt, datapath: .kernel, xdpMode: .native,
             modes: .init(proxyOutToIn: true, proxyInToOut: true, unicastProxyInToOut: true,
                          queryNotify: true, membershipReportFromNetwork: true,
@@ -107,6 +110,7 @@ import XigmpConfig
             routes: [DaemonConfig.StaticRoute(group: IPv4Address(232, 1, 1, 1), source: IPv4Address(10, 0, 0, 5),
                                               incoming: "eth9", outgoing: ["dockerbr", "gre0"]),
                      DaemonConfig.StaticRoute(group: IPv4Address(239, 3, 3, 3), outgoing: ["dockerbr"])])
+        expected.failbackHoldDown = .seconds(30)
         #expect(loaded.config == expected)
         #expect(loaded.warnings.isEmpty)
         #expect(loaded.config.modes.enabledNames == DaemonConfig.Modes.names)
@@ -118,11 +122,13 @@ import XigmpConfig
         #expect(loaded.line(of: "interfaces") == 2)
         #expect(loaded.line(of: "interfaces.outside") == 3)
         #expect(loaded.line(of: "interfaces.inside") == 5)
-        #expect(loaded.line(of: "modes.queryNotify") == 13)
-        #expect(loaded.line(of: "metrics.listen") == 19)
-        #expect(loaded.line(of: "control.socket") == 21)
-        #expect(loaded.line(of: "logLevel") == 22)
-        #expect(loaded.line(of: "xdpMode") == 8)
+        #expect(loaded.line(of: "interfaces.required") == 7)
+        #expect(loaded.line(of: "failbackHoldDown") == 9)
+        #expect(loaded.line(of: "modes.queryNotify") == 16)
+        #expect(loaded.line(of: "metrics.listen") == 22)
+        #expect(loaded.line(of: "control.socket") == 24)
+        #expect(loaded.line(of: "logLevel") == 25)
+        #expect(loaded.line(of: "xdpMode") == 11)
         #expect(loaded.line(of: "nope") == nil)
         #expect(loaded.locations.keyPaths.first == "interfaces")
     }
@@ -189,6 +195,7 @@ import XigmpConfig
               outside: "enp1s0"
               inside: "dockerbr"
             activeOutside: primary
+            failbackHoldDown: 10s
             datapath: auto
             xdpMode: auto
             modes:

@@ -110,13 +110,13 @@ import XigmpConfig
             """
         let expected = [
             "x.yaml:3: interfaces.inside: 'enp1s0' is also interfaces.outside; expected a different interface for each role",
-            "x.yaml:4: activeOutside: alt is selected but interfaces.alt is not set; expected interfaces.alt (e.g. alt: gre0) or activeOutside: primary",
+            "x.yaml:4: activeOutside: alt needs interfaces.alt, which is not set; expected interfaces.alt (e.g. alt: gre0) or activeOutside: primary",
             "x.yaml:5: datapath: expected auto, xdp or kernel, got 'fast'",
             "x.yaml:7: modes.proxyOutToIn: expected true or false, got 'yes' (YAML 1.1 spellings such as yes, no, on and off are not accepted)",
             "x.yaml:8: modes.proxyouttoin: unknown key; did you mean 'proxyOutToIn'? (keys are case-sensitive)",
             "x.yaml:9: unicastFallback: 224.0.0.1 is a multicast address; expected the unicast address of the upstream querier, e.g. 10.99.0.1",
             "x.yaml:10: metrics.listen: port 0 in '0.0.0.0:0' is out of range; expected a port from 1 to 65535",
-            "x.yaml:11: colour: unknown key; expected one of interfaces, activeOutside, datapath, xdpMode, modes, unicastFallback, metrics, control, logLevel, membership, limits, querier, upstream, egressFilter, forwarding or routes",
+            "x.yaml:11: colour: unknown key; expected one of interfaces, activeOutside, failbackHoldDown, datapath, xdpMode, modes, unicastFallback, metrics, control, logLevel, membership, limits, querier, upstream, egressFilter, forwarding or routes",
         ]
         #expect(errors(yaml) == expected)
         let error = try #require(throws: ConfigError.self) { try DaemonConfig.parse(text: yaml, fileName: "x.yaml") }

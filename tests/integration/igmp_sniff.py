@@ -26,6 +26,11 @@ while time.time() < end:
         data, anc, _, address = s.recvmsg(2048, socket.CMSG_SPACE(16))
     except socket.timeout:
         continue
+    except OSError as e:
+        if e.errno != 100:  # ENETDOWN: the interface is down for now; watch on
+            raise
+        time.sleep(0.05)
+        continue
     if address[1] != 0x0800 or len(data) < 20 or data[9] != 2:
         continue
     ts = None
