@@ -315,6 +315,15 @@ public final class MulticastForwarder: @unchecked Sendable {
         return a
     }
 
+    /// Removes the TC path's filter a crashed run left on `ingress` (clsact
+    /// kernels only: a tcx link dies with its process). Returns whether one
+    /// was there.
+    @discardableResult
+    public static func removeLeftoverTC(ingress: NetworkInterface) throws(DatapathError) -> Bool {
+        try TCAttachment.removeLeftover(programName: XIGMP_PROG_FWD_TC, interface: ingress, hook: .ingress,
+                                        handle: tcHandle, priority: tcPriority)
+    }
+
     /// tc filter handle and priority of the TC path on clsact kernels ("xf").
     public static let tcHandle: UInt32 = 0x7866
     public static let tcPriority: UInt32 = 0x7866

@@ -158,6 +158,29 @@ public final class TCAttachment: @unchecked Sendable {
         return (created, notes)
     }
 
+    /// Removes a clsact filter named `programName` that a crashed run left
+    /// in xigmp's slot (`handle`, `priority`) on `interface`'s `hook`: on a
+    /// kernel without tcx nothing else does, and a filter attached on
+    /// demand (the TC forwarding path) would otherwise keep forwarding
+    /// with nobody to update it. A filter of another name is left alone.
+    /// Returns whether one was removed.
+    @discardableResult
+    public static func removeLeftover(programName: String, interface: NetworkInterface, hook: Hook,
+                                      handle: UInt32, priority: UInt32) throws(DatapathError) -> Bool {
+        let ifindex = Int32(bitPattern: interface.index)
+        let egress = hook == .egress
+        guard cxigmp_tc_has_clsact(ifindex) == 1 else { return false }
+        var slot = cxigmp_tc_hook_state()
+        let rc = cxigmp_tc_scan(ifindex, egress, handle, priority, &slot)
+        guard rc == 0 else { throw tcError("reading the filters of \(interface.name)", rc, interface, hook.rawValue, priority) }
+        guard slot.found, slot.prog_id != 0, (try? BPFProgramInfo(id: slot.prog_id))?.name == programName else { return false }
+        let gone = cxigmp_tc_detach(ifindex, egress, handle, priority)
+        guard gone == 0 || gone == -ENOENT else {
+            throw tcError("removing the \(programName) filter left on \(interface.name)", gone, interface, hook.rawValue, priority)
+        }
+        return gone == 0
+    }
+
     /// Removes our filter if it is still ours, then the qdisc if we added
     /// it and no filter is left on either hook.
     private func detachClsact() throws(DatapathError) {

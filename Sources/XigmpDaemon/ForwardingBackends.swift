@@ -51,6 +51,11 @@ final class DatapathForwardingBackend: ForwardingBackend {
             forwarder = MulticastForwarder(classifier: try Classifier())
         }
         try forwarder.enable(ingress: interface, unmatched: unmatched == .drop ? .drop : .pass)
+        // The TC path attaches on demand; a filter a crashed run left (a
+        // clsact one outlives it) would forward for nobody meanwhile.
+        if try MulticastForwarder.removeLeftoverTC(ingress: interface) {
+            logger.notice("forwarding: removed the TC forwarding filter an earlier run left on \(interface.name)")
+        }
         ingresses[interface.index] = Ingress(interface: interface, forwarder: forwarder, xdpMode: mode)
     }
 
