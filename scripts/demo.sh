@@ -17,6 +17,10 @@
 # as an RFC 4605 proxy (xigmp the inside's querier, one member upstream) that
 # forwards an upstream source's multicast data to the containers that joined,
 # on two inside interfaces (dockerbr with c1 and c2, the veth vc3 to c3).
+# Act 3 runs xigmp with `inside: "br-*"` before any such bridge exists; a
+# docker-like network (bridge + container) is created, deleted while the
+# container is a member, and re-created: the stream follows, with the
+# interface-up -> first query and report -> first datagram figures.
 # Tears everything down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,13 +29,13 @@ REPORTER=${REPORTER:-$(dirname "$XIGMP")/membership-reporter}
 [ "$(id -u)" == 0 ] || { echo "demo: needs root (namespaces, XDP): sudo make demo" >&2; exit 1; }
 for b in "$XIGMP" "$REPORTER"; do [ -x "$b" ] || { echo "demo: $b missing: run make demo" >&2; exit 1; }; done
 
-UP=xgdemo-up-$$ PX=xgdemo-px-$$ C1=xgdemo-c1-$$ C2=xgdemo-c2-$$ C3=xgdemo-c3-$$
+UP=xgdemo-up-$$ PX=xgdemo-px-$$ C1=xgdemo-c1-$$ C2=xgdemo-c2-$$ C3=xgdemo-c3-$$ C4=xgdemo-c4-$$
 TMP=$(mktemp -d)
 PIDS=()
 cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
-	for ns in $UP $PX $C1 $C2 $C3; do ip netns del "$ns" 2>/dev/null || true; done
+	for ns in $UP $PX $C1 $C2 $C3 $C4; do ip netns del "$ns" 2>/dev/null || true; done
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -223,4 +227,73 @@ tail -2 "$TMP/edge.log"
 ip -n "$PX" -d link show | grep -q prog/xdp && { echo "demo: XDP left attached" >&2; exit 1; }
 ip netns exec "$PX" ip mroute show 2>/dev/null | grep -q . && { echo "demo: multicast routes left behind" >&2; exit 1; }
 tc -n "$PX" filter show dev out0 ingress 2>/dev/null | grep -q xigmp && { echo "demo: a TC filter left behind" >&2; exit 1; }
+
+# ---- act 3: a docker-like network created after xigmp starts, deleted, re-created ----
+step "act 3: docker-style networks come and go (inside: \"br-*\"); xigmp runs first and waits"
+ip netns add "$C4"; ip -n "$C4" link set lo up
+ip netns exec "$C4" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv4.conf.all.force_igmp_version=3
+cat >"$TMP/docker.yaml" <<YAML
+interfaces: {outside: out0, inside: "br-*"}
+modes: {queryNotify: true}
+membership: track
+querier:
+  inside: {queryInterval: 10s, queryResponseInterval: 1s, startupQueryInterval: 1s, lastMemberQueryInterval: 300ms}
+forwarding: {mode: xdp}
+control: {socket: $TMP/docker.sock}
+YAML
+cat "$TMP/docker.yaml"
+"$XIGMP" --netns "$PX" run --config "$TMP/docker.yaml" >"$TMP/docker.log" 2>&1 &
+DOCK=$!
+PIDS+=($DOCK)
+for _ in $(seq 50); do [ -S "$TMP/docker.sock" ] && break; sleep 0.1; done
+[ -S "$TMP/docker.sock" ] || { echo "demo: the daemon did not start:"; cat "$TMP/docker.log"; exit 1; }
+"$XIGMP" --netns "$PX" status --socket "$TMP/docker.sock" | grep -E 'daemon|waiting|inside' | sed 's/^/   /'
+# A source upstream, 1000 packets/s to 239.7.7.7, for the whole act.
+ip netns exec "$UP" /usr/bin/python3 $TOOL send 239.7.7.7 40000 10.10.0.1 >/dev/null 2>&1 &
+PIDS+=($!)
+network() { # network: `docker network create` + a container on it, as docker does it
+	ip -n "$C4" link del eth0 2>/dev/null || true
+	ip -n "$PX" link add vc4 type veth peer name eth0 netns "$C4"
+	ip -n "$C4" addr add 10.40.0.14/24 dev eth0; ip -n "$C4" link set eth0 up
+	ip netns exec "$C4" /usr/bin/python3 tests/integration/igmp_sniff.py eth0 6 >"$TMP/c4.igmp" &
+	ip netns exec "$C4" /usr/bin/python3 $TOOL sniff eth0 6 >"$TMP/c4.data" &
+	sleep 0.5
+	T_UP=$(date +%s.%N)
+	ip -n "$PX" link add br-c4 type bridge mcast_snooping 0
+	ip -n "$PX" addr add 10.40.0.1/24 dev br-c4
+	ip -n "$PX" link set vc4 master br-c4 up
+	ip -n "$PX" link set br-c4 up
+	ip -n "$C4" addr add 239.7.7.7/32 dev eth0 autojoin 2>/dev/null || true
+	sleep 5.6
+}
+figures() { # what c4 saw: interface up -> first startup query; its report -> first datagram
+	/usr/bin/python3 - "$TMP/c4.igmp" "$TMP/c4.data" "$T_UP" <<'PY'
+import json, sys
+igmp = [json.loads(l) for l in open(sys.argv[1]) if '"t"' in l]
+data = json.loads(open(sys.argv[2]).read().splitlines()[-1]).get("10.10.0.1>239.7.7.7")
+up = float(sys.argv[3])
+q = next((d["t"] for d in igmp if d["type"] == 0x11 and d["src"] == "10.40.0.1"), None)
+r = next((d["t"] for d in igmp if d["type"] == 0x22 and "239.7.7.7" in d["groups"]), None)
+print(f"   bridge up -> first startup query from xigmp: {'%.1f ms' % ((q - up) * 1000) if q else 'none'}")
+print(f"   c4's report -> first 239.7.7.7 datagram forwarded to it: {'%.1f ms' % ((data['first_t'] - r) * 1000) if data and r else 'none'}"
+      f" ({data['count'] if data else 0} datagrams in 5 s)")
+sys.exit(0 if q and data and data["count"] > 1000 else 1)
+PY
+}
+step "docker network create: br-c4 with container c4 (10.40.0.14), which joins 239.7.7.7"
+network
+figures || { echo "demo: c4 did not get its group on the new bridge" >&2; exit 1; }
+"$XIGMP" --netns "$PX" routes --socket "$TMP/docker.sock" | sed 's/^/   /'
+step "docker network rm: br-c4 deleted while c4 is a member; the upstream hears the leave at once"
+ip -n "$PX" link del br-c4
+sleep 0.5
+"$XIGMP" --netns "$PX" status --socket "$TMP/docker.sock" | grep -E 'waiting|inside' | sed 's/^/   /'
+echo "upstream querier's table for 239.7.7.7:"; bridge -n "$UP" mdb show | grep 239.7.7.7 | sed 's/^/   /' || echo "   (gone)"
+step "re-created (a new ifindex): startup queries, c4 re-joins, the stream resumes"
+network
+figures || { echo "demo: c4 did not get its group on the re-created bridge" >&2; exit 1; }
+grep -E 'port closed|br-c4: xdp|waiting for' "$TMP/docker.log" | sed 's/^.*\] /   log: /'
+kill -TERM "$DOCK"; wait "$DOCK" || true
+ip -n "$PX" -d link show | grep -q prog/xdp && { echo "demo: XDP left attached" >&2; exit 1; }
+
 echo "demo: done (nothing left attached; namespaces removed on exit)"

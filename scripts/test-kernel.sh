@@ -38,18 +38,26 @@ fi
 NO_COLOR=1 .build/debug/xigmpPackageTests.xctest --testing-library swift-testing \
 	--filter 'KernelRoutingTests|EgressFilterTests' 2>&1 | tee "$logs/unit.log"
 unit_rc=${PIPESTATUS[0]}
-# End to end: forwarding.mode kernel, and the tc path on clsact.
-{
-	# Emulation is slow: the waits and windows stretch (TIME_SCALE).
-	out=$(FWD_MODES="tc kernel" FWD_SECTIONS="two-insides bridge" TIME_SCALE=4 XIGMP=$XIGMP \
-		bash tests/integration/test_forwarding.sh 2>&1); rc=$?
+# End to end: forwarding.mode kernel and the tc path on clsact; then what
+# kill -9 leaves where the kernel has no tcx (the soak's kill part only).
+# Emulation is slow: the waits and windows stretch (TIME_SCALE).
+tp=0 tf=0 ts=0 all=""
+integration() { # integration ENV... SCRIPT: run it, add its counts to the totals
+	local out rc line p f s
+	out=$(env TIME_SCALE=4 XIGMP="$XIGMP" "$@" 2>&1); rc=$?
 	echo "$out"
+	all+="$out"$'\n'
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' <<<"$out" | tail -1)
 	read -r p _ f _ s _ <<<"${line//,/}"
 	[ "$rc" == 0 ] || f=$((${f:-0} + 1))
-	grep -oE '^  SKIP: .*\[[^]]+\]$' <<<"$out" | sed -E 's/.*\[([^]]+)\]$/\1/' | sort | uniq -c |
+	tp=$((tp + ${p:-0})) tf=$((tf + ${f:-1})) ts=$((ts + ${s:-0}))
+}
+{
+	integration FWD_MODES="tc kernel" FWD_SECTIONS="two-insides bridge" bash tests/integration/test_forwarding.sh
+	integration SOAK_SECONDS=0 bash tests/integration/test_soak.sh
+	grep -oE '^  SKIP: .*\[[^]]+\]$' <<<"$all" | sed -E 's/.*\[([^]]+)\]$/\1/' | sort | uniq -c |
 		while read -r n why; do echo "integration skipped $n: $why"; done
-	echo "integration: ${p:-0} passed, ${f:-1} failed, ${s:-0} skipped"
+	echo "integration: $tp passed, $tf failed, $ts skipped"
 } 2>&1 | tee "$logs/integration.log"
 summary=$(scripts/test-summary.sh "$logs/unit.log" "$logs/integration.log")
 echo "$summary"

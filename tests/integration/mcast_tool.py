@@ -6,7 +6,8 @@
                                                IFACE (AF_PACKET, either direction), as
                                                one JSON summary: per (source, group) the
                                                count, the TTLs, whether every IP header
-                                               checksum was valid, and the source MACs
+                                               checksum was valid, the source MACs, and
+                                               when the first one arrived (first_t, epoch s)
   mcast_tool.py hold GROUP SOURCE SECONDS      an IGMPv3 source-specific join held open
 """
 import json, socket, struct, sys, time
@@ -49,7 +50,7 @@ def sniff(iface, seconds):
         if ip[9] != 17 or ip[16] >> 4 != 0xE or ip[16:19] == b"\xe0\x00\x00":
             continue
         key = socket.inet_ntoa(ip[12:16]) + ">" + socket.inet_ntoa(ip[16:20])
-        f = flows.setdefault(key, {"count": 0, "ttls": [], "checksums_ok": True, "src_macs": []})
+        f = flows.setdefault(key, {"count": 0, "ttls": [], "checksums_ok": True, "src_macs": [], "first_t": time.time()})
         f["count"] += 1
         if ip[8] not in f["ttls"]:
             f["ttls"].append(ip[8])

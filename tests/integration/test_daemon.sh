@@ -150,12 +150,12 @@ stop_daemon
 echo "== bad configs: message with file:line, exit 2, nothing attached"
 bad() { # bad NAME PATTERN YAML
 	printf '%s\n' "$3" >"$TMP/$1.yaml"
-	expect_exit "$1" 2 "$2" "$XIGMP" --netns "$P" run --config "$TMP/$1.yaml"
+	expect_exit "$1" 2 "$2" timeout 20 "$XIGMP" --netns "$P" run --config "$TMP/$1.yaml"
 	check "$1: nothing attached" bash -c "! ip -n $P -d link show | grep -q prog/xdp"
 }
 bad unknown-key "unknown-key.yaml:[0-9]+.*modes.proxyOutToInn.*did you mean" "$(printf 'interfaces: {outside: po, inside: pi}\nmodes:\n  proxyOutToInn: true')"
 bad wrong-type "wrong-type.yaml:2.*modes.proxyOutToIn" "$(printf 'interfaces: {outside: po, inside: pi}\nmodes: {proxyOutToIn: maybe}')"
-bad missing-iface "missing-iface.yaml:1.*interfaces.outside.*no interface named 'nope0'" "$(printf 'interfaces: {outside: nope0, inside: pi}\nmodes: {proxyOutToIn: true}')"
+bad missing-required "missing-required.yaml:1.*interfaces.required.*no interface named 'nope0'" "$(printf 'interfaces: {outside: nope0, inside: pi, required: [nope0]}\nmodes: {proxyOutToIn: true}')"
 bad alt-not-set "alt-not-set.yaml.*activeOutside" "$(printf 'interfaces: {outside: po, inside: pi}\nactiveOutside: alt\nmodes: {proxyOutToIn: true}')"
 bad syntax "syntax.yaml:[0-9]+" "$(printf 'interfaces: {outside: po, inside: pi\nmodes: [')"
 

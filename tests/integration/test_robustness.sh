@@ -64,7 +64,9 @@ check "the log says so at once, with the cause" grep -q 'inside pi: DOWN: the XD
 ip -n "$P" link del pi
 sleep 1.5
 check "the interface gone: the daemon lives" kill -0 "$DAEMON"
-check "status says the interface is gone" bash -c "'$XIGMP' status --socket '$SOCK' --json | grep -q 'is gone'"
+check "the log says its port closed, with the cause" grep -qE 'inside pi: port closed: pi (\(ifindex [0-9]+\) is gone|has no IPv4 address left)' "$TMP/daemon.log"
+st=$("$XIGMP" status --socket "$SOCK" --json 2>/dev/null)
+check "status says it waits for pi again" $PY -c "import json,sys; sys.exit(0 if 'pi' in json.loads(sys.argv[1])['daemon'].get('waiting', []) else 1)" "$st"
 stop_daemon
 check "the daemon exits 0 after losing its inside" test $? -eq 0
 veth_pair "$P" pi 10.2.0.1/24 "$H" hi 10.2.0.2/24
