@@ -27,8 +27,10 @@ public struct ConfigIssue: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// `FILE:LINE: KEY: message`, leaving out what is nil. A key or message
-    /// that echoes the file is cut at 400 characters: a 20 MB scalar is not
-    /// printed back.
+    /// that echoes the file is cut at 400 characters (a 20 MB scalar is not
+    /// printed back), and the line breaks and control characters it echoes
+    /// are escaped (`\n`, `\u{1B}`): an issue is one line, as
+    /// ``ConfigError`` prints it, and a value cannot drive the terminal.
     public var description: String {
         var text = fileName
         if let line {
@@ -40,7 +42,27 @@ public struct ConfigIssue: Sendable, Equatable, CustomStringConvertible {
     }
 
     static func capped(_ s: String) -> String {
-        s.count <= 400 ? s : String(s.prefix(400)) + "… (\(s.count) characters)"
+        escaped(s.count <= 400 ? s : String(s.prefix(400)) + "… (\(s.count) characters)")
+    }
+
+    /// `s` with C0 and C1 controls, DEL and the Unicode line and paragraph
+    /// separators written as Swift escapes.
+    static func escaped(_ s: String) -> String {
+        func isControl(_ c: Unicode.Scalar) -> Bool {
+            c.value < 0x20 || (0x7F...0x9F).contains(c.value) || c.value == 0x2028 || c.value == 0x2029
+        }
+        guard s.unicodeScalars.contains(where: isControl) else { return s }
+        var out = String.UnicodeScalarView()
+        for c in s.unicodeScalars {
+            switch c {
+            case "\n": out += #"\n"#.unicodeScalars
+            case "\r": out += #"\r"#.unicodeScalars
+            case "\t": out += #"\t"#.unicodeScalars
+            case _ where isControl(c): out += "\\u{\(String(c.value, radix: 16, uppercase: true))}".unicodeScalars
+            default: out.append(c)
+            }
+        }
+        return String(out)
     }
 }
 
