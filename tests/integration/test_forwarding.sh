@@ -59,6 +59,11 @@ sniffers_ready() { # every sniffer started since the last call listens (at most 
 	done
 	SNIFFERS=()
 }
+wait_for() { # wait_for EXPECTED CMD...: up to 3 s for CMD to print EXPECTED
+	local i
+	for i in $(seq 60); do [ "$("${@:2}")" = "$1" ] && return 0; sl 0.05; done
+	return 1
+}
 flow() { # flow NAME SRC GROUP FIELD: a field of one flow of a sniff, or 0
 	$PY -c "import json,sys
 lines=open('$TMP/$1.json').read().split('\n')
@@ -183,11 +188,6 @@ d=json.load(sys.stdin)
 ins=[i['interface'] for i in d['interfaces'] if i['role']=='inside' and any(g['group']=='$1' for g in i['groups'])]
 up=[g['filter_mode'] for g in d['upstream']['groups'] if g['group']=='$1']
 print(','.join(sorted(ins)) or 'none', up[0] if up else 'none')"
-}
-wait_for() { # wait_for EXPECTED CMD...: up to 3 s for CMD to print EXPECTED
-	local i
-	for i in $(seq 60); do [ "$("${@:2}")" = "$1" ] && return 0; sl 0.05; done
-	return 1
 }
 
 want two-insides && {
