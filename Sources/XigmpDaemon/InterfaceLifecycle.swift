@@ -28,8 +28,9 @@ final class InterfaceLifecycle {
     enum Change {
         /// A port opened on an interface now playing `role`.
         case added(Held)
-        /// The port of `role` closed (its interface gone or no longer matching).
-        case removed(role: InterfaceRole, name: String, why: String)
+        /// The port of `role` closed (its interface gone or no longer
+        /// matching; the lifecycle logged why).
+        case removed(role: InterfaceRole, name: String)
         /// New address, prefix or MAC on a kept interface.
         case readdressed(role: InterfaceRole, InterfaceAddressing)
         /// A kept interface renamed (same ifindex, still matching).
@@ -119,7 +120,7 @@ final class InterfaceLifecycle {
                 : "\(link?.name ?? h.name) no longer matches interfaces.\(Self.kind(of: h.role).rawValue)"
             close(h)
             logger.notice("\(h.role) \(h.name): port closed: \(why)")
-            apply(.removed(role: h.role, name: h.name, why: why))
+            apply(.removed(role: h.role, name: h.name))
         }
         held = kept
 

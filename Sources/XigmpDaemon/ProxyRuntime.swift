@@ -444,7 +444,7 @@ public final class ProxyRuntime: @unchecked Sendable {
             }
             forwardingDirty = true
             portsChanged = true
-        case .removed(let role, let name, let why):
+        case .removed(let role, let name):
             if role.isUpstream {
                 do throws(ProxyConfigurationError) { try policy.setAddressing(nil, for: role, at: t) } catch {}
                 forwarding?.removeIngress(named: name)
@@ -457,7 +457,7 @@ public final class ProxyRuntime: @unchecked Sendable {
             interfaces.roles[role] = nil
             if role == policy.activeOutside.role { incomingName = "" }
             metrics.removeRole(role)
-            health.remove(role, name: name, why: why)
+            health.remove(role)
             forwardingDirty = true
             portsChanged = true
         case .readdressed(let role, let addressing):

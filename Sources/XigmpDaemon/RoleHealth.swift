@@ -38,7 +38,7 @@ final class RoleHealth {
     }
 
     /// The interface of `role` went (logged by the lifecycle): forgotten.
-    func remove(_ role: InterfaceRole, name: String, why: String) {
+    func remove(_ role: InterfaceRole) {
         states[role] = nil
         linkDown.remove(role)
         sendFailures[role] = nil
