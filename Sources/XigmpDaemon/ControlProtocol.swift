@@ -153,24 +153,6 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
     /// Whether `activeOutside: auto` chooses the outside now (off once
     /// `xigmp outside` pinned one). Since 1.1.
     public var autoOutside: Bool?
-
-    public init(activeOutside: String, activeInterface: String, modes: [String], membership: String,
-                uptimeSeconds: UInt64, querier: QuerierHeard?, unicastFallback: String?, roles: [RoleStatus],
-                waiting: [String]? = nil, autoOutside: Bool? = nil) {
-        self.waiting = waiting
-        self.autoOutside = autoOutside
-        self.activeOutside = activeOutside
-        self.activeInterface = activeInterface
-        self.modes = modes
-        self.membership = membership
-        self.uptimeSeconds = uptimeSeconds
-        self.querier = querier
-        self.unicastFallback = unicastFallback
-        self.roles = roles
-    }
-
-    /// The roles that do not work now.
-    public var down: [RoleStatus] { roles.filter { !$0.up } }
 }
 
 /// A querier heard upstream.
@@ -178,11 +160,6 @@ public struct QuerierHeard: Codable, Sendable, Equatable {
     public var address: String
     /// `v1`, `v2` or `v3`.
     public var version: String
-
-    public init(address: String, version: String) {
-        self.address = address
-        self.version = version
-    }
 }
 
 /// One role's interface.
@@ -196,15 +173,6 @@ public struct RoleStatus: Codable, Sendable, Equatable {
     public var up: Bool
     /// Why it is down (nil when up).
     public var reason: String?
-
-    public init(role: String, interface: String, ifindex: UInt32, datapath: String, up: Bool, reason: String?) {
-        self.role = role
-        self.interface = interface
-        self.ifindex = ifindex
-        self.datapath = datapath
-        self.up = up
-        self.reason = reason
-    }
 }
 
 /// `xigmp groups`: each interface's membership table and querier, what the
@@ -217,26 +185,12 @@ public struct MembershipReply: Codable, Sendable, Equatable {
     /// Counter name → value, per interface name (limits included).
     public var counters: [String: [String: UInt64]]
 
-    public init(membership: String, interfaces: [InterfaceTable], upstream: UpstreamState, counters: [String: [String: UInt64]]) {
-        self.membership = membership
-        self.interfaces = interfaces
-        self.upstream = upstream
-        self.counters = counters
-    }
-
     public struct InterfaceTable: Codable, Sendable, Equatable {
         public var interface: String
         /// `outside`, `alt` or `inside`.
         public var role: String
         public var querier: QuerierRole
         public var groups: [Group]
-
-        public init(interface: String, role: String, querier: QuerierRole, groups: [Group]) {
-            self.interface = interface
-            self.role = role
-            self.querier = querier
-            self.groups = groups
-        }
     }
 
     /// xigmp's querier role on an interface.
@@ -245,11 +199,6 @@ public struct MembershipReply: Codable, Sendable, Equatable {
         public var role: String
         /// The other querier (non-querier only).
         public var querier: String?
-
-        public init(role: String, querier: String? = nil) {
-            self.role = role
-            self.querier = querier
-        }
     }
 
     /// One group's record (RFC 3376 §6).
@@ -263,28 +212,12 @@ public struct MembershipReply: Codable, Sendable, Equatable {
         /// Seconds left (exclude mode only), to the millisecond.
         public var groupTimerSeconds: Double?
         public var sources: [Source]
-
-        public init(group: String, filterMode: String, compatibility: String, lastReporter: String,
-                    groupTimerSeconds: Double?, sources: [Source]) {
-            self.group = group
-            self.filterMode = filterMode
-            self.compatibility = compatibility
-            self.lastReporter = lastReporter
-            self.groupTimerSeconds = groupTimerSeconds
-            self.sources = sources
-        }
     }
 
     public struct Source: Codable, Sendable, Equatable {
         public var address: String
         public var timerSeconds: Double
         public var forwarding: Bool
-
-        public init(address: String, timerSeconds: Double, forwarding: Bool) {
-            self.address = address
-            self.timerSeconds = timerSeconds
-            self.forwarding = forwarding
-        }
     }
 
     /// What the active outside reports upstream (tracking only).
@@ -293,24 +226,12 @@ public struct MembershipReply: Codable, Sendable, Equatable {
         /// `v1`, `v2` or `v3`.
         public var version: String
         public var groups: [UpstreamGroup]
-
-        public init(interface: String, version: String, groups: [UpstreamGroup]) {
-            self.interface = interface
-            self.version = version
-            self.groups = groups
-        }
     }
 
     public struct UpstreamGroup: Codable, Sendable, Equatable {
         public var group: String
         public var filterMode: String
         public var sources: [String]
-
-        public init(group: String, filterMode: String, sources: [String]) {
-            self.group = group
-            self.filterMode = filterMode
-            self.sources = sources
-        }
     }
 }
 
@@ -319,11 +240,6 @@ public struct RoutesReply: Codable, Sendable, Equatable {
     /// `xdp`, `kernel` or `off`.
     public var mode: String
     public var routes: [Route]
-
-    public init(mode: String, routes: [Route]) {
-        self.mode = mode
-        self.routes = routes
-    }
 
     public struct Route: Codable, Sendable, Equatable {
         /// A source address, or `*` for any.
@@ -346,20 +262,6 @@ public struct RoutesReply: Codable, Sendable, Equatable {
 
         enum CodingKeys: String, CodingKey {
             case source, group, incoming = "in", out, path, packets, bytes, ratePps, ageSeconds, firstPacketMs
-        }
-
-        public init(source: String, group: String, incoming: String, out: [String], path: String, packets: UInt64,
-                    bytes: UInt64, ratePps: Double, ageSeconds: Double, firstPacketMs: Double?) {
-            self.source = source
-            self.group = group
-            self.incoming = incoming
-            self.out = out
-            self.path = path
-            self.packets = packets
-            self.bytes = bytes
-            self.ratePps = ratePps
-            self.ageSeconds = ageSeconds
-            self.firstPacketMs = firstPacketMs
         }
     }
 }
