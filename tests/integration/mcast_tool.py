@@ -2,15 +2,18 @@
 
   mcast_tool.py send GROUP COUNT [SOURCE]     UDP datagrams to GROUP:5000, TTL 8,
                                                from SOURCE (an address of this host)
-  mcast_tool.py sniff IFACE SECONDS           every IPv4 UDP multicast datagram seen on
+  mcast_tool.py sniff IFACE SECONDS [STOP]    every IPv4 UDP multicast datagram seen on
                                                IFACE (AF_PACKET, either direction), as
                                                one JSON summary: per (source, group) the
                                                count, the TTLs, whether every IP header
                                                checksum was valid, the source MACs, and
-                                               when the first one arrived (first_t, epoch s)
+                                               when the first one arrived (first_t, epoch s);
+                                               with STOP (a file name) it listens at least
+                                               SECONDS and until STOP exists, plus 0.2 s
   mcast_tool.py hold GROUP SOURCE SECONDS      an IGMPv3 source-specific join held open
 """
-import json, socket, struct, sys, time
+import json
+import os, socket, struct, sys, time
 
 
 def send(group, count, source=None):
@@ -31,14 +34,26 @@ def checksum_ok(header):
     return total == 0xFFFF
 
 
-def sniff(iface, seconds):
+def sniff(iface, seconds, stop_file=None):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
     s.bind((iface, 0x0003))
     s.settimeout(0.1)
     flows = {}
     print(json.dumps({"ready": True}), flush=True)
     end = time.time() + seconds
-    while time.time() < end:
+    cap = end + 60
+    while True:
+        now = time.time()
+        if stop_file is None:
+            if now >= end:
+                break
+        elif os.path.exists(stop_file):
+            # The test says its senders are done: linger a moment for what is in flight.
+            end = max(end, os.path.getmtime(stop_file) + 0.2)
+            if now >= end:
+                break
+        elif now >= cap:
+            break
         try:
             frame = s.recv(4096)
         except socket.timeout:
@@ -52,6 +67,11 @@ def sniff(iface, seconds):
         key = socket.inet_ntoa(ip[12:16]) + ">" + socket.inet_ntoa(ip[16:20])
         f = flows.setdefault(key, {"count": 0, "ttls": [], "checksums_ok": True, "src_macs": [], "first_t": time.time()})
         f["count"] += 1
+        payload = ip[ihl + 8:ihl + 8 + 17]
+        if payload.startswith(b"xigmp-data-"):
+            seq = int(payload[11:17])
+            f.setdefault("first_seq", seq)
+            f["last_seq"] = seq
         if ip[8] not in f["ttls"]:
             f["ttls"].append(ip[8])
         f["checksums_ok"] &= checksum_ok(ip[:ihl])
@@ -73,6 +93,6 @@ if __name__ == "__main__":
     if cmd == "send":
         send(sys.argv[2], int(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else None)
     elif cmd == "sniff":
-        sniff(sys.argv[2], float(sys.argv[3]))
+        sniff(sys.argv[2], float(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else None)
     elif cmd == "hold":
         hold(sys.argv[2], sys.argv[3], sys.argv[4])

@@ -49,8 +49,13 @@ TOOL=tests/integration/mcast_tool.py
 send() { ip netns exec "$U" $PY $TOOL send "$@"; }                 # send GROUP COUNT [SOURCE]
 SNIFFERS=()
 sniff() { # sniff NS IF SECONDS NAME: in the background; sniffers_ready waits for it to listen
-	ip netns exec "$1" $PY $TOOL sniff "$2" "$(scaled "$3")" >"$TMP/$4.json" &
+	rm -f "$TMP/$4.stop"
+	ip netns exec "$1" $PY $TOOL sniff "$2" "$(scaled "$3")" "$TMP/$4.stop" >"$TMP/$4.json" &
 	SNIFFERS+=("$4")
+}
+sniff_done() { # sniff_done NAME: the senders are done; the sniffer lingers 0.2 s and writes its summary (at most 10 s)
+	touch "$TMP/$1.stop"
+	for _ in $(seq 200); do [ "$(grep -c . "$TMP/$1.json" 2>/dev/null)" -ge 2 ] && return 0; sleep 0.05; done
 }
 sniffers_ready() { # every sniffer started since the last call listens (at most 10 s)
 	local n
@@ -64,7 +69,8 @@ wait_for() { # wait_for EXPECTED CMD...: up to 3 s for CMD to print EXPECTED
 	for i in $(seq 60); do [ "$("${@:2}")" = "$1" ] && return 0; sl 0.05; done
 	return 1
 }
-flow() { # flow NAME SRC GROUP FIELD: a field of one flow of a sniff, or 0
+flow() { # flow NAME SRC GROUP FIELD: a field of one flow of a sniff, or 0 (its window ends now, never before the senders)
+	sniff_done "$1"
 	$PY -c "import json,sys
 lines=open('$TMP/$1.json').read().split('\n')
 d=json.loads([l for l in lines if l.strip()][-1])
