@@ -46,6 +46,11 @@ struct GroupEntry: Sendable {
     var sourceQueriesInWindow: Int = 0
     /// The host whose report last touched the group.
     var lastReporter: IPv4Address = .any
+    /// The reporting hosts, tracked explicitly (``HostRecord``), in arrival order.
+    var hosts: [HostRecord] = []
+    /// Until when a host went untracked (``MembershipLimits/maxHostsPerGroup``):
+    /// fast leave is off for the group until then (0: never).
+    var untrackedUntil: UInt64 = 0
     /// Forwarding state before the first change of the current operation.
     var before: GroupFilterState?
 

@@ -119,6 +119,17 @@ public enum MembershipCounter: String, Sendable, Hashable, CaseIterable, CustomS
     /// A new group refused: its reporter holds ``MembershipLimits/maxGroupsPerHost``.
     case droppedHostGroupLimit = "dropped_host_group_limit"
 
+    // Host tracking and fast leave.
+    /// A host's report applied but the host not tracked: the group tracks
+    /// ``MembershipLimits/maxHostsPerGroup`` hosts (fast leave off for the group a while).
+    case untrackedHostLimit = "untracked_host_limit"
+    /// A leave whose source MAC is not the MAC of the host record it names: the
+    /// record is kept (fast leave does not act on it; the RFC's queries do).
+    case leaveMACMismatch = "leave_mac_mismatch"
+    /// Fast leave cut a group or some of its sources at once (no tracked host
+    /// asks for them any more).
+    case fastLeave = "fast_leave"
+
     // Compatibility (RFC 3376 §7.3.2).
     /// A v2 leave or TO_IN ignored: an IGMPv1 host is present.
     case ignoredLeaveV1Host = "ignored_leave_v1_host"

@@ -29,6 +29,17 @@ public struct MembershipConfiguration: Sendable, Hashable {
     public var adoptQuerierParameters: Bool
     /// Caps against abuse, each counted when it bites.
     public var limits: MembershipLimits
+    /// Fast leave: when the last tracked host of a group (or of a source) leaves,
+    /// its state goes at once, with no last-member queries; while other tracked
+    /// hosts still ask for it, a leave changes nothing. Off by default (RFC 3376
+    /// sends last-member queries). Applies to IGMPv3 groups, and to groups in
+    /// IGMPv2 compatibility mode only with ``fastLeaveOlderHosts``.
+    public var fastLeave: Bool
+    /// Fast leave also for groups in IGMPv2 compatibility mode. Only safe where
+    /// hosts do not hear each other's reports (v2 hosts suppress their report
+    /// when they hear another's, RFC 2236 §3, so tracking misses them): a
+    /// snooping bridge whose querier is this router, or a point-to-point link.
+    public var fastLeaveOlderHosts: Bool
 
     /// Creates a configuration; every default is RFC 3376 §8's.
     public init(robustness: Int = 2, queryInterval: Duration = .seconds(125),
@@ -36,7 +47,8 @@ public struct MembershipConfiguration: Sendable, Hashable {
                 lastMemberQueryInterval: Duration = .seconds(1), lastMemberQueryCount: Int? = nil,
                 startupQueryInterval: Duration? = nil, startupQueryCount: Int? = nil,
                 queryVersion: IGMPVersion = .v3, passive: Bool = false,
-                adoptQuerierParameters: Bool = true, limits: MembershipLimits = MembershipLimits()) {
+                adoptQuerierParameters: Bool = true, limits: MembershipLimits = MembershipLimits(),
+                fastLeave: Bool = false, fastLeaveOlderHosts: Bool = false) {
         self.robustness = robustness
         self.queryInterval = queryInterval
         self.queryResponseInterval = queryResponseInterval
@@ -48,6 +60,8 @@ public struct MembershipConfiguration: Sendable, Hashable {
         self.passive = passive
         self.adoptQuerierParameters = adoptQuerierParameters
         self.limits = limits
+        self.fastLeave = fastLeave
+        self.fastLeaveOlderHosts = fastLeaveOlderHosts
     }
 
     /// Group Membership Interval = RV × QI + QRI (§8.4); also the Older Host
@@ -125,15 +139,20 @@ public struct MembershipLimits: Sendable, Hashable {
     /// Group-and-source-specific query actions one group may start per Query
     /// Interval; more are not sent (and their source timers not lowered).
     public var maxSuccessiveSourceQueries: Int
+    /// Hosts one group tracks explicitly; a further host's report is applied but
+    /// the host is not tracked, and fast leave is off for that group for a Group
+    /// Membership Interval (a leave then gets the RFC's last-member queries).
+    public var maxHostsPerGroup: Int
 
     /// Creates limits.
     public init(maxGroups: Int = 4096, maxGroupsPerHost: Int = 512, maxSourcesPerRecord: Int = 64,
-                maxSourcesPerGroup: Int = 256, maxSuccessiveSourceQueries: Int = 16) {
+                maxSourcesPerGroup: Int = 256, maxSuccessiveSourceQueries: Int = 16, maxHostsPerGroup: Int = 256) {
         self.maxGroups = maxGroups
         self.maxGroupsPerHost = maxGroupsPerHost
         self.maxSourcesPerRecord = maxSourcesPerRecord
         self.maxSourcesPerGroup = maxSourcesPerGroup
         self.maxSuccessiveSourceQueries = maxSuccessiveSourceQueries
+        self.maxHostsPerGroup = maxHostsPerGroup
     }
 
     /// Sources one group-and-source-specific query can carry in a 1500-byte frame:
@@ -145,7 +164,7 @@ public struct MembershipLimits: Sendable, Hashable {
             throw .invalid("at most \(Self.sourcesPerQueryFrame) sources per group: one Q(G,S) must fit a frame")
         }
         guard maxGroups >= 1, maxGroupsPerHost >= 1, maxSourcesPerRecord >= 1,
-              maxSourcesPerGroup >= 1, maxSuccessiveSourceQueries >= 1 else {
+              maxSourcesPerGroup >= 1, maxSuccessiveSourceQueries >= 1, maxHostsPerGroup >= 1 else {
             throw .invalid("every limit must be at least 1")
         }
     }

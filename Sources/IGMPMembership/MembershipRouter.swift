@@ -21,6 +21,11 @@ public struct MembershipRouter: Sendable {
         self.querier = try Querier(configuration: configuration, address: address, startingAt: now)
         self.table = try MembershipTable(configuration: configuration)
         table.setQuerier(querier.isQuerier)
+        // Fast leave trusts the tracked hosts once every host had a chance to
+        // report: the startup query's response interval (a passive router
+        // waits for another querier's round, a whole membership interval).
+        let settle = configuration.passive ? configuration.groupMembershipInterval : configuration.queryResponseInterval
+        table.armFastLeave(at: MembershipTime(nanoseconds: saturatingSum(now.nanoseconds, settle.clampedNanoseconds)))
     }
 
     /// The earlier of the querier's and the table's deadlines.
@@ -42,8 +47,9 @@ public struct MembershipRouter: Sendable {
     /// Handles one IGMP message read in place, received on the interface from IP
     /// `source` to IP `destination`. Own messages must be filtered out before
     /// (by MAC and IP, as `ProxyPolicy` does).
-    public mutating func handle(_ message: IGMPMessageView, from source: IPv4Address, to destination: IPv4Address,
-                                at now: MembershipTime, _ emit: (MembershipAction) -> Void) {
+    public mutating func handle(_ message: IGMPMessageView, from source: IPv4Address, mac: MACAddress? = nil,
+                                to destination: IPv4Address, at now: MembershipTime,
+                                _ emit: (MembershipAction) -> Void) {
         tick(at: now, emit)
         if message.type == .query {
             guard let version = message.queryVersion else { return }
@@ -52,19 +58,25 @@ public struct MembershipRouter: Sendable {
             sync()
             guard destination.isMulticast else { return }
         }
-        table.handle(message, from: source, at: now, emit)
+        table.handle(message, from: source, mac: mac, at: now, emit)
     }
 
     /// Handles an owned message (tests and tools; allocates).
-    public mutating func handle(_ message: IGMPMessage, from source: IPv4Address, to destination: IPv4Address,
-                                at now: MembershipTime, _ emit: (MembershipAction) -> Void) {
+    public mutating func handle(_ message: IGMPMessage, from source: IPv4Address, mac: MACAddress? = nil,
+                                to destination: IPv4Address, at now: MembershipTime,
+                                _ emit: (MembershipAction) -> Void) {
         tick(at: now, emit)
         if case .query(let query) = message {
             querier.receiveQuery(query, from: source, to: destination, at: now, emit)
             sync()
             guard destination.isMulticast else { return }
         }
-        table.handle(message, from: source, at: now, emit)
+        table.handle(message, from: source, mac: mac, at: now, emit)
+    }
+
+    /// Whether fast leave may act on groups in IGMPv2 compatibility mode here.
+    public mutating func setFastLeaveOlderHosts(_ allowed: Bool) {
+        table.setFastLeaveOlderHosts(allowed)
     }
 
     /// Restarts the querier from `address` at `now`, as a router that just

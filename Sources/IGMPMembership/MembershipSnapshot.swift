@@ -24,16 +24,48 @@ public struct GroupSnapshot: Sendable, Hashable, Codable {
     public var compatibilityMode: String
     /// The host whose report last touched the group.
     public var lastReporter: IPv4Address
+    /// The tracked reporting hosts, ascending by address.
+    public var hosts: [HostSnapshot]
+    /// True while a host of the group is not tracked (``MembershipLimits/maxHostsPerGroup``):
+    /// fast leave is off for it.
+    public var hostsUntracked: Bool
 
     /// Creates a group snapshot.
     public init(group: IPv4Address, filterMode: FilterMode, groupTimerSeconds: Double?,
-                sources: [SourceSnapshot], compatibilityMode: String, lastReporter: IPv4Address) {
+                sources: [SourceSnapshot], compatibilityMode: String, lastReporter: IPv4Address,
+                hosts: [HostSnapshot] = [], hostsUntracked: Bool = false) {
         self.group = group
         self.filterMode = filterMode
         self.groupTimerSeconds = groupTimerSeconds
         self.sources = sources
         self.compatibilityMode = compatibilityMode
         self.lastReporter = lastReporter
+        self.hosts = hosts
+        self.hostsUntracked = hostsUntracked
+    }
+}
+
+/// One tracked host of a ``GroupSnapshot``: what it asks for itself.
+public struct HostSnapshot: Sendable, Hashable, Codable {
+    /// The host's IP address (hosts behind one address are one host).
+    public var address: IPv4Address
+    /// The source MAC of its last accepted report, `aa:bb:cc:dd:ee:ff`; nil on L3 links.
+    public var mac: String?
+    /// The host's own filter mode.
+    public var filterMode: FilterMode
+    /// The sources it includes (INCLUDE) or excludes (EXCLUDE), ascending.
+    public var sources: [IPv4Address]
+    /// Seconds until its record expires unless it reports again.
+    public var timerSeconds: Double
+
+    /// Creates a host snapshot.
+    public init(address: IPv4Address, mac: String?, filterMode: FilterMode, sources: [IPv4Address],
+                timerSeconds: Double) {
+        self.address = address
+        self.mac = mac
+        self.filterMode = filterMode
+        self.sources = sources
+        self.timerSeconds = timerSeconds
     }
 }
 
@@ -69,7 +101,12 @@ extension MembershipTable {
                     SourceSnapshot(address: $0.address, timerSeconds: seconds($0.expires), forwarding: $0.expires > time)
                 },
                 compatibilityMode: entry.compatibility(at: time).description,
-                lastReporter: entry.lastReporter)
+                lastReporter: entry.lastReporter,
+                hosts: entry.hosts.filter { $0.expires > time }.sorted { $0.address < $1.address }.map {
+                    HostSnapshot(address: $0.address, mac: $0.mac?.description, filterMode: $0.mode,
+                                 sources: $0.sources, timerSeconds: seconds($0.expires))
+                },
+                hostsUntracked: entry.untrackedUntil > time)
         }
         return MembershipSnapshot(groups: groups)
     }

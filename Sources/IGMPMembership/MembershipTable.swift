@@ -29,6 +29,9 @@ public struct MembershipTable: Sendable {
     var hostGroups: [IPv4Address: Int] = [:]
     /// A lower bound of the earliest timer (UInt64.max: none).
     var deadlineBound: UInt64 = .max
+    /// Fast leave acts only from this time on (nanoseconds): before it, hosts
+    /// that joined before this table existed may not have reported yet.
+    var fastLeaveFrom: UInt64 = 0
 
     /// Creates an empty table; throws when ``MembershipConfiguration/validate()`` does.
     /// `isQuerier` starts true unless the configuration is passive (§6.6.2: a router
@@ -71,6 +74,23 @@ public struct MembershipTable: Sendable {
     /// The number of groups with state.
     public var groupCount: Int { groups.count }
 
+    /// Hosts tracked over every group (a host in two groups counts twice).
+    public var trackedHostCount: Int { groups.values.reduce(0) { $0 + $1.hosts.count } }
+
+    /// Fast leave acts from `time` on: a host that joined before this router
+    /// started reports only when queried, so until the first query round is
+    /// answered the tracked hosts may not be all the hosts.
+    public mutating func armFastLeave(at time: MembershipTime) {
+        fastLeaveFrom = time.nanoseconds
+    }
+
+    /// Whether fast leave may act on groups in IGMPv2 compatibility mode (hosts
+    /// here do not hear each other's reports); see
+    /// ``MembershipConfiguration/fastLeaveOlderHosts``.
+    public mutating func setFastLeaveOlderHosts(_ allowed: Bool) {
+        configuration.fastLeaveOlderHosts = allowed
+    }
+
     /// The groups with an entry, unordered.
     public var groupAddresses: [IPv4Address] { Array(groups.keys) }
 
@@ -97,10 +117,14 @@ public struct MembershipTable: Sendable {
     /// v3 group record; records of unknown type are skipped, §4.2.12), or a query
     /// heard from another router (only multicast ones: the caller filters unicast
     /// queries, §9.1). `source` is the IP source of the message.
-    public mutating func handle(_ message: IGMPMessageView, from source: IPv4Address, at now: MembershipTime,
-                                _ emit: (MembershipAction) -> Void) {
+    /// `mac` is the frame's source MAC (nil on L3 links): the tracked host's
+    /// record keeps it, and a leave naming a host of another MAC does not
+    /// remove that host's record.
+    public mutating func handle(_ message: IGMPMessageView, from source: IPv4Address, mac: MACAddress? = nil,
+                                at now: MembershipTime, _ emit: (MembershipAction) -> Void) {
         tick(at: now, emit)
         let time = now.nanoseconds
+        let host = Reporter(address: source, mac: mac)
         switch message.type {
         case .query:
             let tenths: UInt32
@@ -112,25 +136,26 @@ public struct MembershipTable: Sendable {
             lowerTimers(group: message.group, sources: message.sources, sFlag: message.sFlag,
                         maxResponseTenths: tenths, now: time, emit)
         case .v1Report:
-            olderReport(.v1, group: message.group, from: source, now: time, emit)
+            olderReport(.v1, group: message.group, from: host, now: time, emit)
         case .v2Report:
-            olderReport(.v2, group: message.group, from: source, now: time, emit)
+            olderReport(.v2, group: message.group, from: host, now: time, emit)
         case .v2Leave:
-            process(.toInclude, group: message.group, sources: EmptyCollection(), from: source, now: time, emit)
+            process(.toInclude, group: message.group, sources: EmptyCollection(), from: host, now: time, emit)
         case .v3Report:
             for record in message.records {
                 guard let type = record.type else { continue }
-                process(type, group: record.group, sources: record.sources, from: source, now: time, emit)
+                process(type, group: record.group, sources: record.sources, from: host, now: time, emit)
             }
         }
     }
 
     /// Applies an owned message (tests and tools; allocates). Same rules as the
     /// in-place entry point.
-    public mutating func handle(_ message: IGMPMessage, from source: IPv4Address, at now: MembershipTime,
-                                _ emit: (MembershipAction) -> Void) {
+    public mutating func handle(_ message: IGMPMessage, from source: IPv4Address, mac: MACAddress? = nil,
+                                at now: MembershipTime, _ emit: (MembershipAction) -> Void) {
         tick(at: now, emit)
         let time = now.nanoseconds
+        let source = Reporter(address: source, mac: mac)
         switch message {
         case .query(let query):
             lowerTimers(group: query.group, sources: query.sources, sFlag: query.sFlag,
@@ -152,10 +177,11 @@ public struct MembershipTable: Sendable {
     /// group's compatibility mode (§7.3.2) and the limits.
     public mutating func receiveRecord<Sources: RandomAccessCollection<IPv4Address>>(
         _ type: GroupRecordType, group: IPv4Address, sources: Sources, from host: IPv4Address,
-        at now: MembershipTime, _ emit: (MembershipAction) -> Void
+        mac: MACAddress? = nil, at now: MembershipTime, _ emit: (MembershipAction) -> Void
     ) {
         tick(at: now, emit)
-        process(type, group: group, sources: sources, from: host, now: now.nanoseconds, emit)
+        process(type, group: group, sources: sources, from: Reporter(address: host, mac: mac),
+                now: now.nanoseconds, emit)
     }
 
     /// A query heard from another router (§6.6.1): with S clear, Q(G) lowers the
@@ -195,12 +221,30 @@ public struct MembershipTable: Sendable {
 
     // MARK: Internals
 
+    /// The reporting host of a message: its IP source and frame source MAC.
+    struct Reporter {
+        var address: IPv4Address
+        var mac: MACAddress?
+    }
+
+    /// Whether a leave on `entry` may take effect at once: fast leave is on and
+    /// armed, every host of the group is tracked, and the group is in IGMPv3
+    /// mode (or IGMPv2 with ``MembershipConfiguration/fastLeaveOlderHosts``).
+    func fastLeaveApplies(to entry: GroupEntry, at now: UInt64) -> Bool {
+        guard configuration.fastLeave, now >= fastLeaveFrom, entry.untrackedUntil <= now else { return false }
+        switch entry.compatibility(at: now) {
+        case .v3: return true
+        case .v2: return configuration.fastLeaveOlderHosts
+        case .v1: return false
+        }
+    }
+
     func context(_ group: IPv4Address, _ now: UInt64) -> GroupContext {
         GroupContext(group: group, now: now, timing: timing, isQuerier: isQuerier)
     }
 
     /// A v1 or v2 report: IS_EX({}) plus the older-version-host-present timer (§7.3.2).
-    mutating func olderReport(_ version: IGMPVersion, group: IPv4Address, from host: IPv4Address,
+    mutating func olderReport(_ version: IGMPVersion, group: IPv4Address, from host: Reporter,
                               now: UInt64, _ emit: (MembershipAction) -> Void) {
         process(.isExclude, group: group, sources: EmptyCollection(), from: host, now: now, emit)
         let expires = saturatingSum(now, timing.groupMembershipInterval)  // §8.13 = GMI
@@ -209,7 +253,7 @@ public struct MembershipTable: Sendable {
 
     /// One record, with the checks, the compatibility translation and the caps.
     mutating func process<Sources: RandomAccessCollection<IPv4Address>>(
-        _ type: GroupRecordType, group: IPv4Address, sources: Sources, from host: IPv4Address,
+        _ type: GroupRecordType, group: IPv4Address, sources: Sources, from host: Reporter,
         now: UInt64, _ emit: (MembershipAction) -> Void
     ) {
         guard group.isMulticast else { return emit(.count(.droppedInvalidGroup)) }
@@ -232,9 +276,10 @@ public struct MembershipTable: Sendable {
     }
 
     mutating func apply<Sources: RandomAccessCollection<IPv4Address>>(
-        _ type: GroupRecordType, group: IPv4Address, sources: Sources, from host: IPv4Address,
+        _ type: GroupRecordType, group: IPv4Address, sources: Sources, from reporter: Reporter,
         now: UInt64, _ emit: (MembershipAction) -> Void
     ) {
+        let host = reporter.address
         let limits = timing.limits
         if let owner = groups[group]?.lastReporter {
             // Ownership for the per-host cap follows the last reporter, unless that
@@ -259,8 +304,24 @@ public struct MembershipTable: Sendable {
             entry.lastReporter = host
             groups[group] = entry
         }
-        let groupContext = context(group, now)
+        var groupContext = context(group, now)
+        var fastLeave = false
+        if let index = groups.index(forKey: group) {
+            switch groups.values[index].track(type, sources, host: host, mac: reporter.mac, now: now,
+                                              gmi: saturatingSum(now, timing.groupMembershipInterval),
+                                              limit: limits.maxHostsPerGroup) {
+            case .tracked:
+                fastLeave = (type == .toInclude || type == .blockOldSources)
+                    && fastLeaveApplies(to: groups.values[index], at: now)
+            case .macMismatch: emit(.count(.leaveMACMismatch))
+            case .overLimit: emit(.count(.untrackedHostLimit))
+            }
+        }
+        // Fast leave: the RFC's row without its last-member queries (as a
+        // non-querier applies it), then the state the tracked hosts ask for.
+        if fastLeave { groupContext.isQuerier = false }
         groups[group]?.apply(type, sources, groupContext, emit)
+        if fastLeave { _ = groups[group]?.fastLeave(now: now, emit) }
         var empty = false
         if let index = groups.index(forKey: group) {
             Self.reportChange(of: group, &groups.values[index], emit)

@@ -7,6 +7,13 @@ import IGMPWire
 /// upstream report of a group only when the union of the downstreams'
 /// states of that group changes (no churn for groups others still hold).
 extension ProxyPolicy {
+    /// Whether fast leave may act on IGMPv2 groups of the downstream in `role`:
+    /// its hosts do not hear each other's reports (the daemon knows the link:
+    /// a snooping bridge, a point-to-point link; or the operator says so).
+    public mutating func setFastLeaveOlderHosts(_ allowed: Bool, on role: InterfaceRole) {
+        routers[role]?.setFastLeaveOlderHosts(allowed)
+    }
+
     /// Takes in a downstream at the first free slot and returns its role.
     /// Its querier starts at `now` (startup queries due at once: call
     /// ``tick(at:_:)``), with the router configuration of

@@ -115,7 +115,7 @@ extension ProxyPolicy {
                              at now: ProxyTime, _ emit: (ProxyAction) -> Void) {
         guard var router = routers[role] else { return }
         routers[role] = nil
-        router.handle(message, from: metadata.source, to: metadata.destination,
+        router.handle(message, from: metadata.source, mac: metadata.sourceMAC, to: metadata.destination,
                       at: MembershipTime(nanoseconds: now.nanoseconds)) { routerAction($0, on: role, at: now, emit) }
         routers[role] = router
     }
@@ -279,6 +279,9 @@ extension ProxyPolicy {
 
     /// Groups in the table of `role` (0 without a router).
     public func groupCount(on role: InterfaceRole) -> Int { routers[role]?.table.groupCount ?? 0 }
+
+    /// Hosts tracked over the groups of `role`'s table (0 without a router).
+    public func trackedHostCount(on role: InterfaceRole) -> Int { routers[role]?.table.trackedHostCount ?? 0 }
 }
 
 extension ProxyPolicy {

@@ -73,6 +73,11 @@ public struct LinkState: Sendable, Hashable, CustomStringConvertible {
     public var mac: MACAddress?
     /// ARPHRD_* hardware type (1 Ethernet, 772 loopback, 65534 none/tun).
     public var hardwareType: UInt16
+    /// For a bridge, IFLA_BR_MCAST_SNOOPING: whether it snoops IGMP (and so
+    /// forwards reports only to router ports); nil for other kinds. As the
+    /// bridge was when last reported: changing the option alone sends no
+    /// RTM_NEWLINK.
+    public var bridgeSnooping: Bool?
     /// IPv4 addresses in the order the kernel reported them (primary first
     /// for a dump).
     public var addresses: [LinkAddress]
@@ -81,7 +86,7 @@ public struct LinkState: Sendable, Hashable, CustomStringConvertible {
     public init(index: UInt32, name: String, up: Bool = false, lowerUp: Bool = false,
                 operState: OperState = .unknown, mtu: UInt32 = 1500, master: UInt32? = nil,
                 kind: String? = nil, mac: MACAddress? = nil, hardwareType: UInt16 = 1,
-                addresses: [LinkAddress] = []) {
+                bridgeSnooping: Bool? = nil, addresses: [LinkAddress] = []) {
         self.index = index
         self.name = name
         self.up = up
@@ -92,6 +97,7 @@ public struct LinkState: Sendable, Hashable, CustomStringConvertible {
         self.kind = kind
         self.mac = mac
         self.hardwareType = hardwareType
+        self.bridgeSnooping = bridgeSnooping
         self.addresses = addresses
     }
 
@@ -101,6 +107,7 @@ public struct LinkState: Sendable, Hashable, CustomStringConvertible {
         index == other.index && name == other.name && up == other.up && lowerUp == other.lowerUp
             && operState == other.operState && mtu == other.mtu && master == other.master
             && kind == other.kind && mac == other.mac && hardwareType == other.hardwareType
+            && bridgeSnooping == other.bridgeSnooping
     }
 
     /// `3 va veth UP,LOWER_UP mtu 1500 master 5 10.0.0.1/24`, for logs.

@@ -163,7 +163,7 @@ enum RtnlParser {
         if header.type == UInt16(CXIGMP_RTM_DELLINK) { return .delLink(index: index32) }
 
         var name: String?, mtu: UInt32?, master: UInt32?, operState = OperState.unknown
-        var kind: String?, mac: MACAddress?, wireless = false, bad = false
+        var kind: String?, mac: MACAddress?, wireless = false, bad = false, snooping: Bool?
         let ok = b.attributes(in: (body + fixed)..<end) { type, payload in
             switch Int(type) {
             case Int(CXIGMP_IFLA_IFNAME):
@@ -182,6 +182,18 @@ enum RtnlParser {
                 wireless = true
             case Int(CXIGMP_IFLA_LINKINFO):
                 let nested = b.attributes(in: payload) { innerType, innerPayload in
+                    if innerType == UInt16(CXIGMP_IFLA_INFO_DATA) {
+                        // The kind comes first (the kernel writes IFLA_INFO_KIND
+                        // before IFLA_INFO_DATA); only a bridge's is read.
+                        guard kind == "bridge" else { return }
+                        let data = b.attributes(in: innerPayload) { dataType, dataPayload in
+                            guard dataType == UInt16(CXIGMP_IFLA_BR_MCAST_SNOOPING), dataPayload.count >= 1,
+                                  let v = b.u8(dataPayload.lowerBound) else { return }
+                            snooping = v != 0
+                        }
+                        if !data { bad = true }
+                        return
+                    }
                     guard innerType == UInt16(CXIGMP_IFLA_INFO_KIND) else { return }
                     guard let raw = b.bytes(innerPayload) else { bad = true; return }
                     let text = raw.prefix { $0 != 0 }
@@ -200,7 +212,8 @@ enum RtnlParser {
         return .newLink(LinkState(
             index: index32, name: name,
             up: flags & UInt32(CXIGMP_IFF_UP) != 0, lowerUp: flags & UInt32(CXIGMP_IFF_LOWER_UP) != 0,
-            operState: operState, mtu: mtu, master: master, kind: kind, mac: mac, hardwareType: hwType))
+            operState: operState, mtu: mtu, master: master, kind: kind, mac: mac, hardwareType: hwType,
+            bridgeSnooping: snooping))
     }
 
     static func address(_ b: NetlinkBytes, _ header: NetlinkHeader, _ body: Int, _ end: Int) -> RtnlPayload {

@@ -137,9 +137,11 @@ struct ConfigParser {
         let limitSettings = mappingSetting("limits", in: &section) { $0.readLimits($1) }.or((MembershipLimits(), nil))
         let limits = limitSettings?.0
         let querierEntry = take("querier", from: &section)
-        let queriers: [DaemonConfig.QuerierInterface: MembershipConfiguration]?? = querierEntry.map { entry in
+        let querierSettings: ([DaemonConfig.QuerierInterface: MembershipConfiguration],
+                               [DaemonConfig.QuerierInterface: DaemonConfig.IsolatedHosts])?? = querierEntry.map { entry in
             limits.map { readQueriers(entry, limits: $0) } ?? nil
-        } ?? .some([:])
+        } ?? .some(([:], [:]))
+        let queriers: [DaemonConfig.QuerierInterface: MembershipConfiguration]?? = querierSettings.map { $0.map(\.0) }
         let upstream = mappingSetting("upstream", in: &section) { $0.readUpstream($1) }.or(UpstreamConfiguration())
         let egress = mappingSetting("egressFilter", in: &section) { $0.readEgressFilter($1) }
         let forwarding = mappingSetting("forwarding", in: &section) { $0.readForwarding($1) }.or(DaemonConfig.Forwarding())
@@ -180,6 +182,7 @@ struct ConfigParser {
                                   upstream: upstream, limits: limits, reportRateLimit: limitSettings?.1,
                                   egressAllow: egressAllow, forwarding: forwarding, routes: routes)
         config.failbackHoldDown = failbackHoldDown
+        config.isolatedHosts = (querierSettings ?? nil)?.1 ?? [:]
         return config
     }
 

@@ -26,7 +26,8 @@ extension DaemonConfig {
         lines.append("membership: \(membership.rawValue)")
         lines += ["limits:", "  maxGroups: \(limits.maxGroups)", "  maxGroupsPerHost: \(limits.maxGroupsPerHost)",
                   "  maxSourcesPerRecord: \(limits.maxSourcesPerRecord)", "  maxSourcesPerGroup: \(limits.maxSourcesPerGroup)",
-                  "  maxSuccessiveSourceQueries: \(limits.maxSuccessiveSourceQueries)"]
+                  "  maxSuccessiveSourceQueries: \(limits.maxSuccessiveSourceQueries)",
+                  "  maxHostsPerGroup: \(limits.maxHostsPerGroup)"]
         if let rate = reportRateLimit {
             lines += ["  reportsPerSecondPerHost: \(rate.perSecond)", "  reportBurst: \(rate.burst)"]
         }
@@ -43,7 +44,9 @@ extension DaemonConfig {
                 if let n = q.lastMemberQueryCount { lines.append("    lastMemberQueryCount: \(n)") }
                 if let d = q.startupQueryInterval { lines.append("    startupQueryInterval: \(Self.render(d))") }
                 if let n = q.startupQueryCount { lines.append("    startupQueryCount: \(n)") }
-                lines += ["    passive: \(q.passive)", "    adoptQuerierParameters: \(q.adoptQuerierParameters)"]
+                lines += ["    passive: \(q.passive)", "    adoptQuerierParameters: \(q.adoptQuerierParameters)",
+                          "    fastLeave: \(q.fastLeave)"]
+                if let isolated = isolatedHosts[role] { lines.append("    isolatedHosts: \(isolated.rawValue)") }
             }
         }
         lines += ["upstream:", "  robustness: \(upstream.robustness)",

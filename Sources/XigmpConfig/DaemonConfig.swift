@@ -51,6 +51,10 @@ public struct DaemonConfig: Sendable, Equatable {
     /// xigmp's own queriers by interface (YAML `querier`); under `track` the
     /// inside always has one, with RFC 3376 defaults unless given.
     public var queriers: [QuerierInterface: MembershipConfiguration]
+    /// Whether hosts on a querier's interfaces hear each other's reports
+    /// (YAML `querier.<role>.isolatedHosts`), which decides fast leave for
+    /// IGMPv2 groups; absent: ``IsolatedHosts/auto``.
+    public var isolatedHosts: [QuerierInterface: IsolatedHosts] = [:]
     /// The upstream host side under `track` (YAML `upstream`).
     public var upstream: UpstreamConfiguration
     /// Caps against abuse (YAML `limits`), applied to every querier's table.

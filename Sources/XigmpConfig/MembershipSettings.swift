@@ -30,6 +30,21 @@ extension DaemonConfig {
         }
     }
 
+    /// Whether the hosts of an interface hear each other's reports (YAML
+    /// `querier.<role>.isolatedHosts`). IGMPv2 hosts suppress their report when
+    /// they hear another's (RFC 2236 §3), so explicit tracking sees all of them
+    /// only where they cannot: fast leave acts on IGMPv2 groups only there.
+    public enum IsolatedHosts: String, Sendable, Hashable, CaseIterable {
+        /// Decided per interface when it is taken in: a Linux bridge with IGMP
+        /// snooping on (reports go only to router ports) or a point-to-point
+        /// link (ppp, tun) is isolated; anything else is not.
+        case auto
+        /// The operator says the hosts cannot hear each other.
+        case yes
+        /// They can (a plain segment, a hub, a non-snooping switch).
+        case no
+    }
+
     /// An IPv4 prefix (YAML `egressFilter.allow` items, `239.1.0.0/16`).
     public typealias Prefix = IPv4Prefix
 }
@@ -37,21 +52,28 @@ extension DaemonConfig {
 extension ConfigParser {
     /// `querier:`: a mapping of interface role to querier settings.
     mutating func readQueriers(_ entry: Entry, limits: MembershipLimits)
-        -> [DaemonConfig.QuerierInterface: MembershipConfiguration]? {
+        -> ([DaemonConfig.QuerierInterface: MembershipConfiguration], [DaemonConfig.QuerierInterface: DaemonConfig.IsolatedHosts])? {
         guard let mapping = mapping(entry, holding: "querier settings by interface (inside, outside, alt)") else { return nil }
         var section = section(mapping, path: "querier", line: entry.line)
         var result: [DaemonConfig.QuerierInterface: MembershipConfiguration] = [:]
+        var isolated: [DaemonConfig.QuerierInterface: DaemonConfig.IsolatedHosts] = [:]
         var valid = true
         for role in DaemonConfig.QuerierInterface.allCases {
             guard let item = take(role.rawValue, from: &section) else { continue }
-            if let router = readQuerier(item, limits: limits) { result[role] = router } else { valid = false }
+            if let (router, hosts) = readQuerier(item, limits: limits) {
+                result[role] = router
+                if hosts != .auto { isolated[role] = hosts }
+            } else {
+                valid = false
+            }
         }
         finish(section)
-        return valid ? result : nil
+        return valid ? (result, isolated) : nil
     }
 
     /// One interface's querier settings; every key optional (RFC 3376 §8 defaults).
-    mutating func readQuerier(_ entry: Entry, limits: MembershipLimits) -> MembershipConfiguration? {
+    mutating func readQuerier(_ entry: Entry, limits: MembershipLimits)
+        -> (MembershipConfiguration, DaemonConfig.IsolatedHosts)? {
         guard let mapping = mapping(entry, holding: "querier settings (version, robustness, queryInterval, …)") else { return nil }
         var section = section(mapping, path: entry.keyPath, line: entry.line)
         var c = MembershipConfiguration(limits: limits)
@@ -81,6 +103,10 @@ extension ConfigParser {
         }
         check(setting("passive", in: &section) { $0.flag($1) }) { c.passive = $0 }
         check(setting("adoptQuerierParameters", in: &section) { $0.flag($1) }) { c.adoptQuerierParameters = $0 }
+        check(setting("fastLeave", in: &section) { $0.flag($1) }) { c.fastLeave = $0 }
+        var isolated = DaemonConfig.IsolatedHosts.auto
+        check(setting("isolatedHosts", in: &section) { $0.choice($1, DaemonConfig.IsolatedHosts.self) }) { isolated = $0 }
+        c.fastLeaveOlderHosts = isolated == .yes
         finish(section)
         guard valid else { return nil }
         do throws(MembershipConfigurationError) {
@@ -89,7 +115,7 @@ extension ConfigParser {
             self.error(entry.line, entry.keyPath, "\(error.description)")
             return nil
         }
-        return c
+        return (c, isolated)
     }
 
     /// `limits:`: the table caps and the XDP per-host report rate.
@@ -110,6 +136,7 @@ extension ConfigParser {
         read("maxSourcesPerRecord", 1...366) { l.maxSourcesPerRecord = $0 }
         read("maxSourcesPerGroup", 1...MembershipLimits.sourcesPerQueryFrame) { l.maxSourcesPerGroup = $0 }
         read("maxSuccessiveSourceQueries", 1...1000) { l.maxSuccessiveSourceQueries = $0 }
+        read("maxHostsPerGroup", 1...100_000) { l.maxHostsPerGroup = $0 }
         var perSecond: Int?
         var burst: Int?
         read("reportsPerSecondPerHost", 1...10_000_000) { perSecond = $0 }

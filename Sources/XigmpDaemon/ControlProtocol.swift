@@ -20,7 +20,7 @@ public struct ProtocolVersion: Codable, Sendable, Equatable, CustomStringConvert
     public var minor: Int
 
     /// The version this build speaks.
-    public static let current = ProtocolVersion(major: 1, minor: 1)
+    public static let current = ProtocolVersion(major: 1, minor: 2)
 
     public init(major: Int, minor: Int) {
         self.major = major
@@ -212,6 +212,23 @@ public struct MembershipReply: Codable, Sendable, Equatable {
         /// Seconds left (exclude mode only), to the millisecond.
         public var groupTimerSeconds: Double?
         public var sources: [Source]
+        /// The tracked reporting hosts (protocol 1.2).
+        public var hosts: [Host]?
+        /// True while a host of the group went untracked (limits.maxHostsPerGroup):
+        /// fast leave is off for the group (protocol 1.2).
+        public var hostsUntracked: Bool?
+    }
+
+    /// One tracked host: what it asks for itself.
+    public struct Host: Codable, Sendable, Equatable {
+        public var address: String
+        /// `aa:bb:cc:dd:ee:ff`; absent on L3 links.
+        public var mac: String?
+        /// `include` or `exclude`.
+        public var filterMode: String
+        public var sources: [String]
+        /// Seconds until the record expires unless the host reports again.
+        public var timerSeconds: Double
     }
 
     public struct Source: Codable, Sendable, Equatable {

@@ -16,6 +16,7 @@ final class ProxyMetrics: @unchecked Sendable {
         var router: [MembershipCounter: Counter] = [:]
         var host: [HostCounter: Counter] = [:]
         var groups: Gauge?
+        var hosts: Gauge?
         var transmitErrors: Counter?
         var up: Gauge?
         var decodeErrors: Counter?
@@ -88,6 +89,8 @@ final class ProxyMetrics: @unchecked Sendable {
         }
         r.groups = registry.makeGauge(descriptor: Self.d("groups", "count", "Groups in the interface's membership table"),
                                       labels: labels)
+        r.hosts = registry.makeGauge(descriptor: Self.d("tracked_hosts", "count", "Reporting hosts tracked over the interface's groups (a host in two groups counts twice)"),
+                                     labels: labels)
         r.up = registry.makeGauge(descriptor: Self.d("role", "up", "1 while the role's interface, its link, its program and its sends work; 0 from the moment one fails (see the log and `xigmp status`)"),
                                   labels: labels)
         r.up?.set(1.0)
@@ -113,7 +116,7 @@ final class ProxyMetrics: @unchecked Sendable {
         for c in r.host.values { registry.unregisterCounter(c) }
         for g in r.port.values { registry.unregisterGauge(g) }
         for g in r.kernel.values { registry.unregisterGauge(g) }
-        for g in [r.groups, r.up].compactMap({ $0 }) { registry.unregisterGauge(g) }
+        for g in [r.groups, r.hosts, r.up].compactMap({ $0 }) { registry.unregisterGauge(g) }
         for c in [r.transmitErrors, r.decodeErrors].compactMap({ $0 }) { registry.unregisterCounter(c) }
         routerTotals[role] = nil
         hostTotals[role] = nil
@@ -136,7 +139,10 @@ final class ProxyMetrics: @unchecked Sendable {
         roles[role]?.host[c]?.increment()
         hostTotals[role, default: [:]][c, default: 0] += 1
     }
-    func update(groups: Int, on role: InterfaceRole) { roles[role]?.groups?.set(Double(groups)) }
+    func update(groups: Int, hosts: Int, on role: InterfaceRole) {
+        roles[role]?.groups?.set(Double(groups))
+        roles[role]?.hosts?.set(Double(hosts))
+    }
 
     /// Kernel-side counts read each second (XDP token bucket, egress filter),
     /// by name: `xigmp_kernel_<name>{role,ifname}`. Loop thread only.

@@ -62,6 +62,8 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// `failbackHoldDown` after it returns; off once `xigmp outside` pins a
     /// choice (until SIGHUP).
     private var autoOutside: Bool
+    /// `querier.inside.isolatedHosts`: decides IGMPv2 fast leave per inside.
+    private let isolatedHosts: DaemonConfig.IsolatedHosts
     private let failbackHoldDownNs: UInt64
     /// When the primary came back (auto, while on alt).
     private var primaryBackSince: UInt64?
@@ -120,6 +122,7 @@ public final class ProxyRuntime: @unchecked Sendable {
             }
         }
         autoOutside = c.activeOutside == .auto
+        isolatedHosts = c.isolatedHosts[.inside] ?? .auto
         failbackHoldDownNs = UInt64(c.failbackHoldDown.components.seconds) &* 1_000_000_000
             &+ UInt64(c.failbackHoldDown.components.attoseconds / 1_000_000_000)
         let proxyConfig = ProxyConfiguration(modes: c.modes, outside: nil, alt: nil, inside: nil,
@@ -240,7 +243,7 @@ public final class ProxyRuntime: @unchecked Sendable {
                 lastHousekeeping = now
                 policy.expireQueriers(at: ProxyTime(nanoseconds: now)) { execute($0, now: now) }
                 for (role, port) in ports { metrics.update(port: role, port.statistics) }
-                for role in policy.routerRoles { metrics.update(groups: policy.groupCount(on: role), on: role) }
+                for role in policy.routerRoles { metrics.update(groups: policy.groupCount(on: role), hosts: policy.trackedHostCount(on: role), on: role) }
                 readKernelCounters()
                 health.check(ports)
             }
@@ -430,6 +433,11 @@ public final class ProxyRuntime: @unchecked Sendable {
                 return
             }
             ports.append((h.role, h.port))
+            if !h.role.isUpstream {
+                let isolated = HostIsolation.isolated(h.link, setting: isolatedHosts)
+                policy.setFastLeaveOlderHosts(isolated.answer, on: h.role)
+                logger.debug("\(h.role) \(h.name): hosts \(isolated.answer ? "cannot" : "may") hear each other's reports (\(isolated.why))")
+            }
             interfaces.roles[h.role] = (h.name, h.link.index, h.datapath)
             metrics.addRole(h.role, name: h.name, datapath: h.datapath)
             health.add(h.role)
@@ -632,7 +640,10 @@ public final class ProxyRuntime: @unchecked Sendable {
                     group: g.group.description, filterMode: g.filterMode.rawValue, compatibility: g.compatibilityMode,
                     lastReporter: g.lastReporter.description, groupTimerSeconds: g.groupTimerSeconds.map(ms),
                     sources: g.sources.map { .init(address: $0.address.description, timerSeconds: ms($0.timerSeconds),
-                                                   forwarding: $0.forwarding) })
+                                                   forwarding: $0.forwarding) },
+                    hosts: g.hosts.map { .init(address: $0.address.description, mac: $0.mac, filterMode: $0.filterMode.rawValue,
+                                               sources: $0.sources.map(\.description), timerSeconds: ms($0.timerSeconds)) },
+                    hostsUntracked: g.hostsUntracked)
             }
             return .init(interface: interfaces.roles[m.role]?.name ?? "\(m.role)", role: "\(m.role)",
                          querier: querier, groups: groups)

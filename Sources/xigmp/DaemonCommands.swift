@@ -62,12 +62,23 @@ struct Groups: ParsableCommand {
             if let other = iface.querier.querier { role += " (querier \(other))" }
             out += "\n\(iface.role) \(iface.interface): \(role)\n"
             if iface.groups.isEmpty { out += "  no groups\n"; continue }
-            out += "  " + pad("GROUP", 16) + pad("MODE", 9) + pad("TIMER", 10) + pad("COMPAT", 8) + pad("LAST REPORTER", 16) + "SOURCES\n"
+            out += "  " + pad("GROUP", 16) + pad("MODE", 9) + pad("TIMER", 10) + pad("COMPAT", 8) + pad("HOSTS", 7)
+                + pad("LAST REPORTER", 16) + "SOURCES\n"
             for g in iface.groups {
                 let timer = g.groupTimerSeconds.map { String(format: "%.1fs", $0) } ?? "-"
                 let sources = g.sources.map { "\($0.address)(\(String(format: "%.1fs", $0.timerSeconds)))" }
+                let hosts = g.hosts ?? []
+                let count = "\(hosts.count)" + (g.hostsUntracked == true ? "+" : "")
                 out += "  " + pad(g.group, 16) + pad(g.filterMode, 9) + pad(timer, 10) + pad(g.compatibility, 8)
-                    + pad(g.lastReporter, 16) + (sources.isEmpty ? "-" : sources.joined(separator: " ")) + "\n"
+                    + pad(count, 7) + pad(g.lastReporter, 16) + (sources.isEmpty ? "-" : sources.joined(separator: " ")) + "\n"
+                for h in hosts {
+                    let wants = h.filterMode.uppercased() + "(" + h.sources.joined(separator: ",") + ")"
+                    out += "    host " + pad(h.address, 16) + pad(h.mac ?? "-", 18) + pad(wants, 12)
+                        + String(format: "%.1fs", h.timerSeconds) + "\n"
+                }
+                if g.hostsUntracked == true {
+                    out += "    (more hosts than limits.maxHostsPerGroup: fast leave is off for this group)\n"
+                }
             }
         }
         if reply.membership == "track" {

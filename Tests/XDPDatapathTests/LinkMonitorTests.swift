@@ -504,6 +504,22 @@ struct LinkMonitorTests {
             }
         }
 
+        @Test("a bridge's IGMP snooping setting is read as the bridge appears")
+        func bridgeSnooping() throws {
+            // (Changing it later sends no RTM_NEWLINK on 6.x kernels: the
+            // setting is what the bridge had when it was taken in.)
+            try NetnsFixture.withTopology { net in
+                let a = try net.addNamespace()
+                let m = try LinkMonitor.opened(in: a)
+                try net.ip(a, "link", "add", "br0", "type", "bridge", "mcast_snooping", "1")
+                try net.ip(a, "link", "add", "br1", "type", "bridge", "mcast_snooping", "0")
+                let created = m.collect { events in ["br0", "br1"].allSatisfy { n in events.contains { $0.added?.name == n } } }
+                #expect(created.compactMap(\.added).first { $0.name == "br0" }?.bridgeSnooping == true)
+                #expect(created.compactMap(\.added).first { $0.name == "br1" }?.bridgeSnooping == false)
+                #expect(m.link(named: "lo")?.bridgeSnooping == nil)
+            }
+        }
+
         @Test("RTM_NEWLINK that changes no field of LinkState is not reported")
         func noOpSuppressed() throws {
             try NetnsFixture.withTopology { net in

@@ -57,6 +57,7 @@ import XigmpConfig
           maxSourcesPerRecord: 8
           maxSourcesPerGroup: 16
           maxSuccessiveSourceQueries: 4
+          maxHostsPerGroup: 20
           reportsPerSecondPerHost: 500
           reportBurst: 50
         querier:
@@ -71,6 +72,8 @@ import XigmpConfig
             startupQueryCount: 4
             passive: true
             adoptQuerierParameters: false
+            fastLeave: true
+            isolatedHosts: yes
         upstream:
           robustness: 3
           unsolicitedReportInterval: 2s
@@ -87,7 +90,7 @@ import XigmpConfig
     @Test func everyKeyIsRead() throws {
         let loaded = try #require(parsed(Self.everyKey))
         let limits = MembershipLimits(maxGroups: 100, maxGroupsPerHost: 10, maxSourcesPerRecord: 8,
-                                      maxSourcesPerGroup: 16, maxSuccessiveSourceQueries: 4)
+                                      maxSourcesPerGroup: 16, maxSuccessiveSourceQueries: 4, maxHostsPerGroup: 20)
         var expected = DaemonConfig(
             interfaces: .init(outside: "enp1s0", alt: "gre0", insides: ["dockerbr"], exclude: ["veth*"], required: ["enp1s0"]),
             activeOutside: .alt, datapath: .kernel, xdpMode: .native,
@@ -102,7 +105,7 @@ import XigmpConfig
                 robustness: 3, queryInterval: .seconds(60), queryResponseInterval: .seconds(5),
                 lastMemberQueryInterval: .milliseconds(500), lastMemberQueryCount: 1,
                 startupQueryInterval: .seconds(10), startupQueryCount: 4, queryVersion: .v2, passive: true,
-                adoptQuerierParameters: false, limits: limits)],
+                adoptQuerierParameters: false, limits: limits, fastLeave: true, fastLeaveOlderHosts: true)],
             upstream: UpstreamConfiguration(robustness: 3, unsolicitedReportInterval: .seconds(2)),
             limits: limits, reportRateLimit: DaemonConfig.ReportRateLimit(perSecond: 500, burst: 50),
             egressAllow: [DaemonConfig.Prefix("239.1.0.0/16")!, DaemonConfig.Prefix("232.1.1.1")!],
@@ -111,6 +114,7 @@ import XigmpConfig
                                               incoming: "eth9", outgoing: ["dockerbr", "gre0"]),
                      DaemonConfig.StaticRoute(group: IPv4Address(239, 3, 3, 3), outgoing: ["dockerbr"])])
         expected.failbackHoldDown = .seconds(30)
+        expected.isolatedHosts = [.inside: .yes]
         #expect(loaded.config == expected)
         #expect(loaded.warnings.isEmpty)
         #expect(loaded.config.modes.enabledNames == DaemonConfig.Modes.names)
@@ -217,6 +221,7 @@ import XigmpConfig
               maxSourcesPerRecord: 64
               maxSourcesPerGroup: 256
               maxSuccessiveSourceQueries: 16
+              maxHostsPerGroup: 256
             upstream:
               robustness: 2
               unsolicitedReportInterval: 1s

@@ -1,7 +1,9 @@
 """Multicast data for the forwarding tests.
 
-  mcast_tool.py send GROUP COUNT [SOURCE]     UDP datagrams to GROUP:5000, TTL 8,
-                                               from SOURCE (an address of this host)
+  mcast_tool.py send GROUP COUNT [SOURCE|-] [INTERVAL]
+                                               UDP datagrams to GROUP:5000, TTL 8,
+                                               from SOURCE (an address of this host),
+                                               INTERVAL s apart (default 0.002)
   mcast_tool.py sniff IFACE SECONDS [STOP]    every IPv4 UDP multicast datagram seen on
                                                IFACE (AF_PACKET, either direction), as
                                                one JSON summary: per (source, group) the
@@ -16,7 +18,7 @@ import json
 import os, socket, struct, sys, time
 
 
-def send(group, count, source=None):
+def send(group, count, source=None, interval=0.002):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 8)
     if source:
@@ -24,7 +26,7 @@ def send(group, count, source=None):
         s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(source))
     for i in range(count):
         s.sendto(b"xigmp-data-%06d" % i + bytes(50), (group, 5000))
-        time.sleep(0.002)
+        time.sleep(interval)
 
 
 def checksum_ok(header):
@@ -91,7 +93,8 @@ def hold(group, source, seconds):
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "send":
-        send(sys.argv[2], int(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else None)
+        send(sys.argv[2], int(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] != "-" else None,
+             float(sys.argv[5]) if len(sys.argv) > 5 else 0.002)
     elif cmd == "sniff":
         sniff(sys.argv[2], float(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else None)
     elif cmd == "hold":

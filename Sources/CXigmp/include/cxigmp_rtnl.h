@@ -63,6 +63,8 @@ enum {
 	CXIGMP_IFLA_OPERSTATE = 16,
 	CXIGMP_IFLA_LINKINFO = 18,
 	CXIGMP_IFLA_INFO_KIND = 1,	/* nested in IFLA_LINKINFO */
+	CXIGMP_IFLA_INFO_DATA = 2,	/* nested in IFLA_LINKINFO, per kind */
+	CXIGMP_IFLA_BR_MCAST_SNOOPING = 23,	/* u8, in a bridge's IFLA_INFO_DATA */
 
 	CXIGMP_IFA_ADDRESS = 1,		/* the peer on point-to-point links */
 	CXIGMP_IFA_LOCAL = 2,		/* the interface's own address */
