@@ -24,6 +24,12 @@ public struct HostMembership: Sendable {
     /// Unsolicited Report Interval (§8.11: 1 s for IGMPv3; RFC 2236 §8.10: 10 s for
     /// v2, but one interval for both keeps leave latency low and is what Linux uses).
     public let unsolicitedReportInterval: Duration
+    /// State changes within this window of the first are sent as one report
+    /// (zero: each at once, as RFC 3376 §5.1 says). Bounds the reports a zap
+    /// storm sends upstream, at the cost of up to this much join/leave latency.
+    public let mergeWindow: Duration
+    /// When the changes held by ``mergeWindow`` are sent (UInt64.max: none held).
+    var mergeAt: UInt64 = .max
     /// Groups with a state or with pending retransmissions.
     var groups: [IPv4Address: HostGroup] = [:]
     /// When the next state-change retransmission is due (UInt64.max: none).
@@ -39,9 +45,11 @@ public struct HostMembership: Sendable {
     var random: SplitMix
 
     /// Creates an empty host state. `seed` drives the random delays.
-    public init(robustness: Int = 2, unsolicitedReportInterval: Duration = .seconds(1), seed: UInt64 = 1) {
+    public init(robustness: Int = 2, unsolicitedReportInterval: Duration = .seconds(1),
+                mergeWindow: Duration = .zero, seed: UInt64 = 1) {
         self.robustness = max(1, robustness)
         self.unsolicitedReportInterval = unsolicitedReportInterval
+        self.mergeWindow = mergeWindow
         self.random = SplitMix(state: seed)
     }
 
@@ -62,7 +70,7 @@ public struct HostMembership: Sendable {
 
     /// When ``tick(at:_:)`` must next be called; nil when nothing is pending.
     public var nextDeadline: MembershipTime? {
-        let next = min(retransmitAt, generalResponseAt, responseBound)
+        let next = min(retransmitAt, generalResponseAt, responseBound, mergeAt)
         return next == .max ? nil : MembershipTime(nanoseconds: next)
     }
 
@@ -104,6 +112,12 @@ public struct HostMembership: Sendable {
             for source in block { entry.block[source] = count; entry.allow[source] = nil }
         }
         groups[group] = entry
+        if mergeWindow > .zero {
+            // Held until the window of the first held change ends, then sent
+            // with every other change made meanwhile (one report).
+            if mergeAt == .max { mergeAt = saturatingSum(now.nanoseconds, mergeWindow.clampedNanoseconds) }
+            return
+        }
         sendPendingChanges(only: group, version: version, emit)
         if retransmitAt == .max && hasPendingChanges {
             retransmitAt = saturatingSum(now.nanoseconds, randomDelay(upTo: unsolicitedReportInterval.clampedNanoseconds))
@@ -211,6 +225,13 @@ public struct HostMembership: Sendable {
             }
             for group in due.sorted() { answerGroupQuery(group, version: version, emit) }
             responseBound = next
+        }
+        if mergeAt <= time {
+            mergeAt = .max
+            sendPendingChanges(only: nil, version: version, emit)
+            if retransmitAt == .max && hasPendingChanges {
+                retransmitAt = saturatingSum(time, randomDelay(upTo: unsolicitedReportInterval.clampedNanoseconds))
+            }
         }
         if retransmitAt <= time {
             retransmitAt = .max

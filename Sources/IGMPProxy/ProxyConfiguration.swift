@@ -214,11 +214,15 @@ public struct UpstreamConfiguration: Sendable, Hashable {
     public var robustness: Int
     /// Retransmissions are spread at random over this interval.
     public var unsolicitedReportInterval: Duration
+    /// State changes within this window are sent as one report (zero: each
+    /// at once, RFC 3376 §5.1); see ``HostMembership/mergeWindow``.
+    public var mergeWindow: Duration
 
     /// Creates one; defaults are RFC 3376's.
-    public init(robustness: Int = 2, unsolicitedReportInterval: Duration = .seconds(1)) {
+    public init(robustness: Int = 2, unsolicitedReportInterval: Duration = .seconds(1), mergeWindow: Duration = .zero) {
         self.robustness = robustness
         self.unsolicitedReportInterval = unsolicitedReportInterval
+        self.mergeWindow = mergeWindow
     }
 }
 

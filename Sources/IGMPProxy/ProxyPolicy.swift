@@ -55,9 +55,11 @@ public struct ProxyPolicy: Sendable {
         self.configuration = configuration
         let upstream = configuration.upstream
         hostPrimary = HostMembership(robustness: upstream.robustness,
-                                     unsolicitedReportInterval: upstream.unsolicitedReportInterval, seed: seed)
+                                     unsolicitedReportInterval: upstream.unsolicitedReportInterval,
+                                     mergeWindow: upstream.mergeWindow, seed: seed)
         hostAlt = HostMembership(robustness: upstream.robustness,
-                                 unsolicitedReportInterval: upstream.unsolicitedReportInterval, seed: seed &+ 1)
+                                 unsolicitedReportInterval: upstream.unsolicitedReportInterval,
+                                 mergeWindow: upstream.mergeWindow, seed: seed &+ 1)
         for (role, router) in configuration.effectiveRouters {
             guard let address = configuration.addressing(for: role)?.address else { continue }
             do throws(MembershipConfigurationError) {

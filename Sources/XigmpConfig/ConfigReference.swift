@@ -82,6 +82,7 @@ extension DaemonConfig {
         row("upstream", "mapping", "see below", "The host side that reports the inside's groups upstream under `membership: track`."),
         row("upstream.robustness", "1…7", "2", "Transmissions of each state-change report (RFC 3376 §5.1)."),
         row("upstream.unsolicitedReportInterval", "duration", "`1s`", "Retransmissions are spread at random over this interval (§8.11)."),
+        row("upstream.mergeWindow", "duration, at most `1s`", "`0s`", "State changes within this window of the first are sent upstream as one report instead of one each (RFC 3376 §5.1 sends each at once). Bounds the reports a zap storm sends, at the cost of up to this much join and leave latency upstream; the inside's forwarding is not delayed."),
         row("limits", "mapping", "see below", "Caps against IGMP floods (RFC 3376 §9), each counted when it bites (`xigmp groups`, metrics `xigmp_membership_total`)."),
         row("limits.maxGroups", "1…1000000", "4096", "Groups one interface's table holds; reports that would add more are dropped."),
         row("limits.maxGroupsPerHost", "1…1000000", "512", "Groups one reporting host may hold."),

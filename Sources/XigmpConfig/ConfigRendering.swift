@@ -50,7 +50,8 @@ extension DaemonConfig {
             }
         }
         lines += ["upstream:", "  robustness: \(upstream.robustness)",
-                  "  unsolicitedReportInterval: \(Self.render(upstream.unsolicitedReportInterval))"]
+                  "  unsolicitedReportInterval: \(Self.render(upstream.unsolicitedReportInterval))",
+                  "  mergeWindow: \(Self.render(upstream.mergeWindow))"]
         if let egressAllow {
             lines += ["egressFilter:", "  allow: [\(egressAllow.map(\.description).joined(separator: ", "))]"]
         }

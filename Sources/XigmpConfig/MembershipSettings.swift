@@ -154,13 +154,23 @@ extension ConfigParser {
 
     /// `upstream:`.
     mutating func readUpstream(_ entry: Entry) -> UpstreamConfiguration? {
-        guard let mapping = mapping(entry, holding: "upstream host-side settings (robustness, unsolicitedReportInterval)") else { return nil }
+        guard let mapping = mapping(entry, holding: "upstream host-side settings (robustness, unsolicitedReportInterval, mergeWindow)") else { return nil }
         var section = section(mapping, path: "upstream", line: entry.line)
         var u = UpstreamConfiguration()
         var valid = true
         switch setting("robustness", in: &section, { $0.integer($1, in: 1...7, "transmissions of each state change, 1…7 (default 2)") }) {
         case .absent: break
         case .valid(let v): u.robustness = v
+        case .invalid: valid = false
+        }
+        switch setting("mergeWindow", in: &section, { $0.duration($1) }) {
+        case .absent: break
+        case .valid(let v):
+            if v <= .seconds(1) { u.mergeWindow = v } else {
+                error(locations.line(of: "upstream.mergeWindow"), "upstream.mergeWindow",
+                      "at most 1s: every join and leave waits up to this long; e.g. 20ms")
+                valid = false
+            }
         case .invalid: valid = false
         }
         switch setting("unsolicitedReportInterval", in: &section, { $0.duration($1) }) {

@@ -62,6 +62,37 @@ struct HostMembershipTests {
         #expect(h.engine.nextDeadline == nil)
     }
 
+    @Test("mergeWindow: a zap (leave one group, join another) inside the window is one report at its end")
+    func mergeWindow() {
+        var h = Host()
+        h.engine = HostMembership(robustness: 2, unsolicitedReportInterval: .seconds(1), mergeWindow: .milliseconds(20), seed: 7)
+        h.set(group, GroupFilterState(mode: .exclude), at: 10)
+        #expect(h.sent.isEmpty)  // held for the window
+        h.run(until: 10.02)
+        #expect(h.sent.count == 1 && h.sent.first?.at == 10.02)
+        h.run(until: 19)  // its retransmission
+        h.sent = []
+        h.set(group, .none, at: 20)
+        h.set(group2, GroupFilterState(mode: .exclude), at: 20.005)
+        h.run(until: 20.019)
+        #expect(h.sent.isEmpty)
+        h.run(until: 20.02)
+        #expect(h.sent.count == 1)
+        #expect(h.records.map(\.type) == [.toInclude, .toExclude])
+        #expect(h.records.map(\.group) == [group, group2])
+        h.run(until: 30)
+        #expect(h.sent.count == 2)  // the one retransmission, merged too
+        #expect(h.engine.nextDeadline == nil)
+        // Without a window the same zap is two reports at once (RFC 3376 §5.1).
+        var plain = Host()
+        plain.set(group, GroupFilterState(mode: .exclude), at: 10)
+        plain.run(until: 19)
+        plain.sent = []
+        plain.set(group, .none, at: 20)
+        plain.set(group2, GroupFilterState(mode: .exclude), at: 20.005)
+        #expect(plain.sent.count == 2)
+    }
+
     @Test("a leave is TO_IN({}) twice, then the group is forgotten")
     func leave() {
         var h = Host()

@@ -77,6 +77,7 @@ import XigmpConfig
         upstream:
           robustness: 3
           unsolicitedReportInterval: 2s
+          mergeWindow: 20ms
         egressFilter:
           allow: [239.1.0.0/16, 232.1.1.1]
         forwarding: {mode: kernel, unmatched: drop}
@@ -106,7 +107,7 @@ import XigmpConfig
                 lastMemberQueryInterval: .milliseconds(500), lastMemberQueryCount: 1,
                 startupQueryInterval: .seconds(10), startupQueryCount: 4, queryVersion: .v2, passive: true,
                 adoptQuerierParameters: false, limits: limits, fastLeave: true, fastLeaveOlderHosts: true)],
-            upstream: UpstreamConfiguration(robustness: 3, unsolicitedReportInterval: .seconds(2)),
+            upstream: UpstreamConfiguration(robustness: 3, unsolicitedReportInterval: .seconds(2), mergeWindow: .milliseconds(20)),
             limits: limits, reportRateLimit: DaemonConfig.ReportRateLimit(perSecond: 500, burst: 50),
             egressAllow: [DaemonConfig.Prefix("239.1.0.0/16")!, DaemonConfig.Prefix("232.1.1.1")!],
             forwarding: DaemonConfig.Forwarding(mode: .kernel, unmatched: .drop),
@@ -225,6 +226,7 @@ import XigmpConfig
             upstream:
               robustness: 2
               unsolicitedReportInterval: 1s
+              mergeWindow: 0s
             forwarding:
               mode: off
               unmatched: pass
