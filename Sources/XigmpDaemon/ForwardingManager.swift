@@ -26,12 +26,32 @@ protocol ForwardingBackend: AnyObject {
     /// An interface (egress or ingress) went: nothing may point at its
     /// ifindex any more.
     func forget(_ interface: NetworkInterface)
+    /// An inside interface took its role: its classifier may write
+    /// provisional entries (issue 16) once ``provision(from:groups:)`` says
+    /// for which groups.
+    func addInside(_ port: any IGMPPort) throws(DatapathError)
+    /// That inside went: its allow rows go.
+    func removeInside(_ interface: NetworkInterface)
+    /// Fills every inside's allow table: joins there for a group under
+    /// `groups` write a provisional (`outside`, *, G) entry; nil `outside`
+    /// (none active) clears them.
+    func provision(from outside: NetworkInterface?, groups: [IPv4Prefix]) throws(DatapathError)
+    /// Deletes the provisional entries stamped before `cutoff` (their
+    /// reports are handled); counts those a real route covers per
+    /// `isRouted(outside ifindex, group)`.
+    func confirmProvisional(stampedBefore cutoff: UInt64,
+                            isRouted: (UInt32, IPv4Address) -> Bool) -> (confirmed: Int, removed: Int)
 }
 
 extension ForwardingBackend {
     func addIngress(_ port: any IGMPPort, unmatched: DaemonConfig.Forwarding.Unmatched) throws(DatapathError) {}
     func removeIngress(_ interface: NetworkInterface) {}
     func forget(_ interface: NetworkInterface) {}
+    func addInside(_ port: any IGMPPort) throws(DatapathError) {}
+    func removeInside(_ interface: NetworkInterface) {}
+    func provision(from outside: NetworkInterface?, groups: [IPv4Prefix]) throws(DatapathError) {}
+    func confirmProvisional(stampedBefore cutoff: UInt64,
+                            isRouted: (UInt32, IPv4Address) -> Bool) -> (confirmed: Int, removed: Int) { (0, 0) }
 }
 
 /// The forwarding entries xigmp installed, kept in step with the plan the
@@ -70,6 +90,13 @@ final class ForwardingManager {
     private var interfaces: [String: NetworkInterface] = [:]
     private var lastPollNs: UInt64 = 0
     private var errorsLogged = 0
+    /// Groups a join on an inside may forward provisionally (issue 16),
+    /// before the policy has seen it: the groups the policy accepts on an
+    /// inside. The configuration filters none (the classifier and the
+    /// membership table both leave out 224.0.0.0/24), so every group.
+    let provisionalGroups: [IPv4Prefix] = [.allMulticast]
+    /// The outside the allow tables point at now ("" none).
+    private var provisionedFrom: String?
 
     init(settings: DaemonConfig.Forwarding, statics: [DaemonConfig.StaticRoute], backend: ForwardingBackend?,
          logger: Logger, metrics: ProxyMetrics, knownInterfaces: [NetworkInterface] = []) {
@@ -101,6 +128,49 @@ final class ForwardingManager {
         } catch {
             failed("enabling forwarding on \(port.interface.name)", error)
         }
+    }
+
+    /// An inside interface took its role: its classifier may provision
+    /// (the rows follow with the next ``update(memberships:incoming:now:)``).
+    func addInside(_ port: any IGMPPort) {
+        interfaces[port.interface.name] = port.interface
+        do throws(DatapathError) {
+            try backend?.addInside(port)
+        } catch {
+            failed("provisional forwarding on \(port.interface.name)", error)
+        }
+        provisionedFrom = nil
+    }
+
+    /// The inside `name` went: its allow rows go.
+    func removeInside(named name: String) {
+        guard let gone = interfaces[name] else { return }
+        backend?.removeInside(gone)
+        provisionedFrom = nil
+    }
+
+    /// Points every inside's allow table at `incoming` (nil: clears them).
+    private func provision(from incoming: String?) {
+        guard let backend else { return }
+        provisionedFrom = incoming ?? ""
+        do throws(DatapathError) {
+            try backend.provision(from: try incoming.map { (n) throws(DatapathError) in try interface(n) },
+                                  groups: provisionalGroups)
+        } catch {
+            failed("provisional forwarding from \(incoming ?? "no outside")", error)
+        }
+    }
+
+    /// After a batch of reports is handled and the routes it made are
+    /// written: the provisional entries of those reports (stamped before
+    /// `cutoff`) go. One stays only while its report waits in the ring.
+    func confirmProvisional(stampedBefore cutoff: UInt64) {
+        guard let backend else { return }
+        let incoming = provisionedFrom ?? ""
+        let r = backend.confirmProvisional(stampedBefore: cutoff) { _, group in
+            installed[RouteKey(source: nil, group: group, incoming: incoming)] != nil
+        }
+        metrics.provisional(confirmed: r.confirmed, removed: r.removed)
     }
 
     /// The outside interface `name` went: forwarding from it is off (its
@@ -135,6 +205,8 @@ final class ForwardingManager {
         apply(plan.changes(to: next), now: now)
         plan = next
         noteAwaiting()
+        // Every time: an inside's egress slot may have moved under it.
+        provision(from: incoming)
     }
 
     /// Recomputes the entries of one group and applies the difference: what a
