@@ -91,10 +91,10 @@ final class ForwardingManager {
     private var lastPollNs: UInt64 = 0
     private var errorsLogged = 0
     /// Groups a join on an inside may forward provisionally (issue 16),
-    /// before the policy has seen it: the groups the policy accepts on an
-    /// inside. The configuration filters none (the classifier and the
-    /// membership table both leave out 224.0.0.0/24), so every group.
-    let provisionalGroups: [IPv4Prefix] = [.allMulticast]
+    /// before the policy has seen it: those `forwarding.groups` lets a join
+    /// forward, every group without it (the classifier and the membership
+    /// table both leave out 224.0.0.0/24).
+    var provisionalGroups: [IPv4Prefix] { settings.groups ?? [.allMulticast] }
     /// The outside the allow tables point at now ("" none).
     private var provisionedFrom: String?
 
@@ -198,6 +198,9 @@ final class ForwardingManager {
     /// Recomputes the plan and applies the difference. `incoming` nil: no
     /// active outside is there now, so nothing is forwarded.
     func update(memberships: [String: [(group: IPv4Address, state: GroupFilterState)]], incoming: String?, now: UInt64) {
+        let settings = settings
+        let memberships = settings.groups == nil ? memberships
+            : memberships.mapValues { $0.filter { settings.allows($0.group) } }
         let next = incoming.map {
             ForwardingPlan(memberships: memberships, incoming: $0,
                            statics: statics.map { ($0.source, $0.group, $0.incoming, $0.outgoing) })
@@ -214,7 +217,8 @@ final class ForwardingManager {
     /// causes (the join-to-first-packet path). `states` is each inside
     /// interface's state of `group` (absent: no members there).
     func update(group: IPv4Address, states: [String: GroupFilterState], incoming: String, now: UInt64) {
-        let memberships = states.mapValues { [(group: group, state: $0)] }
+        // A group `forwarding.groups` leaves out: as if it had no members.
+        let memberships = settings.allows(group) ? states.mapValues { [(group: group, state: $0)] } : [:]
         let next = ForwardingPlan(memberships: memberships, incoming: incoming,
                                   statics: statics.filter { $0.group == group }
                                       .map { ($0.source, $0.group, $0.incoming, $0.outgoing) })
