@@ -198,6 +198,8 @@ static __always_inline void fwd_count(__u32 idx)
 		*v += 1;
 }
 
+#include "xigmp_prov.h"
+
 /* The route for (ingress, S, G), else (ingress, *, G), else NULL. */
 static __always_inline struct xigmp_fwd_route *
 fwd_lookup(struct xigmp_fwd_key *key)
@@ -219,9 +221,11 @@ static __always_inline int fwd_multicast(struct xdp_md *ctx, struct iphdr *iph,
 {
 	struct xigmp_fwd_key key;
 	struct xigmp_fwd_route *route;
+	struct xigmp_prov_entry *prov;
 	struct xigmp_fwd_stats *st;
 	struct xigmp_fwd_if *in;
 	__u32 ifindex = ctx->ingress_ifindex, zero = 0, *on, tot_len;
+	__u64 mask, extra = 0;
 	int ret;
 
 	count(XIGMP_CNT_NON_IGMP);
@@ -249,27 +253,43 @@ static __always_inline int fwd_multicast(struct xdp_md *ctx, struct iphdr *iph,
 	key.group = iph->daddr;
 	route = fwd_lookup(&key);
 	if (!route) {
-		if (in->unmatched == XIGMP_FWD_UNMATCHED_DROP) {
-			fwd_count(XIGMP_FWD_CNT_UNMATCHED_DROPPED);
+		/* A join the control plane has not confirmed yet? */
+		prov = prov_lookup(ifindex, iph->daddr);
+		if (prov && prov->route.path != XIGMP_FWD_PATH_XDP) {
+			fwd_count(XIGMP_FWD_CNT_KERNEL_PATH);	/* TC's */
+			return XDP_PASS;
+		}
+		if (!prov) {
+			if (in->unmatched == XIGMP_FWD_UNMATCHED_DROP) {
+				fwd_count(XIGMP_FWD_CNT_UNMATCHED_DROPPED);
+				return XDP_DROP;
+			}
+			fwd_count(XIGMP_FWD_CNT_UNMATCHED_PASSED);
+			return XDP_PASS;
+		}
+		mask = 0;
+		extra = prov->route.out_mask;
+	} else {
+		if (route->path != XIGMP_FWD_PATH_XDP) {
+			/* TC's (xigmp_fwd_tc, blocking rows included) or the
+			 * MFC's. */
+			fwd_count(XIGMP_FWD_CNT_KERNEL_PATH);
+			return XDP_PASS;
+		}
+		if (!route->out_count) {
+			/* Blocking rows win over provisional (*,G) entries. */
+			fwd_count(XIGMP_FWD_CNT_BLOCKED);
 			return XDP_DROP;
 		}
-		fwd_count(XIGMP_FWD_CNT_UNMATCHED_PASSED);
-		return XDP_PASS;
-	}
-	if (route->path != XIGMP_FWD_PATH_XDP) {
-		/* TC's (xigmp_fwd_tc, blocking rows included) or the MFC's. */
-		fwd_count(XIGMP_FWD_CNT_KERNEL_PATH);
-		return XDP_PASS;
-	}
-	if (!route->out_count) {
-		fwd_count(XIGMP_FWD_CNT_BLOCKED);
-		return XDP_DROP;
+		mask = route->out_mask;
+		/* Another inside joining a group already forwarded. */
+		extra = prov_mask(ifindex, iph->daddr, XIGMP_FWD_PATH_XDP) & ~mask;
 	}
 	if (iph->ttl <= 1) {
 		fwd_count(XIGMP_FWD_CNT_TTL_EXPIRED);
 		return XDP_DROP;
 	}
-	if (route->out_count == 1) {
+	if (route && !extra && route->out_count == 1) {
 		/* Low bits of flags: the verdict when the port is missing. */
 		ret = bpf_redirect_map(&xigmp_fwd_ports, route->single_ifindex,
 				       XDP_PASS);
@@ -279,10 +299,17 @@ static __always_inline int fwd_multicast(struct xdp_md *ctx, struct iphdr *iph,
 		}
 	} else {
 		/* Every port but the ingress gets a copy; xigmp_fwd_out drops
-		 * the copies whose slot bit the route lacks. */
+		 * the copies whose slot bit the route (with the provisional
+		 * entry's bits) lacks.  A provisional entry goes this way even
+		 * with one bit: its single_ifindex is only the first inside's. */
 		ret = bpf_redirect_map(&xigmp_fwd_ports, 0,
 				       BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS);
 	}
+	if (extra)
+		fwd_count(XIGMP_FWD_CNT_PROVISIONAL);
+	fwd_count(XIGMP_FWD_CNT_FORWARDED);
+	if (!route)
+		return ret;	/* statistics start with the real route */
 	/* key holds the row that matched (fwd_lookup zeroed the source for
 	 * a (*,G) hit), which is the row the statistics are kept for. */
 	st = bpf_map_lookup_elem(&xigmp_fwd_stats, &key);
@@ -290,7 +317,6 @@ static __always_inline int fwd_multicast(struct xdp_md *ctx, struct iphdr *iph,
 		st->packets += 1;
 		st->bytes += tot_len;
 	}
-	fwd_count(XIGMP_FWD_CNT_FORWARDED);
 	return ret;
 }
 
@@ -356,6 +382,12 @@ int xigmp_classify(struct xdp_md *ctx)
 		count(XIGMP_CNT_DROPPED);
 		return XDP_DROP;
 	}
+	/* Joins get their provisional entries before the report starts its
+	 * trip through the ring (xigmp_prov.h). */
+	if (cls == XIGMP_CLASS_V1_REPORT || cls == XIGMP_CLASS_V2_REPORT ||
+	    cls == XIGMP_CLASS_V3_REPORT)
+		prov_report(ctx, igmp, cls, (__u32)(igmp - (__u8 *)data),
+			    tot_len - ihl_bytes);
 	if (action == XIGMP_ACTION_REDIRECT) {
 		/* Low bits of flags are the verdict when the slot is empty. */
 		ret = bpf_redirect_map(&xigmp_xsks, ctx->rx_queue_index,
@@ -396,6 +428,7 @@ int xigmp_fwd_out(struct xdp_md *ctx)
 	struct xigmp_fwd_route *route;
 	struct xigmp_fwd_if *out;
 	__u32 egress = ctx->egress_ifindex;
+	__u64 mask = 0;
 	__u16 old, new;
 
 	iph = (void *)(eth + 1);
@@ -408,7 +441,14 @@ int xigmp_fwd_out(struct xdp_md *ctx)
 	key.source = iph->saddr;
 	key.group = iph->daddr;
 	route = fwd_lookup(&key);
-	if (!route || !(route->out_mask & (1ULL << (out->slot & 63))))
+	if (route)
+		mask = route->out_mask;
+	/* The classifier added the provisional entry's bits unless the row
+	 * blocks (out_count 0): the same merge here. */
+	if (!route || route->out_count)
+		mask |= prov_mask(ctx->ingress_ifindex, iph->daddr,
+				  XIGMP_FWD_PATH_XDP);
+	if (!(mask & (1ULL << (out->slot & 63))))
 		goto filtered;
 	if (iph->ttl <= 1)
 		goto filtered;	/* the classifier checked; a changed frame? */

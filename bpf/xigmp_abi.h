@@ -17,7 +17,7 @@
  * index or map changes meaning.  The classifier object carries it in its
  * xigmp_abi map (bound to the program, so a control plane that finds an
  * attached classifier can read it) and the loader refuses any other. */
-#define XIGMP_ABI_VERSION	2
+#define XIGMP_ABI_VERSION	3
 #define XIGMP_MAP_ABI		"xigmp_abi"
 
 /* Program and map names as the kernel reports them (BPF_OBJ_NAME_LEN is 16,
@@ -116,7 +116,10 @@ enum xigmp_counter {
 	XIGMP_CNT_VLAN = 13,
 	/* IGMP over its source's token bucket: dropped (also in DROPPED). */
 	XIGMP_CNT_RATE_LIMITED = 14,
-	XIGMP_CNT__MAX = 15,
+	/* Provisional forwarding entries written or widened by a report on
+	 * this interface (one per group joined; "Provisional forwarding"). */
+	XIGMP_CNT_PROV_INSTALLED = 15,
+	XIGMP_CNT__MAX = 16,
 };
 
 /* The classifier counts class c in counter slot c: the two enums must line
@@ -324,7 +327,76 @@ enum xigmp_fwd_counter {
 	/* ...and copies or frames the kernel refused (bpf_clone_redirect or
 	 * bpf_skb_change_head failed: an egress gone, no memory). */
 	XIGMP_FWD_CNT_TC_ERRORS = 11,
-	XIGMP_FWD_CNT__MAX = 12,
+	/* Frames whose egress set came (wholly or partly) from a provisional
+	 * entry, on the XDP or the TC path (also counted as forwarded). */
+	XIGMP_FWD_CNT_PROVISIONAL = 12,
+	XIGMP_FWD_CNT__MAX = 13,
 };
+
+/* ---- Provisional forwarding (issue 16) ----
+ *
+ * Between a host's join and the route the control plane writes lies one
+ * trip through the AF_XDP ring, the policy and a map update (~0.5 ms).  To
+ * cut it, the classifier on an inside interface writes a *provisional*
+ * (*,G) entry itself when a v1/v2 report or a v3 (*,G) join record (IS_EX
+ * or TO_EX with no sources) names a group the control plane allows on
+ * that inside (xigmp_prov_acl), before it redirects the report to the
+ * ring.  The forwarders (fwd_multicast, xigmp_fwd_out, xigmp_fwd_tc) use
+ * it when the (S,G) and (*,G) routes miss, and OR its mask into a route
+ * that hits and is not a blocking row; user space deletes the entries of
+ * every batch of reports once it has written the real routes, so an entry
+ * lives one loop turn.  Per-host limits are the control plane's: a refused
+ * join loses its entry in that same turn.
+ *
+ * The entries live in one LRU hash shared by every classifier instance
+ * (the inside's writes, the outside's reads): the control plane creates it
+ * and puts it in slot 0 of each instance's xigmp_fwd_prov (an
+ * ARRAY_OF_MAPS), likewise the gate array in xigmp_prov_gate.  Bounded
+ * and LRU, a join flood can never fill the route map (the control plane
+ * writes that one only for joins the policy accepted). */
+#define XIGMP_MAP_PROV_ROUTES	"xigmp_fwd_prov"	/* outer: slot 0 -> table */
+#define XIGMP_MAP_PROV_GATE	"xigmp_prov_gate"	/* outer: slot 0 -> gate */
+#define XIGMP_MAP_PROV_ACL	"xigmp_prov_acl"
+/* Names of the shared inner maps the control plane creates. */
+#define XIGMP_MAP_PROV_TABLE	"xigmp_prov_rt"
+#define XIGMP_MAP_PROV_FLAG	"xigmp_prov_on"
+
+#define XIGMP_PROV_MAX_ENTRIES	4096
+#define XIGMP_PROV_MAX_ACL	1024
+/* v3 records examined per report for (*,G) joins (the rest are the
+ * control plane's alone: a general query's answer lists every group). */
+#define XIGMP_PROV_MAX_RECORDS	32
+/* Forwarders ignore entries older than this (user space dead or slow). */
+#define XIGMP_PROV_MAX_AGE_NS	100000000ULL
+
+/* A provisional entry, keyed by struct xigmp_fwd_key {the OUTSIDE
+ * ifindex, 0, group}.  route.out_mask gathers the slot bits of every
+ * inside that joined (ORed atomically); route.out_count and
+ * single_ifindex describe the first inside only and are not read by the
+ * forwarders, which go by the mask. */
+struct xigmp_prov_entry {
+	struct xigmp_fwd_route route;
+	__u64 stamp_ns;		/* bpf_ktime_get_ns() of the last report */
+};
+
+/* Key of xigmp_prov_acl (an LPM trie): prefixlen = 32 + the group
+ * prefix's length, so the inside ifindex always matches whole. */
+struct xigmp_prov_acl_key {
+	__u32 prefixlen;
+	__u32 ifindex;		/* the inside interface */
+	__u32 group;		/* network byte order */
+};
+
+/* What a report on that inside for a group under the prefix provisions. */
+struct xigmp_prov_acl {
+	__u32 outside;		/* the ingress of the entry (active outside) */
+	__u32 egress;		/* the inside's ifindex, as egress */
+	__u32 slot;		/* its egress slot in the outside's maps */
+	__u32 path;		/* enum xigmp_fwd_path: xdp or tc */
+};
+
+_Static_assert(sizeof(struct xigmp_prov_entry) == 32, "xigmp_prov_entry layout");
+_Static_assert(sizeof(struct xigmp_prov_acl_key) == 12, "xigmp_prov_acl_key layout");
+_Static_assert(sizeof(struct xigmp_prov_acl) == 16, "xigmp_prov_acl layout");
 
 #endif /* XIGMP_ABI_H */

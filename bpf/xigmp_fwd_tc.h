@@ -77,6 +77,7 @@ int xigmp_fwd_tc(struct __sk_buff *skb)
 	struct xigmp_fwd_stats *st;
 	struct xigmp_fwd_if *in;
 	struct xigmp_tc_walk w = { .skb = skb };
+	__u64 extra;
 	struct iphdr iph;
 	__u32 ifindex = skb->ingress_ifindex, zero = 0, *on, off;
 	__u16 old, new;
@@ -103,11 +104,23 @@ int xigmp_fwd_tc(struct __sk_buff *skb)
 	key.source = iph.saddr;
 	key.group = iph.daddr;
 	route = fwd_lookup(&key);
-	if (!route || route->path != XIGMP_FWD_PATH_TC)
-		return TC_ACT_OK;	/* XDP's, the MFC's or nobody's */
-	if (!route->out_count) {
-		fwd_count(XIGMP_FWD_CNT_BLOCKED);
-		return TC_ACT_SHOT;
+	if (!route) {
+		/* A join the control plane has not confirmed yet? */
+		extra = prov_mask(ifindex, iph.daddr, XIGMP_FWD_PATH_TC);
+		if (!extra)
+			return TC_ACT_OK;	/* nobody's */
+		w.mask = extra;
+	} else {
+		if (route->path != XIGMP_FWD_PATH_TC)
+			return TC_ACT_OK;	/* XDP's or the MFC's */
+		if (!route->out_count) {
+			/* Blocking rows win over provisional entries. */
+			fwd_count(XIGMP_FWD_CNT_BLOCKED);
+			return TC_ACT_SHOT;
+		}
+		extra = prov_mask(ifindex, iph.daddr, XIGMP_FWD_PATH_TC) &
+			~route->out_mask;
+		w.mask = route->out_mask | extra;
 	}
 	if (iph.ttl <= 1) {
 		fwd_count(XIGMP_FWD_CNT_TTL_EXPIRED);
@@ -136,13 +149,15 @@ int xigmp_fwd_tc(struct __sk_buff *skb)
 		    bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0))
 			goto error;
 	}
-	w.mask = route->out_mask;
 	bpf_loop(XIGMP_FWD_MAX_PORTS, tc_copy, &w, 0);
-	st = bpf_map_lookup_elem(&xigmp_fwd_stats, &key);
+	/* Statistics start with the real route. */
+	st = route ? bpf_map_lookup_elem(&xigmp_fwd_stats, &key) : NULL;
 	if (st) {
 		st->packets += 1;
 		st->bytes += bpf_ntohs(iph.tot_len);
 	}
+	if (extra)
+		fwd_count(XIGMP_FWD_CNT_PROVISIONAL);
 	fwd_count(XIGMP_FWD_CNT_TC_FORWARDED);
 	fwd_add(XIGMP_FWD_CNT_TC_COPIES, w.copies);
 	if (w.errors)

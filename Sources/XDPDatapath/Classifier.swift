@@ -36,6 +36,9 @@ public final class Classifier: @unchecked Sendable {
     public let forwardSlots: BPFMap
     /// The TC forwarding path (`xigmp_fwd_tc`), for an ingress's TC hook.
     public let forwardTCProgram: KernelFD
+    /// Where this instance reaches the shared provisional table, and its
+    /// allow table (``ProvisionalTable``).
+    public let provisional: ProvisionalTable.Slots
 
     /// Opens, verifies and loads the embedded classifier.
     public init() throws(DatapathError) {
@@ -56,6 +59,9 @@ public final class Classifier: @unchecked Sendable {
         forwardEgressProgram = try object.program(named: XIGMP_PROG_FWD_OUT)
         forwardSlots = try object.map(named: XIGMP_MAP_FWD_SLOTS)
         forwardTCProgram = try object.program(named: XIGMP_PROG_FWD_TC)
+        provisional = ProvisionalTable.Slots(maps: [try object.map(named: XIGMP_MAP_PROV_ROUTES),
+                                                    try object.map(named: XIGMP_MAP_PROV_GATE),
+                                                    try object.map(named: XIGMP_MAP_PROV_ACL)])!
         let abi = try object.map(named: XIGMP_MAP_ABI)
         try abi.update(UInt32(0), UInt32(XIGMP_ABI_VERSION))
         // Maps the classifier program does not read itself become its maps

@@ -29,6 +29,7 @@ public struct ClassifierCounters: Sendable, Equatable {
         Field(key: "no_socket", slot: Int(XIGMP_CNT_NO_SOCKET.rawValue)),
         Field(key: "vlan", slot: Int(XIGMP_CNT_VLAN.rawValue)),
         Field(key: "rate_limited", slot: Int(XIGMP_CNT_RATE_LIMITED.rawValue)),
+        Field(key: "provisional_installed", slot: Int(XIGMP_CNT_PROV_INSTALLED.rawValue)),
     ]
 
     /// Number of slots in the map.

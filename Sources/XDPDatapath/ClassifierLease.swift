@@ -16,6 +16,8 @@ final class ClassifierLease {
     /// The per-source token bucket's configuration and the counters.
     let limits: BPFMap?
     let counters: BPFMap?
+    /// Provisional forwarding: the shared table's slots and the allow table.
+    let provisional: ProvisionalTable.Slots?
     private let actions: BPFMap
     private let link: KernelFD?
     private let previousRows: [(IGMPClass, xigmp_action_value?)]
@@ -32,8 +34,10 @@ final class ClassifierLease {
             var found: (BPFMap?, BPFMap?) = (nil, nil)
             var limits: BPFMap?
             var counters: BPFMap?
+            var all: [BPFMap] = []
             for id in existing.program.mapIDs {
                 let m = try BPFMap(id: id)
+                all.append(m)
                 if m.name == XIGMP_MAP_XSKS { found.0 = m }
                 if m.name == XIGMP_MAP_ACTIONS { found.1 = m }
                 if m.name == XIGMP_MAP_LIMITS { limits = m }
@@ -41,6 +45,7 @@ final class ClassifierLease {
             }
             self.limits = limits
             self.counters = counters
+            provisional = ProvisionalTable.Slots(maps: all)
             guard let xsks = found.0, let actions = found.1 else {
                 throw DatapathError(.kernel, "the classifier on \(interface.name) (prog id \(existing.program.id)) lacks its maps: reload it with `xigmp load --force --iface \(interface.name)`")
             }
@@ -65,6 +70,7 @@ final class ClassifierLease {
             actions = classifier.actions
             limits = classifier.limits
             counters = classifier.counters
+            provisional = classifier.provisional
             link = attached.link
             mode = attached.mode
             programID = classifier.info.id

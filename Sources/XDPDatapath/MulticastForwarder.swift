@@ -128,6 +128,9 @@ public final class MulticastForwarder: @unchecked Sendable {
         public var tcForwarded: UInt64 = 0
         public var tcCopies: UInt64 = 0
         public var tcErrors: UInt64 = 0
+        /// Frames whose egress set came wholly or partly from a provisional
+        /// entry (``ProvisionalTable``), on either path.
+        public var provisional: UInt64 = 0
 
         public init() {}
 
@@ -141,6 +144,7 @@ public final class MulticastForwarder: @unchecked Sendable {
             noEgress = at(XIGMP_FWD_CNT_NO_EGRESS)
             egressSent = at(XIGMP_FWD_CNT_EGRESS_SENT)
             egressFiltered = at(XIGMP_FWD_CNT_EGRESS_FILTERED)
+            provisional = at(XIGMP_FWD_CNT_PROVISIONAL)
             kernelPath = at(XIGMP_FWD_CNT_KERNEL_PATH)
             tcForwarded = at(XIGMP_FWD_CNT_TC_FORWARDED)
             tcCopies = at(XIGMP_FWD_CNT_TC_COPIES)
@@ -162,6 +166,8 @@ public final class MulticastForwarder: @unchecked Sendable {
     public let egressProgram: KernelFD
     /// The TC forwarding program, attached to an ingress by `enableTC`.
     public let tcProgram: KernelFD
+    /// Where the forwarders reach the shared provisional table.
+    public let provisional: ProvisionalTable.Slots
     /// TC attachments by ingress ifindex.
     private var tcAttachments: [UInt32: TCAttachment] = [:]
     /// The classifier instance, when built from one (keeps it alive).
@@ -179,6 +185,7 @@ public final class MulticastForwarder: @unchecked Sendable {
         egressProgram = classifier.forwardEgressProgram
         slotsMap = classifier.forwardSlots
         tcProgram = classifier.forwardTCProgram
+        provisional = classifier.provisional
     }
 
     /// A forwarder over the classifier attached to `interface` (for
@@ -220,6 +227,10 @@ public final class MulticastForwarder: @unchecked Sendable {
         countersMap = try need(XIGMP_MAP_FWD_COUNTERS)
         enabledCountMap = try need(XIGMP_MAP_FWD_ON)
         slotsMap = try need(XIGMP_MAP_FWD_SLOTS)
+        guard let provisional = ProvisionalTable.Slots(maps: Array(byName.values)) else {
+            throw DatapathError(.kernel, "the classifier on \(interface.name) (prog id \(existing.program.id)) has no provisional forwarding maps; \(reload)")
+        }
+        self.provisional = provisional
         (egressProgram, tcProgram) = try Self.loadEgressPrograms(sharing: byName)
         classifier = nil
     }

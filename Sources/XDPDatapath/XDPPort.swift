@@ -46,6 +46,11 @@ public final class XDPPort: IGMPPort {
         try Classifier.setRateLimit(perSecond: perSecond, burst: burst, in: limits)
     }
 
+    /// Where this interface's classifier reaches the shared provisional
+    /// forwarding table, and its allow table (nil without a classifier, or
+    /// an attached one from before provisional forwarding).
+    public var provisionalSlots: ProvisionalTable.Slots? { lease?.provisional }
+
     /// The classifier's counters on this interface (nil without one).
     public func classifierCounters() throws(DatapathError) -> ClassifierCounters? {
         guard let counters = lease?.counters else { return nil }

@@ -56,6 +56,9 @@ extension DaemonConfig {
             lines += ["egressFilter:", "  allow: [\(egressAllow.map(\.description).joined(separator: ", "))]"]
         }
         lines += ["forwarding:", "  mode: \(forwarding.mode.rawValue)", "  unmatched: \(forwarding.unmatched.rawValue)"]
+        if let groups = forwarding.groups {
+            lines += ["  groups: [\(groups.map(\.description).joined(separator: ", "))]"]
+        }
         if !routes.isEmpty {
             lines.append("routes:")
             for r in routes {

@@ -7,11 +7,22 @@ extension DaemonConfig {
         public var mode: Mode
         /// What happens to multicast data no route matches (YAML `forwarding.unmatched`).
         public var unmatched: Unmatched
+        /// The groups a join may forward (YAML `forwarding.groups`); nil:
+        /// every group. A join for another group is still tracked and
+        /// reported upstream, but gets no forwarding entry, provisional or
+        /// real. Static routes are not filtered.
+        public var groups: [IPv4Prefix]?
 
         /// Creates settings; the defaults are the YAML file's.
-        public init(mode: Mode = .off, unmatched: Unmatched = .pass) {
+        public init(mode: Mode = .off, unmatched: Unmatched = .pass, groups: [IPv4Prefix]? = nil) {
             self.mode = mode
             self.unmatched = unmatched
+            self.groups = groups
+        }
+
+        /// Whether a join for `group` may be forwarded.
+        public func allows(_ group: IPv4Address) -> Bool {
+            groups.map { $0.contains { $0.contains(group) } } ?? true
         }
 
         /// `forwarding.mode`.
@@ -63,13 +74,19 @@ extension DaemonConfig {
 extension ConfigParser {
     /// `forwarding:`.
     mutating func readForwarding(_ entry: Entry) -> DaemonConfig.Forwarding? {
-        guard let mapping = mapping(entry, holding: "forwarding settings (mode, unmatched)") else { return nil }
+        guard let mapping = mapping(entry, holding: "forwarding settings (mode, unmatched, groups)") else { return nil }
         var section = section(mapping, path: "forwarding", line: entry.line)
         let mode = setting("mode", in: &section) { $0.choice($1, DaemonConfig.Forwarding.Mode.self) }.or(.off)
         let unmatched = setting("unmatched", in: &section) { $0.choice($1, DaemonConfig.Forwarding.Unmatched.self) }.or(.pass)
+        var groups: [IPv4Prefix]??
+        if let list = take("groups", from: &section) {
+            groups = groupPrefixes(list, key: "forwarding.groups").map { .some($0) }
+        } else {
+            groups = .some(nil)
+        }
         finish(section)
-        guard let mode, let unmatched else { return nil }
-        return DaemonConfig.Forwarding(mode: mode, unmatched: unmatched)
+        guard let mode, let unmatched, let groups else { return nil }
+        return DaemonConfig.Forwarding(mode: mode, unmatched: unmatched, groups: groups)
     }
 
     /// `routes:`: a list of `{group, source, in, out}`.

@@ -193,33 +193,43 @@ extension ConfigParser {
         var prefixes: [DaemonConfig.Prefix] = []
         var valid = true
         if let list = take("allow", from: &section) {
-            switch list.value {
-            case .sequence(let items):
-                for item in items {
-                    let line = item.mark?.line ?? list.line
-                    guard case .scalar(let scalar) = item, let prefix = DaemonConfig.Prefix(scalar.string) else {
-                        error(line, "egressFilter.allow", "expected a group prefix such as 239.1.0.0/16, got \(item.shortDescription)")
-                        valid = false
-                        continue
-                    }
-                    guard prefix.address.isMulticast, prefix.length >= 4 else {
-                        error(line, "egressFilter.allow", "\(prefix) is not inside 224.0.0.0/4; expected multicast group prefixes")
-                        valid = false
-                        continue
-                    }
-                    prefixes.append(prefix)
-                }
-            default:
-                if !list.value.isNull {
-                    error(valueOf: list, "expected a list of group prefixes, e.g. allow: [239.1.0.0/16], got \(list.value.shortDescription)")
-                    valid = false
-                }
-            }
+            if let p = groupPrefixes(list, key: "egressFilter.allow") { prefixes = p } else { valid = false }
         } else {
             error(entry.line, "egressFilter.allow", "required when egressFilter is given; expected the groups the host may report, e.g. allow: [239.1.0.0/16] (an empty list drops every report the host's kernel sends)")
             valid = false
         }
         finish(section)
+        return valid ? prefixes : nil
+    }
+
+    /// A list of multicast group prefixes (`[239.1.0.0/16, 232.1.1.1]`), at
+    /// `key`; nil after reporting what is wrong.
+    mutating func groupPrefixes(_ list: Entry, key: String) -> [DaemonConfig.Prefix]? {
+        var prefixes: [DaemonConfig.Prefix] = []
+        var valid = true
+        switch list.value {
+        case .sequence(let items):
+            for item in items {
+                let line = item.mark?.line ?? list.line
+                guard case .scalar(let scalar) = item, let prefix = DaemonConfig.Prefix(scalar.string) else {
+                    error(line, key, "expected a group prefix such as 239.1.0.0/16, got \(item.shortDescription)")
+                    valid = false
+                    continue
+                }
+                guard prefix.address.isMulticast, prefix.length >= 4 else {
+                    error(line, key, "\(prefix) is not inside 224.0.0.0/4; expected multicast group prefixes")
+                    valid = false
+                    continue
+                }
+                prefixes.append(prefix)
+            }
+        default:
+            if !list.value.isNull {
+                let name = key.split(separator: ".").last.map(String.init) ?? key
+                error(valueOf: list, "expected a list of group prefixes, e.g. \(name): [239.1.0.0/16], got \(list.value.shortDescription)")
+                valid = false
+            }
+        }
         return valid ? prefixes : nil
     }
 

@@ -34,6 +34,19 @@ final class DatapathForwardingBackend: ForwardingBackend {
 
     private var ingresses: [UInt32: Ingress] = [:]
     private let logger: Logger
+    /// Provisional forwarding (issue 16): the table every classifier
+    /// instance shares, made with the first one that needs it.
+    private var provisional: ProvisionalTable?
+    /// XDP insides whose classifier can provision, and the allow rows
+    /// written into each.
+    private var insides: [UInt32: (interface: NetworkInterface, slots: ProvisionalTable.Slots, rows: [ProvisionalTable.Allow])] = [:]
+
+    private func provisionalTable() throws(DatapathError) -> ProvisionalTable {
+        if let provisional { return provisional }
+        let t = try ProvisionalTable()
+        provisional = t
+        return t
+    }
 
     init(logger: Logger) { self.logger = logger }
 
@@ -57,6 +70,64 @@ final class DatapathForwardingBackend: ForwardingBackend {
             logger.notice("forwarding: removed the TC forwarding filter an earlier run left on \(interface.name)")
         }
         ingresses[interface.index] = Ingress(interface: interface, forwarder: forwarder, xdpMode: mode)
+        try provisionalTable().attach(to: forwarder.provisional)
+    }
+
+    func addInside(_ port: any IGMPPort) throws(DatapathError) {
+        // Only a classifier sees the report early; the kernel datapath's
+        // insides wait for the control plane.
+        guard let xdp = port as? XDPPort, let slots = xdp.provisionalSlots else { return }
+        try provisionalTable().attach(to: slots)
+        insides[port.interface.index] = (port.interface, slots, [])
+    }
+
+    func removeInside(_ interface: NetworkInterface) {
+        guard let inside = insides.removeValue(forKey: interface.index) else { return }
+        ProvisionalTable.disallow(inside.rows, in: inside.slots.acl)
+        ProvisionalTable.detach(inside.slots)
+    }
+
+    /// Each inside becomes an egress port of `outside` now (not at its
+    /// first route), so its slot can go in the allow rows; its path is the
+    /// one a route to it alone would take.
+    func provision(from outside: NetworkInterface?, groups: [IPv4Prefix]) throws(DatapathError) {
+        let ingress = outside.flatMap { ingresses[$0.index] }
+        for (index, inside) in insides {
+            var rows: [ProvisionalTable.Allow] = []
+            if let ingress {
+                let xdp = ingress.xdpMode != nil && xdpCanTransmit(from: ingress, to: inside.interface)
+                if ingress.egress[index] != true && (xdp || ingress.egress[index] == nil) {
+                    try ingress.forwarder.addEgress(inside.interface, xdp: xdp)
+                    ingress.egress[index] = xdp
+                }
+                if !xdp && ingress.tc == nil {
+                    ingress.tc = try ingress.forwarder.enableTC(ingress: ingress.interface)
+                }
+                if let slot = try ingress.forwarder.egressSlot(index) {
+                    rows = groups.map {
+                        .init(prefix: $0, outside: ingress.interface.index, inside: index, slot: slot,
+                              path: ingress.egress[index] == true ? .xdp : .tc)
+                    }
+                }
+            }
+            guard rows != inside.rows else { continue }
+            ProvisionalTable.disallow(inside.rows.filter { old in !rows.contains { $0.prefix == old.prefix } },
+                                      in: inside.slots.acl)
+            insides[index]?.rows = []
+            try ProvisionalTable.allow(rows, in: inside.slots.acl)
+            insides[index]?.rows = rows
+        }
+    }
+
+    func confirmProvisional(stampedBefore cutoff: UInt64,
+                            isRouted: (UInt32, IPv4Address) -> Bool) -> (confirmed: Int, removed: Int) {
+        guard let provisional else { return (0, 0) }
+        do throws(DatapathError) {
+            return try provisional.flush(stampedBefore: cutoff, isRouted: isRouted)
+        } catch {
+            logger.error("forwarding: deleting provisional entries: \(error.description)")
+            return (0, 0)
+        }
     }
 
     /// Whether a native- or generic-mode redirect from `ingress` can hand
@@ -117,6 +188,7 @@ final class DatapathForwardingBackend: ForwardingBackend {
     /// attachment goes), as `close()` does for every ingress.
     func removeIngress(_ interface: NetworkInterface) {
         guard let entry = ingresses.removeValue(forKey: interface.index) else { return }
+        ProvisionalTable.detach(entry.forwarder.provisional)
         for (ifindex, _) in entry.egress { try? entry.forwarder.removeEgress(ifindex: ifindex) }
         try? entry.forwarder.disable(ingress: entry.interface)
     }
@@ -130,6 +202,7 @@ final class DatapathForwardingBackend: ForwardingBackend {
         }
         capable = capable.filter { $0.key.ifindex != interface.index }
         ingresses[interface.index] = nil
+        removeInside(interface)
     }
 
     func counters() -> [RouteKey: (packets: UInt64, bytes: UInt64)] {
@@ -147,7 +220,9 @@ final class DatapathForwardingBackend: ForwardingBackend {
     /// Turns forwarding off on every ingress (the classifier passes multicast
     /// data to the kernel again; the TC attachments go).
     func close() {
+        for (index, _) in insides { removeInside(NetworkInterface(name: "", index: index)) }
         for (_, entry) in ingresses {
+            ProvisionalTable.detach(entry.forwarder.provisional)
             for (ifindex, _) in entry.egress { try? entry.forwarder.removeEgress(ifindex: ifindex) }
             try? entry.forwarder.disable(ingress: entry.interface)
         }

@@ -26,12 +26,32 @@ protocol ForwardingBackend: AnyObject {
     /// An interface (egress or ingress) went: nothing may point at its
     /// ifindex any more.
     func forget(_ interface: NetworkInterface)
+    /// An inside interface took its role: its classifier may write
+    /// provisional entries (issue 16) once ``provision(from:groups:)`` says
+    /// for which groups.
+    func addInside(_ port: any IGMPPort) throws(DatapathError)
+    /// That inside went: its allow rows go.
+    func removeInside(_ interface: NetworkInterface)
+    /// Fills every inside's allow table: joins there for a group under
+    /// `groups` write a provisional (`outside`, *, G) entry; nil `outside`
+    /// (none active) clears them.
+    func provision(from outside: NetworkInterface?, groups: [IPv4Prefix]) throws(DatapathError)
+    /// Deletes the provisional entries stamped before `cutoff` (their
+    /// reports are handled); counts those a real route covers per
+    /// `isRouted(outside ifindex, group)`.
+    func confirmProvisional(stampedBefore cutoff: UInt64,
+                            isRouted: (UInt32, IPv4Address) -> Bool) -> (confirmed: Int, removed: Int)
 }
 
 extension ForwardingBackend {
     func addIngress(_ port: any IGMPPort, unmatched: DaemonConfig.Forwarding.Unmatched) throws(DatapathError) {}
     func removeIngress(_ interface: NetworkInterface) {}
     func forget(_ interface: NetworkInterface) {}
+    func addInside(_ port: any IGMPPort) throws(DatapathError) {}
+    func removeInside(_ interface: NetworkInterface) {}
+    func provision(from outside: NetworkInterface?, groups: [IPv4Prefix]) throws(DatapathError) {}
+    func confirmProvisional(stampedBefore cutoff: UInt64,
+                            isRouted: (UInt32, IPv4Address) -> Bool) -> (confirmed: Int, removed: Int) { (0, 0) }
 }
 
 /// The forwarding entries xigmp installed, kept in step with the plan the
@@ -70,6 +90,13 @@ final class ForwardingManager {
     private var interfaces: [String: NetworkInterface] = [:]
     private var lastPollNs: UInt64 = 0
     private var errorsLogged = 0
+    /// Groups a join on an inside may forward provisionally (issue 16),
+    /// before the policy has seen it: those `forwarding.groups` lets a join
+    /// forward, every group without it (the classifier and the membership
+    /// table both leave out 224.0.0.0/24).
+    var provisionalGroups: [IPv4Prefix] { settings.groups ?? [.allMulticast] }
+    /// The outside the allow tables point at now ("" none).
+    private var provisionedFrom: String?
 
     init(settings: DaemonConfig.Forwarding, statics: [DaemonConfig.StaticRoute], backend: ForwardingBackend?,
          logger: Logger, metrics: ProxyMetrics, knownInterfaces: [NetworkInterface] = []) {
@@ -103,6 +130,49 @@ final class ForwardingManager {
         }
     }
 
+    /// An inside interface took its role: its classifier may provision
+    /// (the rows follow with the next ``update(memberships:incoming:now:)``).
+    func addInside(_ port: any IGMPPort) {
+        interfaces[port.interface.name] = port.interface
+        do throws(DatapathError) {
+            try backend?.addInside(port)
+        } catch {
+            failed("provisional forwarding on \(port.interface.name)", error)
+        }
+        provisionedFrom = nil
+    }
+
+    /// The inside `name` went: its allow rows go.
+    func removeInside(named name: String) {
+        guard let gone = interfaces[name] else { return }
+        backend?.removeInside(gone)
+        provisionedFrom = nil
+    }
+
+    /// Points every inside's allow table at `incoming` (nil: clears them).
+    private func provision(from incoming: String?) {
+        guard let backend else { return }
+        provisionedFrom = incoming ?? ""
+        do throws(DatapathError) {
+            try backend.provision(from: try incoming.map { (n) throws(DatapathError) in try interface(n) },
+                                  groups: provisionalGroups)
+        } catch {
+            failed("provisional forwarding from \(incoming ?? "no outside")", error)
+        }
+    }
+
+    /// After a batch of reports is handled and the routes it made are
+    /// written: the provisional entries of those reports (stamped before
+    /// `cutoff`) go. One stays only while its report waits in the ring.
+    func confirmProvisional(stampedBefore cutoff: UInt64) {
+        guard let backend else { return }
+        let incoming = provisionedFrom ?? ""
+        let r = backend.confirmProvisional(stampedBefore: cutoff) { _, group in
+            installed[RouteKey(source: nil, group: group, incoming: incoming)] != nil
+        }
+        metrics.provisional(confirmed: r.confirmed, removed: r.removed)
+    }
+
     /// The outside interface `name` went: forwarding from it is off (its
     /// route table goes with it). Its entries are removed by the next
     /// ``update(memberships:incoming:now:)``, which has no ingress then.
@@ -128,6 +198,9 @@ final class ForwardingManager {
     /// Recomputes the plan and applies the difference. `incoming` nil: no
     /// active outside is there now, so nothing is forwarded.
     func update(memberships: [String: [(group: IPv4Address, state: GroupFilterState)]], incoming: String?, now: UInt64) {
+        let settings = settings
+        let memberships = settings.groups == nil ? memberships
+            : memberships.mapValues { $0.filter { settings.allows($0.group) } }
         let next = incoming.map {
             ForwardingPlan(memberships: memberships, incoming: $0,
                            statics: statics.map { ($0.source, $0.group, $0.incoming, $0.outgoing) })
@@ -135,6 +208,8 @@ final class ForwardingManager {
         apply(plan.changes(to: next), now: now)
         plan = next
         noteAwaiting()
+        // Every time: an inside's egress slot may have moved under it.
+        provision(from: incoming)
     }
 
     /// Recomputes the entries of one group and applies the difference: what a
@@ -142,7 +217,8 @@ final class ForwardingManager {
     /// causes (the join-to-first-packet path). `states` is each inside
     /// interface's state of `group` (absent: no members there).
     func update(group: IPv4Address, states: [String: GroupFilterState], incoming: String, now: UInt64) {
-        let memberships = states.mapValues { [(group: group, state: $0)] }
+        // A group `forwarding.groups` leaves out: as if it had no members.
+        let memberships = settings.allows(group) ? states.mapValues { [(group: group, state: $0)] } : [:]
         let next = ForwardingPlan(memberships: memberships, incoming: incoming,
                                   statics: statics.filter { $0.group == group }
                                       .map { ($0.source, $0.group, $0.incoming, $0.outgoing) })

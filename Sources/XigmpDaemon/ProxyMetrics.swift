@@ -32,6 +32,7 @@ final class ProxyMetrics: @unchecked Sendable {
     private let activeOutside: Gauge
     private let modeGauges: [String: Gauge]
     private let failovers: [OutsideSelection: Counter]
+    private let provisionalOutcomes: (confirmed: Counter, removed: Counter)
 
     init(registry: PrometheusCollectorRegistry, interfaces: [InterfaceRole: (name: String, datapath: DatapathKind)]) {
         self.registry = registry
@@ -64,6 +65,9 @@ final class ProxyMetrics: @unchecked Sendable {
                                          labels: [("to", o.description)])
         }
         failovers = fo
+        let pd = Self.d("provisional", "total", "Provisional forwarding entries the classifier wrote at a join, deleted once the loop had handled the batch of reports: confirmed (a real (*,G) route now stands) or removed (the join was refused or left)")
+        provisionalOutcomes = (registry.makeCounter(descriptor: pd, labels: [("outcome", "confirmed")]),
+                               registry.makeCounter(descriptor: pd, labels: [("outcome", "removed")]))
         for (role, iface) in interfaces { addRole(role, name: iface.name, datapath: iface.datapath) }
     }
 
@@ -124,6 +128,11 @@ final class ProxyMetrics: @unchecked Sendable {
     }
 
     func failover(to outside: OutsideSelection) { failovers[outside]?.increment() }
+    /// Provisional entries deleted after their batch, by outcome.
+    func provisional(confirmed: Int, removed: Int) {
+        if confirmed > 0 { provisionalOutcomes.confirmed.increment(by: Int64(confirmed)) }
+        if removed > 0 { provisionalOutcomes.removed.increment(by: Int64(removed)) }
+    }
 
     private static func d(_ name: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(namespace: "xigmp", metricName: name, unitName: unit, helpText: help)
@@ -152,7 +161,7 @@ final class ProxyMetrics: @unchecked Sendable {
         kernelTotals[role, default: [:]][name] = value
         if r.kernel[name] == nil {
             r.kernel[name] = registry.makeGauge(
-                descriptor: Self.d("kernel", name, "Counted in the kernel: xdp_rate_limited (per-source token bucket drops), egress_allowed / egress_dropped / egress_rewritten (host reports the TC egress filter passed, dropped, or passed with other groups' records blanked)"),
+                descriptor: Self.d("kernel", name, "Counted in the kernel: xdp_rate_limited (per-source token bucket drops), xdp_provisional_installed (provisional forwarding entries written at a join on an inside), egress_allowed / egress_dropped / egress_rewritten (host reports the TC egress filter passed, dropped, or passed with other groups' records blanked)"),
                 labels: [("role", role.description), ("ifname", ifname)])
         }
         r.kernel[name]?.set(Double(value))

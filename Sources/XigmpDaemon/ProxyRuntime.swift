@@ -96,6 +96,10 @@ public final class ProxyRuntime: @unchecked Sendable {
     private let started = realtimeNs()
     private var lastQueryForwardNs: UInt64?
     private var transmitErrorsLogged: UInt64 = 0
+    /// When the earliest inside batch of this loop turn was drained: the
+    /// provisional entries stamped before it have had their reports
+    /// handled (0: no inside batch this turn).
+    private var provisionalCutoff: UInt64 = 0
 
     /// Opens the ports of the interfaces there (attaching the classifier
     /// through unpinned links on XDP interfaces) and builds the policy; the
@@ -234,6 +238,13 @@ public final class ProxyRuntime: @unchecked Sendable {
             if let since = primaryBackSince, now &- since >= failbackHoldDownNs { chooseOutside(now: now) }
             if let forwarding {
                 if forwardingDirty { updateForwarding(now: now) }
+                // The routes of this turn's joins are written: their
+                // provisional entries have done their job (or, refused,
+                // must stop now).
+                if provisionalCutoff != 0 {
+                    forwarding.confirmProvisional(stampedBefore: provisionalCutoff)
+                    provisionalCutoff = 0
+                }
                 if forwarding.pollDue(now) { forwarding.poll(now: now) }
             }
             // systemd's watchdog hears from the loop itself: a stuck loop
@@ -242,6 +253,9 @@ public final class ProxyRuntime: @unchecked Sendable {
             if now &- lastHousekeeping > 1_000_000_000 {
                 lastHousekeeping = now
                 policy.expireQueriers(at: ProxyTime(nanoseconds: now)) { execute($0, now: now) }
+                // Entries whose report never reached the loop (a full ring):
+                // past XIGMP_PROV_MAX_AGE_NS the forwarders ignore them anyway.
+                forwarding?.confirmProvisional(stampedBefore: now &- 100_000_000)
                 for (role, port) in ports { metrics.update(port: role, port.statistics) }
                 for role in policy.routerRoles { metrics.update(groups: policy.groupCount(on: role), hosts: policy.trackedHostCount(on: role), on: role) }
                 readKernelCounters()
@@ -303,7 +317,7 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     private func drain(_ port: any IGMPPort, role: InterfaceRole, now: UInt64) {
         do {
-            _ = try port.receive(maxBatch: 64, timeoutMs: 0) { packet in
+            let n = try port.receive(maxBatch: 64, timeoutMs: 0) { packet in
                 let view: IGMPPacketView
                 do throws(IGMPParseError) {
                     view = packet.linkLayer == .ethernet ? try IGMPPacketView(ethernetFrame: packet.bytes)
@@ -314,6 +328,7 @@ public final class ProxyRuntime: @unchecked Sendable {
                 }
                 policy.handle(view, on: role, at: ProxyTime(nanoseconds: now)) { execute($0, now: now) }
             }
+            if n > 0 && !role.isUpstream && provisionalCutoff == 0 { provisionalCutoff = now }
         } catch {
             logger.error("receiving on \(role) \(port.interface.name): \(error.description)")
         }
@@ -442,6 +457,7 @@ public final class ProxyRuntime: @unchecked Sendable {
             metrics.addRole(h.role, name: h.name, datapath: h.datapath)
             health.add(h.role)
             if !InterfaceLifecycle.carrier(h.link) { linkDown(h.role, name: h.name, adminDown: !h.link.up) }
+            if !h.role.isUpstream { forwarding?.addInside(h.port) }
             if h.role.isUpstream {
                 forwarding?.addIngress(h.port)
                 if h.role == policy.activeOutside.role {
@@ -459,6 +475,7 @@ public final class ProxyRuntime: @unchecked Sendable {
             } else {
                 policy.removeInside(role, at: t, emit)
                 insideStates[name] = nil
+                forwarding?.removeInside(named: name)
             }
             forwarding?.forget(interface: name)
             ports.removeAll { $0.role == role }
@@ -672,6 +689,10 @@ public final class ProxyRuntime: @unchecked Sendable {
         for (role, port) in ports {
             guard let xdp = port as? XDPPort, let counters = try? xdp.classifierCounters() else { continue }
             metrics.update(kernel: "xdp_rate_limited", on: role, ifname: port.interface.name, counters["rate_limited"])
+            if !role.isUpstream {
+                metrics.update(kernel: "xdp_provisional_installed", on: role, ifname: port.interface.name,
+                               counters["provisional_installed"])
+            }
         }
         for h in lifecycle.held {
             guard let filter = h.egressFilter, let counters = try? filter.counters else { continue }

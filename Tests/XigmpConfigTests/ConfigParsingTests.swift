@@ -80,7 +80,7 @@ import XigmpConfig
           mergeWindow: 20ms
         egressFilter:
           allow: [239.1.0.0/16, 232.1.1.1]
-        forwarding: {mode: kernel, unmatched: drop}
+        forwarding: {mode: kernel, unmatched: drop, groups: [239.1.0.0/16, 232.1.1.1]}
         routes:
           - {group: 232.1.1.1, source: 10.0.0.5, in: eth9, out: [dockerbr, gre0]}
           - group: 239.3.3.3
@@ -110,7 +110,8 @@ import XigmpConfig
             upstream: UpstreamConfiguration(robustness: 3, unsolicitedReportInterval: .seconds(2), mergeWindow: .milliseconds(20)),
             limits: limits, reportRateLimit: DaemonConfig.ReportRateLimit(perSecond: 500, burst: 50),
             egressAllow: [DaemonConfig.Prefix("239.1.0.0/16")!, DaemonConfig.Prefix("232.1.1.1")!],
-            forwarding: DaemonConfig.Forwarding(mode: .kernel, unmatched: .drop),
+            forwarding: DaemonConfig.Forwarding(mode: .kernel, unmatched: .drop,
+                                               groups: [IPv4Prefix("239.1.0.0/16")!, IPv4Prefix("232.1.1.1")!]),
             routes: [DaemonConfig.StaticRoute(group: IPv4Address(232, 1, 1, 1), source: IPv4Address(10, 0, 0, 5),
                                               incoming: "eth9", outgoing: ["dockerbr", "gre0"]),
                      DaemonConfig.StaticRoute(group: IPv4Address(239, 3, 3, 3), outgoing: ["dockerbr"])])

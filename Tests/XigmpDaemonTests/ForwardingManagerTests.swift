@@ -33,6 +33,18 @@ final class FakeBackend: ForwardingBackend {
     }
     func counters() -> [RouteKey: (packets: UInt64, bytes: UInt64)] { [:] }
     func close() { closed = true }
+    /// Provisional entries "in the kernel" for confirmProvisional.
+    var provisional: [IPv4Address] = []
+    func provision(from outside: NetworkInterface?, groups: [IPv4Prefix]) throws(DatapathError) {
+        log.calls.append("provision \(outside?.name ?? "none") \(groups.map(\.description).joined(separator: ","))")
+    }
+    func confirmProvisional(stampedBefore cutoff: UInt64,
+                            isRouted: (UInt32, IPv4Address) -> Bool) -> (confirmed: Int, removed: Int) {
+        let routed = provisional.filter { isRouted(2, $0) }.count
+        log.calls.append("confirm \(routed) of \(provisional.count)")
+        defer { provisional = [] }
+        return (routed, provisional.count - routed)
+    }
 }
 
 final class CallLog { var calls: [String] = [] }
@@ -41,12 +53,13 @@ private let g1 = IPv4Address(239, 1, 1, 1), g2 = IPv4Address(239, 2, 2, 2)
 private let known = [NetworkInterface(name: "po", index: 2), NetworkInterface(name: "pi", index: 3),
                      NetworkInterface(name: "br0", index: 4)]
 
-private func manager(unmatched: DaemonConfig.Forwarding.Unmatched = .drop) -> (ForwardingManager, FakeBackend, CallLog) {
+private func manager(unmatched: DaemonConfig.Forwarding.Unmatched = .drop,
+                     groups: [IPv4Prefix]? = nil) -> (ForwardingManager, FakeBackend, CallLog) {
     let log = CallLog()
     let backend = FakeBackend(log)
     backend.refuses = ["br0"]
     let metrics = ProxyMetrics(registry: PrometheusCollectorRegistry(), interfaces: [:])
-    let m = ForwardingManager(settings: DaemonConfig.Forwarding(mode: .xdp, unmatched: unmatched), statics: [],
+    let m = ForwardingManager(settings: DaemonConfig.Forwarding(mode: .xdp, unmatched: unmatched, groups: groups), statics: [],
                               backend: backend, logger: Logger(label: "test"), metrics: metrics,
                               knownInterfaces: known)
     return (m, backend, log)
@@ -122,5 +135,41 @@ struct ForwardingManagerTests {
         m.update(group: g2, states: ["pi": any], incoming: "po", now: 0)
         m.update(group: g1, states: [:], incoming: "po", now: 0)
         #expect(m.installed[star(g1)] == nil && backend.table[star(g1)] == nil)
+    }
+}
+
+@Suite("Forwarding manager: forwarding.groups and provisional entries (issue 16)")
+struct ProvisionalManagerTests {
+    @Test("a join for a group forwarding.groups leaves out gets no entry; one inside it does")
+    func groupFilter() throws {
+        let (m, backend, _) = manager(groups: [IPv4Prefix("239.1.0.0/16")!])
+        m.update(group: g2, states: ["pi": any], incoming: "po", now: 1)
+        #expect(backend.table.isEmpty)
+        m.update(group: g1, states: ["pi": any], incoming: "po", now: 2)
+        #expect(backend.table[star(g1)]?.out == ["pi"])
+        m.update(memberships: ["pi": [(group: g1, state: any), (group: g2, state: any)]], incoming: "po", now: 3)
+        #expect(Set(backend.table.keys) == [star(g1)])
+    }
+
+    @Test("the allow tables follow the active outside with forwarding.groups, every group without it")
+    func allowTables() throws {
+        let (m, _, log) = manager(groups: [IPv4Prefix("239.1.0.0/16")!])
+        m.update(memberships: [:], incoming: "po", now: 1)
+        m.update(memberships: [:], incoming: nil, now: 2)
+        #expect(log.calls == ["provision po 239.1.0.0/16", "provision none 239.1.0.0/16"])
+        let (all, _, allLog) = manager()
+        all.update(memberships: [:], incoming: "po", now: 1)
+        #expect(allLog.calls == ["provision po 224.0.0.0/4"])
+    }
+
+    @Test("a batch's entries go: confirmed where a (*,G) route stands, removed where the join got none")
+    func confirm() throws {
+        let (m, backend, log) = manager(groups: [IPv4Prefix("239.1.0.0/16")!])
+        m.update(memberships: [:], incoming: "po", now: 1)
+        m.update(group: g1, states: ["pi": any], incoming: "po", now: 2)
+        m.update(group: g2, states: ["pi": any], incoming: "po", now: 3)
+        backend.provisional = [g1, g2]
+        m.confirmProvisional(stampedBefore: 4)
+        #expect(log.calls.last == "confirm 1 of 2")
     }
 }

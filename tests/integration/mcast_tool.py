@@ -13,6 +13,11 @@
                                                with STOP (a file name) it listens at least
                                                SECONDS and until STOP exists, plus 0.2 s
   mcast_tool.py hold GROUP SOURCE SECONDS      an IGMPv3 source-specific join held open
+  mcast_tool.py report IFACE SRC v2|v3 GROUP... one join per group, sent once, written
+                                               byte by byte on AF_PACKET (Router Alert,
+                                               TTL 1): v2 reports, or one v3 report of
+                                               TO_EX {} records; no retransmission, no
+                                               membership left behind in this host
 """
 import json
 import os, socket, struct, sys, time
@@ -90,6 +95,39 @@ def hold(group, source, seconds):
     time.sleep(float(seconds))
 
 
+def inet_checksum(data):
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def igmp_frame(iface, src, dst, igmp):
+    mac = bytes.fromhex(open("/sys/class/net/%s/address" % iface).read().strip().replace(":", ""))
+    d = socket.inet_aton(dst)
+    dmac = bytes([0x01, 0x00, 0x5E, d[1] & 0x7F, d[2], d[3]])
+    igmp = igmp[:2] + struct.pack("!H", inet_checksum(igmp)) + igmp[4:]
+    ra = bytes([0x94, 0x04, 0, 0])
+    ip = struct.pack("!BBHHHBBH4s4s", 0x46, 0xC0, 24 + len(igmp), 0, 0, 1, 2, 0, socket.inet_aton(src), d) + ra
+    ip = ip[:10] + struct.pack("!H", inet_checksum(ip)) + ip[12:]
+    return dmac + mac + b"\x08\x00" + ip + igmp
+
+
+def report(iface, src, version, groups):
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((iface, 0))
+    if version == "v2":
+        for g in groups:
+            s.send(igmp_frame(iface, src, g, struct.pack("!BBH4s", 0x16, 0, 0, socket.inet_aton(g))))
+    else:
+        for i in range(0, len(groups), 100):
+            chunk = groups[i:i + 100]
+            recs = b"".join(struct.pack("!BBH4s", 4, 0, 0, socket.inet_aton(g)) for g in chunk)
+            s.send(igmp_frame(iface, src, "224.0.0.22", struct.pack("!BBHHH", 0x22, 0, 0, 0, len(chunk)) + recs))
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "send":
@@ -99,3 +137,5 @@ if __name__ == "__main__":
         sniff(sys.argv[2], float(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else None)
     elif cmd == "hold":
         hold(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif cmd == "report":
+        report(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:])

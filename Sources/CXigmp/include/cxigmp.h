@@ -80,7 +80,7 @@ struct cxigmp_prog_info {
 	uint32_t type;
 	char name[16];
 	uint32_t nr_map_ids;
-	uint32_t map_ids[16];
+	uint32_t map_ids[32];
 };
 int cxigmp_prog_info(int prog_fd, struct cxigmp_prog_info *out);
 
