@@ -292,12 +292,13 @@ def sample(a):
     with open(a.out, "w") as f:
         while not os.path.exists(a.stop):
             t0 = time.monotonic_ns()
-            groups, err = None, None
+            groups, paths, err = None, None, None
             try:
                 if a.socket:
                     r = control_request(a.socket, "routes")
                     routes = (r.get("routes") or {}).get("routes", [])
                     groups = sorted({x["group"] for x in routes if x.get("out")})
+                    paths = sorted({x.get("path", "?") for x in routes})
                 else:
                     raw = subprocess.run(["bridge", "-n", a.bridge_ns, "-j", "mdb", "show"],
                                          capture_output=True, text=True, timeout=2).stdout
@@ -310,7 +311,7 @@ def sample(a):
             except (OSError, ValueError, subprocess.SubprocessError) as e:
                 err = str(e)
             t1 = time.monotonic_ns()
-            f.write(json.dumps({"t0": t0, "t1": t1, "groups": groups, "error": err}) + "\n")
+            f.write(json.dumps({"t0": t0, "t1": t1, "groups": groups, "paths": paths, "error": err}) + "\n")
             f.flush()
             time.sleep(a.every)
 
@@ -410,6 +411,7 @@ def storm(a):
         live_n.append(len(live))
         over.append(len(s["groups"]) - len(live))
         stale.append(len(set(s["groups"]) - recent))
+    res["paths"] = ",".join(sorted({p for s in in_storm for p in (s.get("paths") or [])})) or "none"
     res.update({"route_samples": len(in_storm),
                 "route_sample_errors": sum(1 for s in samples if s.get("error")),
                 "routes_max": max(routes_n) if routes_n else None,
@@ -442,11 +444,22 @@ def summarize(a):
     for impl in impls:
         single_off = by.get(f"{impl}-single-fl_off", [])
         single_on = by.get(f"{impl}-single-fl_on", [])
-        joins = [x for r in single_off + single_on for x in r.get("join_us", [])]
+        # The join figures come from the fast-leave-off runs (every
+        # configuration has one); the joins of the fast-leave-on runs are
+        # kept apart (the bridge with fastleave on joins slower, measured).
+        joins = [x for r in single_off for x in r.get("join_us", [])]
         cold = [x for r in single_off + single_on for x in r.get("cold_join_us", [])]
         out[f"{impl}_join_first_packet_p50_us"] = r1(pct(joins, 50))
         out[f"{impl}_join_first_packet_p99_us"] = r1(pct(joins, 99))
         out[f"{impl}_join_samples"] = len(joins)
+        if single_on:
+            j_on = [x for r in single_on for x in r.get("join_us", [])]
+            out[f"{impl}_join_first_packet_fast_leave_on_p50_us"] = r1(pct(j_on, 50))
+            out[f"{impl}_join_first_packet_fast_leave_on_p99_us"] = r1(pct(j_on, 99))
+        for r in single_off + single_on:
+            out.setdefault("samples_us", {})[r["label"]] = {
+                k: [round(x, 1) for x in r.get(k, [])]
+                for k in ("join_us", "cold_join_us", "leave_stop_us", "leave_upstream_us")}
         out[f"{impl}_cold_join_first_packet_p50_us"] = r1(pct(cold, 50))
         out[f"{impl}_cold_join_first_packet_p99_us"] = r1(pct(cold, 99))
         out[f"{impl}_cold_join_samples"] = len(cold)
@@ -456,13 +469,15 @@ def summarize(a):
             stop = [x for r in runs for x in r.get("leave_stop_us", [])]
             up = [x for r in runs for x in r.get("leave_upstream_us", [])]
             if tag == "fast_leave_on" and not runs and impl != "bridge" and fl_reason:
-                for k in ("leave_stop_p50_us", "leave_stop_p99_us", "leave_upstream_stop_p50_us"):
-                    out[f"{impl}_{k}_{tag}"] = None
-                    out[f"{impl}_{k}_{tag}_reason"] = fl_reason
+                for k in ("leave_stop", "leave_upstream_stop"):
+                    for p in ("p50", "p99"):
+                        out[f"{impl}_{k}_{tag}_{p}_us"] = None
+                        out[f"{impl}_{k}_{tag}_{p}_us_reason"] = fl_reason
                 continue
-            out[f"{impl}_leave_stop_p50_us_{tag}"] = r1(pct(stop, 50))
-            out[f"{impl}_leave_stop_p99_us_{tag}"] = r1(pct(stop, 99))
-            out[f"{impl}_leave_upstream_stop_p50_us_{tag}"] = r1(pct(up, 50))
+            out[f"{impl}_leave_stop_{tag}_p50_us"] = r1(pct(stop, 50))
+            out[f"{impl}_leave_stop_{tag}_p99_us"] = r1(pct(stop, 99))
+            out[f"{impl}_leave_upstream_stop_{tag}_p50_us"] = r1(pct(up, 50))
+            out[f"{impl}_leave_upstream_stop_{tag}_p99_us"] = r1(pct(up, 99))
             out[f"{impl}_leave_samples_{tag}"] = len(stop)
         fails = [f for r in single_off + single_on for f in r.get("failures", [])]
         if fails:

@@ -239,7 +239,7 @@ if [ "$IP_MROUTE" != yes ]; then
 	why=$NO_MROUTE
 	[ "$IP_MROUTE" = no ] || why="xigmp doctor --json gave no ip_mroute: $(tail -1 "$TMP/doctor.err" 2>/dev/null)"
 	for k in join_first_packet_p50_us join_first_packet_p99_us cold_join_first_packet_p50_us \
-		leave_stop_p50_us_fast_leave_on leave_stop_p50_us_fast_leave_off leave_upstream_stop_p50_us_fast_leave_off \
+		leave_stop_fast_leave_on_p50_us leave_stop_fast_leave_off_p50_us leave_upstream_stop_fast_leave_off_p50_us \
 		storm_misses storm_upstream_reports_per_zap storm_cpu_pct; do
 		UNAVAILABLE+=("igmpproxy_$k=$why")
 	done
@@ -321,9 +321,6 @@ print(sum(1 for r in d.get('roles', []) if r.get('up') and r.get('role') == 'ins
 		"$TMP/$label-zaps.log" "$groups" --seed $((RANDOM + 1)) >"$TMP/$label-tool.json" 2>"$TMP/$label-tool.err" ||
 		log "$label: zap_tool storm failed: $(tail -1 "$TMP/$label-tool.err")"
 	$PY bench/e2e/zap.py cpusnap "$pid" >>"$TMP/$label-cpu.jsonl"
-	if [ "$impl" != bridge ]; then
-		PATHS+=("$label=$(route_paths)")
-	fi
 	stop_sampler
 	stop_source
 	local slack=500
@@ -333,6 +330,12 @@ print(sum(1 for r in d.get('roles', []) if r.get('up') and r.get('role') == 'ins
 		--groups "$groups" --offset "$offset" --slack-ms $slack \
 		$([ "$fl" = yes ] && echo --fast-leave) $([ "$impl" != bridge ] && echo --daemon) >"$TMP/$label.json"
 	FILES+=("$TMP/$label.json")
+	if [ "$impl" != bridge ]; then	# the paths xigmp's entries took during the storm
+		local path
+		path=$($PY -c "import json,sys; print(json.load(open(sys.argv[1])).get('paths', 'unknown'))" "$TMP/$label.json" 2>/dev/null)
+		PATHS+=("$label=$path")
+		[ "$path" = "$impl" ] || note_error "$label" "xigmp routes said path $path during the storm, not $impl"
+	fi
 	$PY -c "import json,sys
 r = json.load(open(sys.argv[1]))
 print('zap: ' + (r['label'] + ': ' + r['error'] if 'error' in r else
