@@ -484,28 +484,38 @@ def summarize(a):
             out[f"{impl}_failures"] = fails[:8]
         if not single_off and not single_on:
             out[f"{impl}_join_first_packet_p50_us"] = {"error": meta.get("errors", {}).get(impl, "no run")}
-        st = by.get(f"{impl}-storm", [])
-        if st:
-            s = st[-1]
+        # Storms: one per fast-leave setting the configuration has; the
+        # plain storm_* keys are the fast-leave-on storm's where there is
+        # one (the leave-side bound is checked there), else the off one's.
+        storms = {tag: by[f"{impl}-storm-fl_{tag}"][-1] for tag in ("on", "off") if by.get(f"{impl}-storm-fl_{tag}")}
+        for tag, s in list(storms.items()) + ([("main", storms.get("on") or storms.get("off"))] if storms else []):
+            pre = f"{impl}_storm" if tag == "main" else f"{impl}_storm_fast_leave_{tag}"
             if "error" in s:
-                out[f"{impl}_storm"] = {"error": s["error"]}
-            else:
-                out[f"{impl}_storm_misses"] = s["join_misses"] + (s["leave_misses"] or 0)
-                out[f"{impl}_storm_join_misses"] = s["join_misses"]
-                out[f"{impl}_storm_leave_misses"] = s["leave_misses"]
-                if s["leave_misses"] is None:
-                    out[f"{impl}_storm_leave_misses_reason"] = (
-                        "the leave-side bound is checked with fast leave on only" +
-                        (f" ({fl_reason})" if fl_reason and impl != "bridge" else ""))
-                out[f"{impl}_storm_upstream_reports_per_zap"] = s["upstream_reports_per_zap"]
-                out[f"{impl}_storm_cpu_pct"] = s.get("daemon_cpu_pct")
-                if impl == "bridge":
-                    out[f"{impl}_storm_cpu_pct_reason"] = "the bridge is the kernel's: no process of its own"
-                out[f"{impl}_storm_machine_cpu_pct"] = s.get("machine_cpu_pct")
-                out[f"{impl}_storm_routes_max"] = s["routes_max"]
-                out[f"{impl}_storm_live_max"] = s["live_max"]
-                out[f"{impl}_storm_stale_routes_max"] = s["stale_routes_max"]
-                out[f"{impl}_storm"] = s
+                out[pre] = {"error": s["error"]}
+                continue
+            out[f"{pre}_misses"] = s["join_misses"] + (s["leave_misses"] or 0)
+            out[f"{pre}_join_misses"] = s["join_misses"]
+            out[f"{pre}_leave_misses"] = s["leave_misses"]
+            if s["leave_misses"] is None:
+                out[f"{pre}_leave_misses_reason"] = (
+                    "the leave-side bound is checked with fast leave on only" +
+                    (f" ({fl_reason})" if fl_reason and impl != "bridge" else ""))
+            out[f"{pre}_join_p50_us"] = s["join_p50_us"]
+            out[f"{pre}_join_p99_us"] = s["join_p99_us"]
+            out[f"{pre}_upstream_reports_per_zap"] = s["upstream_reports_per_zap"]
+            out[f"{pre}_cpu_pct"] = s.get("daemon_cpu_pct")
+            if impl == "bridge":
+                out[f"{pre}_cpu_pct_reason"] = "the bridge is the kernel's: no process of its own"
+            out[f"{pre}_machine_cpu_pct"] = s.get("machine_cpu_pct")
+            out[f"{pre}_routes_max"] = s["routes_max"]
+            out[f"{pre}_live_max"] = s["live_max"]
+            out[f"{pre}_stale_routes_max"] = s["stale_routes_max"]
+            if tag != "main":
+                out[f"{pre}_detail"] = s
+        if "on" not in storms and impl != "bridge" and fl_reason:
+            for k in ("misses", "leave_misses"):
+                out[f"{impl}_storm_fast_leave_on_{k}"] = None
+                out[f"{impl}_storm_fast_leave_on_{k}_reason"] = fl_reason
     for k, why in meta.pop("unavailable", {}).items():
         out[k] = None
         out[k + "_reason"] = why
