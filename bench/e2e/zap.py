@@ -323,8 +323,19 @@ def cpusnap(a):
     with open("/proc/stat") as f:
         cpu = [int(x) for x in f.readline().split()[1:]]
     idle = cpu[3] + (cpu[4] if len(cpu) > 4 else 0)
+    procs = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    head, tail = f.read().rsplit(")", 1)
+                t = tail.split()
+                procs[d] = [head.split("(", 1)[1], int(t[11]) + int(t[12])]
+            except (OSError, IndexError, ValueError):
+                pass
     print(json.dumps({"mono": time.monotonic(), "proc_ticks": proc, "cpu_total": sum(cpu[:8]),
-                      "cpu_idle": idle, "hz": os.sysconf("SC_CLK_TCK"), "ncpu": os.cpu_count()}))
+                      "cpu_idle": idle, "cpu": cpu[:8], "hz": os.sysconf("SC_CLK_TCK"), "ncpu": os.cpu_count(),
+                      "procs": procs}))
 
 
 # ------------------------------------------------------------------- storm
@@ -379,8 +390,35 @@ def storm(a):
             res["daemon_cpu_pct"] = round(100 * (c1["proc_ticks"] - c0["proc_ticks"]) / c0["hz"] / dt, 2)
         tot = c1["cpu_total"] - c0["cpu_total"]
         res["machine_cpu_pct"] = round(100 * (1 - (c1["cpu_idle"] - c0["cpu_idle"]) / tot), 1) if tot else None
+        if tot and "cpu" in c0:
+            # /proc/stat's columns: where the machine's time went (percent of all cores)
+            res["machine_cpu_split_pct"] = {
+                name: round(100 * (c1["cpu"][i] - c0["cpu"][i]) / tot, 1)
+                for i, name in enumerate(("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"))
+                if i < len(c0["cpu"])}
+        # Who used the machine over the window (processes alive at its end;
+        # one started inside it counts whole): the apparatus, the daemon,
+        # and anything else running on the VM.
+        if "procs" in c0:
+            use = {}
+            for pid, (comm, ticks) in c1["procs"].items():
+                d = ticks - c0["procs"].get(pid, [comm, 0])[1]
+                if d > 0:
+                    use[comm] = use.get(comm, 0) + d
+            res["top_processes_cpu_pct"] = {
+                k: round(100 * v / c0["hz"] / dt, 1) for k, v in sorted(use.items(), key=lambda kv: -kv[1])[:6]}
+        # the apparatus: the hosts' program (capture of every frame) over its own run
+        if tool.get("cpu_s") is not None and tool.get("seconds"):
+            res["hosts_tool_cpu_pct"] = round(100 * tool["cpu_s"] / tool["seconds"], 1)
     except (OSError, ValueError) as e:
         res["cpu_error"] = str(e)
+    if a.source_out:
+        try:
+            src = json.loads([l for l in open(a.source_out).read().splitlines() if l.strip()][-1])
+            # its sends, and the forwarding and delivery the kernel does inline in them
+            res["source_cpu_pct"] = round(100 * src["cpu_s"] / src["seconds"], 1)
+        except (OSError, ValueError, IndexError, KeyError, ZeroDivisionError):
+            pass
     # Route map against the live set.  Host h watches NEW from its zap to its
     # next; a route is stale when no host watched its group at any time in
     # [sample start - slack, sample end].
@@ -557,6 +595,7 @@ def main():
     t.add_argument("--cpu", required=True)
     t.add_argument("--groups", required=True)
     t.add_argument("--offset", type=int, required=True, help="REALTIME - MONOTONIC ns")
+    t.add_argument("--source-out")
     t.add_argument("--fast-leave", action="store_true")
     t.add_argument("--daemon", action="store_true")
     t.add_argument("--join-ms", type=float, default=50)

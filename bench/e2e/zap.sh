@@ -327,7 +327,7 @@ print(sum(1 for r in d.get('roles', []) if r.get('up') and r.get('role') == 'ins
 	[ "$fl" = yes ] && slack=50
 	$PY bench/e2e/zap.py storm --label "$label" --tool-out "$TMP/$label-tool.json" --tool-log "$TMP/$label-zaps.log" \
 		--up-log "$TMP/$label-up.log" --samples "$TMP/$label-samples.jsonl" --cpu "$TMP/$label-cpu.jsonl" \
-		--groups "$groups" --offset "$offset" --slack-ms $slack \
+		--groups "$groups" --offset "$offset" --slack-ms $slack --source-out "$TMP/$label-source.json" \
 		$([ "$fl" = yes ] && echo --fast-leave) $([ "$impl" != bridge ] && echo --daemon) >"$TMP/$label.json"
 	FILES+=("$TMP/$label.json")
 	if [ "$impl" != bridge ]; then	# the paths xigmp's entries took during the storm

@@ -61,6 +61,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -86,6 +87,14 @@ static int64_t real_minus_mono(void)
 {
 	int64_t a = mono(), r = clk(CLOCK_REALTIME), b = mono();
 	return r - (a + b) / 2;
+}
+
+/* This process's CPU seconds (user + system) so far. */
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 static uint16_t csum(const uint8_t *p, int len)
@@ -377,9 +386,10 @@ static int cmd_source(int argc, char **argv)
 	drain();
 	if (log)
 		fclose(log);
-	printf("{\"sent\": %llu, \"failed_calls\": %llu, \"igmp_messages\": %llu, \"groups\": %d, \"seconds\": %.3f}\n",
+	printf("{\"sent\": %llu, \"failed_calls\": %llu, \"igmp_messages\": %llu, \"groups\": %d, \"seconds\": %.3f, "
+	       "\"cpu_s\": %.3f}\n",
 	       (unsigned long long)sent, (unsigned long long)failed, (unsigned long long)igmp_msgs, ng,
-	       (mono() - start) / 1e9);
+	       (mono() - start) / 1e9, cpu_seconds());
 	return 0;
 }
 
@@ -421,7 +431,7 @@ static int cmd_storm(int argc, char **argv)
 	static struct host hs[MAXHOSTS];
 	static short by_ifindex[65536];
 	memset(by_ifindex, -1, sizeof by_ifindex);
-	int64_t period = (int64_t)(1e9 / zps), start = mono() + 200000000LL;
+	int64_t t_begin = mono(), period = (int64_t)(1e9 / zps), start = t_begin + 200000000LL;
 	for (int i = 0; i < nh; i++) {
 		char name[IFNAMSIZ];
 		snprintf(name, sizeof name, "%s%d", prefix, i + 1);
@@ -589,10 +599,12 @@ static int cmd_storm(int argc, char **argv)
 	fclose(log);
 	printf("{\"hosts\": %d, \"groups\": %d, \"zaps\": %llu, \"join_misses\": %llu, \"join_no_report\": %llu, "
 	       "\"join_no_data\": %llu, \"leave_checked\": %llu, \"leave_misses\": %llu, \"stray_frames\": %llu, "
-	       "\"data_frames\": %llu, \"capture_drops\": %u, \"start_mono\": %lld, \"end_mono\": %lld}\n",
+	       "\"data_frames\": %llu, \"capture_drops\": %u, \"start_mono\": %lld, \"end_mono\": %lld, "
+	       "\"cpu_s\": %.3f, \"seconds\": %.3f}\n",
 	       nh, ng, (unsigned long long)zaps, (unsigned long long)join_miss, (unsigned long long)no_report,
 	       (unsigned long long)no_data, (unsigned long long)leave_checked, (unsigned long long)leave_miss,
-	       (unsigned long long)stray, (unsigned long long)frames, st.tp_drops, (long long)start, (long long)end);
+	       (unsigned long long)stray, (unsigned long long)frames, st.tp_drops, (long long)start, (long long)end,
+	       cpu_seconds(), (mono() - t_begin) / 1e9);
 	return 0;
 }
 
