@@ -316,6 +316,28 @@ def sample(a):
             time.sleep(a.every)
 
 
+OURS = {"zap_tool", "xigmp", "python3", "bash", "ip", "sleep", "timeout", "seq", "grep", "cat", "bridge", "tail",
+        "awk", "sed", "rm", "touch", "mktemp", "cc", "cc1", "as", "ld", "collect2", "date", "sysctl", "tee", "perf"}
+KTHREADS = ("ksoftirqd", "kworker", "rcu_", "migration", "napi/", "kdamond", "swapper", "cpuhp", "idle_inject")
+
+
+def quiet(a):
+    """Waits (at most --timeout s) until the machine is at most --busy % busy
+    over a second; prints the last busy share.  Exit 0 when quiet, 1 if not."""
+    deadline = time.monotonic() + a.timeout
+    while True:
+        with open("/proc/stat") as f:
+            c0 = [int(x) for x in f.readline().split()[1:9]]
+        time.sleep(1)
+        with open("/proc/stat") as f:
+            c1 = [int(x) for x in f.readline().split()[1:9]]
+        tot = sum(c1) - sum(c0)
+        busy = 100 * (1 - ((c1[3] + c1[4]) - (c0[3] + c0[4])) / tot) if tot else 0
+        if busy <= a.busy or time.monotonic() >= deadline:
+            print(round(busy, 1))
+            sys.exit(0 if busy <= a.busy else 1)
+
+
 def cpusnap(a):
     with open(f"/proc/{a.pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -407,6 +429,10 @@ def storm(a):
                     use[comm] = use.get(comm, 0) + d
             res["top_processes_cpu_pct"] = {
                 k: round(100 * v / c0["hz"] / dt, 1) for k, v in sorted(use.items(), key=lambda kv: -kv[1])[:6]}
+            # Everything but the benchmark's own processes and the kernel's
+            # threads: other work on the VM, which makes the run noisy.
+            res["foreign_cpu_pct"] = round(sum(100 * v / c0["hz"] / dt for k, v in use.items()
+                                               if k not in OURS and not k.startswith(KTHREADS)), 1)
         # the apparatus: the hosts' program (capture of every frame) over its own run
         if tool.get("cpu_s") is not None and tool.get("seconds"):
             res["hosts_tool_cpu_pct"] = round(100 * tool["cpu_s"] / tool["seconds"], 1)
@@ -545,6 +571,7 @@ def summarize(a):
             if impl == "bridge":
                 out[f"{pre}_cpu_pct_reason"] = "the bridge is the kernel's: no process of its own"
             out[f"{pre}_machine_cpu_pct"] = s.get("machine_cpu_pct")
+            out[f"{pre}_foreign_cpu_pct"] = s.get("foreign_cpu_pct")
             out[f"{pre}_routes_max"] = s["routes_max"]
             out[f"{pre}_live_max"] = s["live_max"]
             out[f"{pre}_stale_routes_max"] = s["stale_routes_max"]
@@ -602,6 +629,9 @@ def main():
     t.add_argument("--leave-ms", type=float, default=5)
     t.add_argument("--slack-ms", type=float, default=100)
     sub.add_parser("offset")
+    q = sub.add_parser("quiet")
+    q.add_argument("--busy", type=float, default=10)
+    q.add_argument("--timeout", type=float, default=120)
     m = sub.add_parser("summarize")
     m.add_argument("--meta", default="{}")
     m.add_argument("files", nargs="*")
@@ -609,7 +639,8 @@ def main():
     if a.cmd == "offset":
         print(offset())
         return
-    {"single": single, "sample": sample, "cpusnap": cpusnap, "storm": storm, "summarize": summarize}[a.cmd](a)
+    {"single": single, "sample": sample, "cpusnap": cpusnap, "storm": storm, "summarize": summarize,
+     "quiet": quiet}[a.cmd](a)
 
 
 if __name__ == "__main__":

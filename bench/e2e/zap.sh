@@ -232,7 +232,16 @@ r = json.load(sys.stdin)
 print(','.join(sorted({x.get('path', '?') for x in r.get('routes', [])})) or 'none')" 2>/dev/null || echo unknown
 }
 
-ERRORS=() UNAVAILABLE=() PATHS=() FILES=()
+ERRORS=() UNAVAILABLE=() PATHS=() FILES=() QUIET=()
+# wait_quiet LABEL: before a phase starts its traffic, up to QUIET_WAIT s (120) for the
+# VM to be at most QUIET_BUSY % busy (10) over a second (other work on a
+# 2-core VM moves every figure here); the busy share found is recorded.
+wait_quiet() {
+	local busy
+	busy=$($PY bench/e2e/zap.py quiet --busy "${QUIET_BUSY:-10}" --timeout "${QUIET_WAIT:-120}") ||
+		log "$1: the machine is still ${busy} % busy after ${QUIET_WAIT:-120} s; measuring anyway"
+	QUIET+=("$1=$busy")
+}
 note_error() { ERRORS+=("$1=$2"); log "$1: $2"; }
 
 if [ "$IP_MROUTE" != yes ]; then
@@ -282,6 +291,7 @@ print(f\"zap: {r['label']}: join p50 {p50(r['join_us'])} us ({len(r['join_us'])}
 storm_run() { # storm_run IMPL FL(yes|no)
 	local impl=$1 fl=$2 label=$1-storm-fl_$([ "$2" = yes ] && echo on || echo off) i groups= inside
 	for i in $(seq "$STORM_CHANNELS"); do groups+="${groups:+,}239.5.0.$i"; done
+	wait_quiet "$label"
 	build_storm "$STORM_HOSTS" || { note_error "$label" "cannot build the storm topology"; teardown; return 1; }
 	ip netns exec "$U" "$TOOL" source uo $SRC "$STORM_PPS" $((STORM_SECONDS + 120)) --warm "$groups" \
 		--log "$TMP/$label-up.log" >"$TMP/$label-source.json" 2>>"$TMP/source.err" &
@@ -351,6 +361,7 @@ for impl in $ZAP_IMPLS; do
 	impl_fl=$FAST_LEAVE
 	[ "$impl" = bridge ] && impl_fl=yes
 	if [[ " $ZAP_PHASES " == *" single "* ]]; then
+		wait_quiet "$impl-single"
 		if build_single; then
 			ip netns exec "$U" "$TOOL" source uo $SRC "$FIRST_PPS" 3600 --warm $WARM --cold $COLD \
 				--log "$TMP/$impl-single-up.log" >"$TMP/$impl-single-source.json" 2>>"$TMP/source.err" &
@@ -375,7 +386,7 @@ pairs_json() { $PY -c "import json,sys; print(json.dumps(dict(a.split('=',1) for
 meta=$($PY -c "
 import json, sys
 (errors, unavailable, paths, doctor, ip_mroute, fl, impls, joins, cold, fpps, lmqi, secs, hosts, chans, spps, zps,
- kernel, cpu) = sys.argv[1:19]
+ kernel, cpu, quiet) = sys.argv[1:20]
 try:
     doc = json.load(open(doctor))
 except (OSError, ValueError):
@@ -387,6 +398,7 @@ m = {'errors': json.loads(errors), 'unavailable': json.loads(unavailable), 'path
      'last_member_query_count': 2, 'storm_seconds': float(secs), 'storm_hosts': int(hosts),
      'storm_channels': int(chans), 'storm_channel_pps': int(spps), 'storm_zaps_per_s_per_host': float(zps),
      'storm_join_bound_ms': 50, 'storm_leave_bound_ms': 5,
+     'busy_pct_before': {k: float(v) for k, v in json.loads(quiet).items()},
      'notes': 'Instants are kernel timestamps (SO_TIMESTAMPNS) of AF_PACKET sockets: the join/leave instant is the '
               'host report (IGMPv3 TO_EX / TO_IN{}) leaving the host interface, seen by a socket on that interface; '
               'data arrival is the frame arriving there. Every data frame carries its CLOCK_MONOTONIC send time; only '
@@ -400,12 +412,14 @@ m = {'errors': json.loads(errors), 'unavailable': json.loads(unavailable), 'path
               '(IGMP state is per interface), one IP_DROP + IP_ADD per zap; upstream reports = IGMP messages heard on '
               'uo during the storm / zaps; cpu = the daemon process (percent of one core) and the machine (all cores) '
               'over the storm; routes = groups with an entry (bridge: mdb groups with a port), live = groups some host '
-              'watched during the sample, stale = entries whose group no host watched within stale_slack_ms before it.'}
+              'watched during the sample, stale = entries whose group no host watched within stale_slack_ms before it. '
+              'foreign_cpu_pct = CPU of processes that are not the benchmark\\'s (other work on the VM) during the storm; '
+              'busy_pct_before = the machine\\'s busy share just before each phase (it waits up to 120 s for <= 10 %).'}
 if not fl == 'yes':
     m['fast_leave_reason'] = '$NO_FL'
 print(json.dumps(m))" \
 	"$(pairs_json "${ERRORS[@]}")" "$(pairs_json "${UNAVAILABLE[@]}")" "$(pairs_json "${PATHS[@]}")" "$TMP/doctor.json" \
 	"$IP_MROUTE" "$FAST_LEAVE" "$ZAP_IMPLS" "$JOINS" "$COLD_JOINS" "$FIRST_PPS" "$LMQI" "$STORM_SECONDS" \
 	"$STORM_HOSTS" "$STORM_CHANNELS" "$STORM_PPS" "$ZAPS_PER_S" "$(uname -r)" \
-	"$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)")
+	"$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" "$(pairs_json "${QUIET[@]}")")
 $PY bench/e2e/zap.py summarize --meta "$meta" "${FILES[@]}"
