@@ -186,6 +186,32 @@ def rows(results):
     else:
         missing("forwarding", err)
 
+    z, err = section(results, "zap")
+    if z:
+        for impl, impl_name in (("xdp", "XDP"), ("tc", "TC")):
+            for key, label in (("join_first_packet_p50_us", "join to first fresh packet p50"),
+                               ("join_first_packet_p99_us", "join to first fresh packet p99"),
+                               ("cold_join_first_packet_p50_us", "cold join (upstream starts) p50"),
+                               ("leave_stop_fast_leave_off_p50_us", "leave to data stop p50, fast leave off"),
+                               ("leave_stop_fast_leave_on_p50_us", "leave to data stop p50, fast leave on"),
+                               ("leave_upstream_stop_fast_leave_off_p50_us", "leave to upstream leave p50, fast leave off")):
+                xv, bv = num(z, f"{impl}_{key}"), num(z, f"bridge_{key}")
+                out.append((f"zap, {label}, {impl_name} (us)", cell(z, f"{impl}_{key}"),
+                            f"Linux bridge {cell(z, f'bridge_{key}')}", fmt(ratio(xv, bv)), "", None))
+            for key, label in (("storm_fast_leave_off_misses", "storm misses, fast leave off"),
+                               ("storm_fast_leave_on_misses", "storm misses, fast leave on"),
+                               ("storm_fast_leave_off_upstream_reports_per_zap", "storm reports upstream per zap"),
+                               ("storm_fast_leave_off_machine_cpu_pct", "storm machine CPU (%)")):
+                xv, bv = num(z, f"{impl}_{key}"), num(z, f"bridge_{key}")
+                goal = key.endswith("_misses")
+                out.append((f"zap, {label}, {impl_name}", cell(z, f"{impl}_{key}"),
+                            f"Linux bridge {cell(z, f'bridge_{key}')}", fmt(ratio(xv, bv)),
+                            "0" if goal else "", (xv == 0 if xv is not None else None) if goal else None))
+            out.append((f"zap, storm daemon CPU, {impl_name} (% of a core)",
+                        cell(z, f"{impl}_storm_fast_leave_off_cpu_pct"), "", "", "", None))
+    else:
+        missing("zap", err)
+
     cp, err = section(results, "control_plane")
     if cp:
         ns, base = num(cp, "ns_per_msg"), num(cp, "baseline_owned_ns_per_msg")

@@ -3,7 +3,7 @@
 # bench/run.sh - xigmp's benchmark suite in one go (`make bench` runs it after
 # `make build`): classifier cost, veth throughput and control-plane cost from
 # xigmp-bench, then the end-to-end scripts bench/e2e/translation.sh,
-# bench/e2e/join_latency.sh and bench/e2e/forwarding.sh when present.  Each prints one JSON object; a
+# bench/e2e/join_latency.sh, bench/e2e/forwarding.sh and bench/e2e/zap.sh when present.  Each prints one JSON object; a
 # section that is missing or fails is recorded as {"error": "..."} and the
 # run goes on.  A figure the kernel cannot give (the kernel MFC, smcroute and
 # igmpproxy without CONFIG_IP_MROUTE) is not a failure: the section records
@@ -155,6 +155,7 @@ run_e2e translation
 run_e2e join_latency
 run_e2e forwarding 900
 run_e2e tap_cost 120
+run_e2e zap 900
 
 mkdir -p "$RESULTS"
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
@@ -177,7 +178,8 @@ if not isinstance(caps, dict):
     results["machine"]["capabilities_error"] = "xigmp doctor --json gave no capabilities"
 if quick:
     results["machine"]["quick"] = True
-for name in ("classifier", "throughput", "translation", "join_latency", "forwarding", "control_plane", "tap_cost"):
+for name in ("classifier", "throughput", "translation", "join_latency", "forwarding", "control_plane", "tap_cost",
+             "zap"):
     try:
         results[name] = json.load(open(f"{tmp}/{name}.json"))
     except (OSError, ValueError) as e:
