@@ -64,14 +64,13 @@ final class RoleHealth {
         if states[role]?.up == true && n == 1 { set(role, down: "sends fail: \(cause)", name: nil) }
     }
 
-    /// The once-a-second check of every port.
-    func check(_ ports: [(role: InterfaceRole, port: any IGMPPort)]) {
-        for (role, port) in ports {
-            let reason = (linkDown.contains(role) ? "link down (no carrier, or set down): nothing is sent or heard there" : nil)
-                ?? Self.problem(port) ?? sendFailures[role].map { "\($0.count) send(s) failed in the last second: \($0.cause)" }
-            if let reason { set(role, down: reason, name: port.interface.name) } else { set(role, up: port.interface.name) }
-        }
-        sendFailures = [:]
+    /// Checks one role's port (the loop checks one per step, each once a
+    /// second); the send failures counted since its last check decide too.
+    func check(_ role: InterfaceRole, _ port: any IGMPPort) {
+        let reason = (linkDown.contains(role) ? "link down (no carrier, or set down): nothing is sent or heard there" : nil)
+            ?? Self.problem(port) ?? sendFailures[role].map { "\($0.count) send(s) failed in the last second: \($0.cause)" }
+        sendFailures[role] = nil
+        if let reason { set(role, down: reason, name: port.interface.name) } else { set(role, up: port.interface.name) }
     }
 
     /// What is wrong with `port` now, or nil.
