@@ -317,7 +317,7 @@ print(sum(1 for r in d.get('roles', []) if r.get('up') and r.get('role') == 'ins
 		done
 		[ "$n" -ge "$STORM_HOSTS" ] || log "$label: only $n of $STORM_HOSTS insides up"
 		rm -f "$TMP/sample.stop"
-		$PY bench/e2e/zap.py sample --out "$TMP/$label-samples.jsonl" --stop "$TMP/sample.stop" --socket "$TMP/xigmp.sock" --every 0.1 &
+		$PY bench/e2e/zap.py sample --out "$TMP/$label-samples.jsonl" --stop "$TMP/sample.stop" --socket "$TMP/xigmp.sock" --every "${SAMPLE_EVERY:-0.1}" &
 		SAMPLER=$!
 		pid=$DAEMON
 	fi
