@@ -66,14 +66,18 @@
 # stderr; every wait is bounded.  Env: JOINS (20), COLD_JOINS (10),
 # FIRST_PPS (10000), LMQI (100ms), STORM_SECONDS (30), STORM_HOSTS (50),
 # STORM_CHANNELS (20), STORM_PPS (1000), ZAPS_PER_S (5), ZAP_IMPLS,
-# ZAP_PHASES ("single storm"), BENCH_QUICK=1 (6 joins, 3 cold, 8 s storm).
+# ZAP_PHASES ("single storm"), SAMPLE_EVERY (route sampling, 0.1 s),
+# QUIET_WAIT (s, 60; 10 with BENCH_QUICK) and QUIET_BUSY (%, 10): before each
+# phase, wait that long at most for the VM to be that quiet; ZAP_KEEP=1
+# keeps the temp dir (every capture, log and sample); BENCH_QUICK=1 (6 joins,
+# 3 cold, 8 s storm).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 XIGMP=${XIGMP:-.build/release/xigmp}
 PY=${PY:-/usr/bin/python3}
 CC=${CC:-cc}
 if [ -n "${BENCH_QUICK:-}" ]; then
-	JOINS=${JOINS:-6} COLD_JOINS=${COLD_JOINS:-3} STORM_SECONDS=${STORM_SECONDS:-8}
+	JOINS=${JOINS:-6} COLD_JOINS=${COLD_JOINS:-3} STORM_SECONDS=${STORM_SECONDS:-8} QUIET_WAIT=${QUIET_WAIT:-10}
 fi
 JOINS=${JOINS:-20}
 COLD_JOINS=${COLD_JOINS:-10}
@@ -203,7 +207,10 @@ YAML
 	DAEMON=$!
 	for _ in $(seq 150); do [ -S "$TMP/xigmp.sock" ] && break; kill -0 "$DAEMON" 2>/dev/null || break; sleep 0.1; done
 	[ -S "$TMP/xigmp.sock" ] || { log "xigmp ($1) did not start: $(tail -3 "$4")"; stop_daemon; return 1; }
-	sleep 1	# startup queries answered, every inside taken
+	# Startup queries answered, every inside taken; with fast leave, past
+	# the first query response interval (1 s), during which xigmp keeps
+	# fast leave off (it has not heard every host yet).
+	if [ "$3" = yes ]; then sleep 1.6; else sleep 1; fi
 }
 # start_bridge PORTS FASTLEAVE(on|off): po and PORTS in br0, the bridge as querier
 start_bridge() {
@@ -233,13 +240,13 @@ print(','.join(sorted({x.get('path', '?') for x in r.get('routes', [])})) or 'no
 }
 
 ERRORS=() UNAVAILABLE=() PATHS=() FILES=() QUIET=()
-# wait_quiet LABEL: before a phase starts its traffic, up to QUIET_WAIT s (120) for the
+# wait_quiet LABEL: before a phase starts its traffic, up to QUIET_WAIT s (60) for the
 # VM to be at most QUIET_BUSY % busy (10) over a second (other work on a
 # 2-core VM moves every figure here); the busy share found is recorded.
 wait_quiet() {
 	local busy
-	busy=$($PY bench/e2e/zap.py quiet --busy "${QUIET_BUSY:-10}" --timeout "${QUIET_WAIT:-120}") ||
-		log "$1: the machine is still ${busy} % busy after ${QUIET_WAIT:-120} s; measuring anyway"
+	busy=$($PY bench/e2e/zap.py quiet --busy "${QUIET_BUSY:-10}" --timeout "${QUIET_WAIT:-60}") ||
+		log "$1: the machine is still ${busy} % busy after ${QUIET_WAIT:-60} s; measuring anyway"
 	QUIET+=("$1=$busy")
 }
 note_error() { ERRORS+=("$1=$2"); log "$1: $2"; }
@@ -414,7 +421,7 @@ m = {'errors': json.loads(errors), 'unavailable': json.loads(unavailable), 'path
               'over the storm; routes = groups with an entry (bridge: mdb groups with a port), live = groups some host '
               'watched during the sample, stale = entries whose group no host watched within stale_slack_ms before it. '
               'foreign_cpu_pct = CPU of processes that are not the benchmark\\'s (other work on the VM) during the storm; '
-              'busy_pct_before = the machine\\'s busy share just before each phase (it waits up to 120 s for <= 10 %).'}
+              'busy_pct_before = the machine\\'s busy share just before each phase (it waits up to QUIET_WAIT s for <= QUIET_BUSY %).'}
 if not fl == 'yes':
     m['fast_leave_reason'] = '$NO_FL'
 print(json.dumps(m))" \
