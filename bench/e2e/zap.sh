@@ -393,7 +393,7 @@ pairs_json() { $PY -c "import json,sys; print(json.dumps(dict(a.split('=',1) for
 meta=$($PY -c "
 import json, sys
 (errors, unavailable, paths, doctor, ip_mroute, fl, impls, joins, cold, fpps, lmqi, secs, hosts, chans, spps, zps,
- kernel, cpu, quiet) = sys.argv[1:20]
+ kernel, cpu, quiet, binary, sha, commit) = sys.argv[1:23]
 try:
     doc = json.load(open(doctor))
 except (OSError, ValueError):
@@ -406,6 +406,7 @@ m = {'errors': json.loads(errors), 'unavailable': json.loads(unavailable), 'path
      'storm_channels': int(chans), 'storm_channel_pps': int(spps), 'storm_zaps_per_s_per_host': float(zps),
      'storm_join_bound_ms': 50, 'storm_leave_bound_ms': 5,
      'busy_pct_before': {k: float(v) for k, v in json.loads(quiet).items()},
+     'xigmp_binary': binary, 'xigmp_sha256': sha, 'commit': commit,
      'notes': 'Instants are kernel timestamps (SO_TIMESTAMPNS) of AF_PACKET sockets: the join/leave instant is the '
               'host report (IGMPv3 TO_EX / TO_IN{}) leaving the host interface, seen by a socket on that interface; '
               'data arrival is the frame arriving there. Every data frame carries its CLOCK_MONOTONIC send time; only '
@@ -428,5 +429,7 @@ print(json.dumps(m))" \
 	"$(pairs_json "${ERRORS[@]}")" "$(pairs_json "${UNAVAILABLE[@]}")" "$(pairs_json "${PATHS[@]}")" "$TMP/doctor.json" \
 	"$IP_MROUTE" "$FAST_LEAVE" "$ZAP_IMPLS" "$JOINS" "$COLD_JOINS" "$FIRST_PPS" "$LMQI" "$STORM_SECONDS" \
 	"$STORM_HOSTS" "$STORM_CHANNELS" "$STORM_PPS" "$ZAPS_PER_S" "$(uname -r)" \
-	"$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" "$(pairs_json "${QUIET[@]}")")
+	"$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" "$(pairs_json "${QUIET[@]}")" \
+	"$XIGMP" "$(sha256sum "$XIGMP" | cut -c1-16)" \
+	"$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo -dirty)")
 $PY bench/e2e/zap.py summarize --meta "$meta" "${FILES[@]}"
