@@ -41,10 +41,17 @@
 # deciding what each host gets.  Misses: a zap whose new channel's first
 # fresh frame arrives more than 50 ms after the join report (or never), and,
 # with fast leave on only, a frame of the old channel arriving more than 5 ms
-# after the leave report.  Also: reports heard on uo per zap, the daemon's
-# CPU (/proc/PID/stat) and the machine's (/proc/stat) over the storm, and the
-# forwarder's route map (xigmp's control socket `routes`; the bridge's
-# `bridge mdb`) sampled every 0.1 s against the channels watched.
+# after the leave report.  (At 1000 pps a channel's next frame is up to
+# 1 ms away, so storm join figures carry up to 1 ms of waiting; a leave
+# figure of 0 means no frame arrived after the leave report.)  Also: reports
+# heard on uo per zap, the daemon's CPU (/proc/PID/stat), the upstream
+# sender's (its sends carry the forwarding and delivery the kernel does
+# inline), the machine's (/proc/stat, and the sum of every process's CPU:
+# this VM's /proc/stat books about half the elapsed ticks) and what other
+# work ran on the VM meanwhile, over the storm; and the forwarder's route
+# map (xigmp's control socket `routes`; the bridge's `bridge mdb`) sampled
+# every 0.1 s against the channels watched.  Storms run with fast leave
+# off, and again with it on where the configuration has it.
 #
 # Configurations (ZAP_IMPLS, default "xdp tc bridge"):
 #   xdp     xigmp, membership: track, forwarding: {mode: xdp}, xdpMode auto
@@ -58,7 +65,7 @@
 # The path xigmp took is read back from `xigmp routes --json` (`paths`).
 # Fast leave on xigmp is `querier: {inside: {fastLeave: true}}` when this
 # build has it (`xigmp run --config-reference`); otherwise its fast-leave
-# figures are null with the reason, and the storm runs with it off.
+# figures are null with the reason.
 # igmpproxy needs CONFIG_IP_MROUTE (`xigmp doctor --json`
 # capabilities.ip_mroute); without it its figures are null with the reason.
 #
