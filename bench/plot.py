@@ -201,7 +201,9 @@ def rows(results):
             for key, label in (("storm_fast_leave_off_misses", "storm misses, fast leave off"),
                                ("storm_fast_leave_on_misses", "storm misses, fast leave on"),
                                ("storm_fast_leave_off_upstream_reports_per_zap", "storm reports upstream per zap"),
-                               ("storm_fast_leave_off_machine_cpu_pct", "storm machine CPU (%)")):
+                               ("storm_fast_leave_off_machine_cpu_pct_processes", "storm machine CPU, all processes (%)"),
+                               ("storm_fast_leave_off_source_cpu_pct",
+                                "storm upstream sender + inline forwarding CPU (% of a core)")):
                 xv, bv = num(z, f"{impl}_{key}"), num(z, f"bridge_{key}")
                 goal = key.endswith("_misses")
                 out.append((f"zap, {label}, {impl_name}", cell(z, f"{impl}_{key}"),

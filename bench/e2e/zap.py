@@ -436,7 +436,9 @@ def storm(a):
             use = {}
             for pid, (comm, ticks) in c1["procs"].items():
                 d = ticks - c0["procs"].get(pid, [comm, 0])[1]
-                if comm.startswith("xigmp") and str(c0.get("pid")) != pid:
+                if str(c0.get("pid")) == pid:
+                    comm = "xigmp"	# the daemon under test, whatever its binary is called
+                elif comm.startswith("xigmp"):
                     comm += " (not ours)"	# another session's xigmp, tests or benchmark
                 if d > 0:
                     use[comm] = use.get(comm, 0) + d

@@ -41,10 +41,17 @@
 # deciding what each host gets.  Misses: a zap whose new channel's first
 # fresh frame arrives more than 50 ms after the join report (or never), and,
 # with fast leave on only, a frame of the old channel arriving more than 5 ms
-# after the leave report.  Also: reports heard on uo per zap, the daemon's
-# CPU (/proc/PID/stat) and the machine's (/proc/stat) over the storm, and the
-# forwarder's route map (xigmp's control socket `routes`; the bridge's
-# `bridge mdb`) sampled every 0.1 s against the channels watched.
+# after the leave report.  (At 1000 pps a channel's next frame is up to
+# 1 ms away, so storm join figures carry up to 1 ms of waiting; a leave
+# figure of 0 means no frame arrived after the leave report.)  Also: reports
+# heard on uo per zap, the daemon's CPU (/proc/PID/stat), the upstream
+# sender's (its sends carry the forwarding and delivery the kernel does
+# inline), the machine's (/proc/stat, and the sum of every process's CPU:
+# this VM's /proc/stat books about half the elapsed ticks) and what other
+# work ran on the VM meanwhile, over the storm; and the forwarder's route
+# map (xigmp's control socket `routes`; the bridge's `bridge mdb`) sampled
+# every 0.1 s against the channels watched.  Storms run with fast leave
+# off, and again with it on where the configuration has it.
 #
 # Configurations (ZAP_IMPLS, default "xdp tc bridge"):
 #   xdp     xigmp, membership: track, forwarding: {mode: xdp}, xdpMode auto
@@ -58,7 +65,7 @@
 # The path xigmp took is read back from `xigmp routes --json` (`paths`).
 # Fast leave on xigmp is `querier: {inside: {fastLeave: true}}` when this
 # build has it (`xigmp run --config-reference`); otherwise its fast-leave
-# figures are null with the reason, and the storm runs with it off.
+# figures are null with the reason.
 # igmpproxy needs CONFIG_IP_MROUTE (`xigmp doctor --json`
 # capabilities.ip_mroute); without it its figures are null with the reason.
 #
@@ -66,14 +73,18 @@
 # stderr; every wait is bounded.  Env: JOINS (20), COLD_JOINS (10),
 # FIRST_PPS (10000), LMQI (100ms), STORM_SECONDS (30), STORM_HOSTS (50),
 # STORM_CHANNELS (20), STORM_PPS (1000), ZAPS_PER_S (5), ZAP_IMPLS,
-# ZAP_PHASES ("single storm"), BENCH_QUICK=1 (6 joins, 3 cold, 8 s storm).
+# ZAP_PHASES ("single storm"), SAMPLE_EVERY (route sampling, 0.1 s),
+# QUIET_WAIT (s, 60; 10 with BENCH_QUICK) and QUIET_BUSY (%, 10): before each
+# phase, wait that long at most for the VM to be that quiet; ZAP_KEEP=1
+# keeps the temp dir (every capture, log and sample); BENCH_QUICK=1 (6 joins,
+# 3 cold, 8 s storm).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 XIGMP=${XIGMP:-.build/release/xigmp}
 PY=${PY:-/usr/bin/python3}
 CC=${CC:-cc}
 if [ -n "${BENCH_QUICK:-}" ]; then
-	JOINS=${JOINS:-6} COLD_JOINS=${COLD_JOINS:-3} STORM_SECONDS=${STORM_SECONDS:-8}
+	JOINS=${JOINS:-6} COLD_JOINS=${COLD_JOINS:-3} STORM_SECONDS=${STORM_SECONDS:-8} QUIET_WAIT=${QUIET_WAIT:-10}
 fi
 JOINS=${JOINS:-20}
 COLD_JOINS=${COLD_JOINS:-10}
@@ -203,7 +214,10 @@ YAML
 	DAEMON=$!
 	for _ in $(seq 150); do [ -S "$TMP/xigmp.sock" ] && break; kill -0 "$DAEMON" 2>/dev/null || break; sleep 0.1; done
 	[ -S "$TMP/xigmp.sock" ] || { log "xigmp ($1) did not start: $(tail -3 "$4")"; stop_daemon; return 1; }
-	sleep 1	# startup queries answered, every inside taken
+	# Startup queries answered, every inside taken; with fast leave, past
+	# the first query response interval (1 s), during which xigmp keeps
+	# fast leave off (it has not heard every host yet).
+	if [ "$3" = yes ]; then sleep 1.6; else sleep 1; fi
 }
 # start_bridge PORTS FASTLEAVE(on|off): po and PORTS in br0, the bridge as querier
 start_bridge() {
@@ -233,13 +247,13 @@ print(','.join(sorted({x.get('path', '?') for x in r.get('routes', [])})) or 'no
 }
 
 ERRORS=() UNAVAILABLE=() PATHS=() FILES=() QUIET=()
-# wait_quiet LABEL: before a phase starts its traffic, up to QUIET_WAIT s (120) for the
+# wait_quiet LABEL: before a phase starts its traffic, up to QUIET_WAIT s (60) for the
 # VM to be at most QUIET_BUSY % busy (10) over a second (other work on a
 # 2-core VM moves every figure here); the busy share found is recorded.
 wait_quiet() {
 	local busy
-	busy=$($PY bench/e2e/zap.py quiet --busy "${QUIET_BUSY:-10}" --timeout "${QUIET_WAIT:-120}") ||
-		log "$1: the machine is still ${busy} % busy after ${QUIET_WAIT:-120} s; measuring anyway"
+	busy=$($PY bench/e2e/zap.py quiet --busy "${QUIET_BUSY:-10}" --timeout "${QUIET_WAIT:-60}") ||
+		log "$1: the machine is still ${busy} % busy after ${QUIET_WAIT:-60} s; measuring anyway"
 	QUIET+=("$1=$busy")
 }
 note_error() { ERRORS+=("$1=$2"); log "$1: $2"; }
@@ -317,7 +331,7 @@ print(sum(1 for r in d.get('roles', []) if r.get('up') and r.get('role') == 'ins
 		done
 		[ "$n" -ge "$STORM_HOSTS" ] || log "$label: only $n of $STORM_HOSTS insides up"
 		rm -f "$TMP/sample.stop"
-		$PY bench/e2e/zap.py sample --out "$TMP/$label-samples.jsonl" --stop "$TMP/sample.stop" --socket "$TMP/xigmp.sock" --every 0.1 &
+		$PY bench/e2e/zap.py sample --out "$TMP/$label-samples.jsonl" --stop "$TMP/sample.stop" --socket "$TMP/xigmp.sock" --every "${SAMPLE_EVERY:-0.1}" &
 		SAMPLER=$!
 		pid=$DAEMON
 	fi
@@ -386,7 +400,7 @@ pairs_json() { $PY -c "import json,sys; print(json.dumps(dict(a.split('=',1) for
 meta=$($PY -c "
 import json, sys
 (errors, unavailable, paths, doctor, ip_mroute, fl, impls, joins, cold, fpps, lmqi, secs, hosts, chans, spps, zps,
- kernel, cpu, quiet) = sys.argv[1:20]
+ kernel, cpu, quiet, binary, sha, commit) = sys.argv[1:23]
 try:
     doc = json.load(open(doctor))
 except (OSError, ValueError):
@@ -399,6 +413,7 @@ m = {'errors': json.loads(errors), 'unavailable': json.loads(unavailable), 'path
      'storm_channels': int(chans), 'storm_channel_pps': int(spps), 'storm_zaps_per_s_per_host': float(zps),
      'storm_join_bound_ms': 50, 'storm_leave_bound_ms': 5,
      'busy_pct_before': {k: float(v) for k, v in json.loads(quiet).items()},
+     'xigmp_binary': binary, 'xigmp_sha256': sha, 'commit': commit,
      'notes': 'Instants are kernel timestamps (SO_TIMESTAMPNS) of AF_PACKET sockets: the join/leave instant is the '
               'host report (IGMPv3 TO_EX / TO_IN{}) leaving the host interface, seen by a socket on that interface; '
               'data arrival is the frame arriving there. Every data frame carries its CLOCK_MONOTONIC send time; only '
@@ -414,12 +429,14 @@ m = {'errors': json.loads(errors), 'unavailable': json.loads(unavailable), 'path
               'over the storm; routes = groups with an entry (bridge: mdb groups with a port), live = groups some host '
               'watched during the sample, stale = entries whose group no host watched within stale_slack_ms before it. '
               'foreign_cpu_pct = CPU of processes that are not the benchmark\\'s (other work on the VM) during the storm; '
-              'busy_pct_before = the machine\\'s busy share just before each phase (it waits up to 120 s for <= 10 %).'}
+              'busy_pct_before = the machine\\'s busy share just before each phase (it waits up to QUIET_WAIT s for <= QUIET_BUSY %).'}
 if not fl == 'yes':
     m['fast_leave_reason'] = '$NO_FL'
 print(json.dumps(m))" \
 	"$(pairs_json "${ERRORS[@]}")" "$(pairs_json "${UNAVAILABLE[@]}")" "$(pairs_json "${PATHS[@]}")" "$TMP/doctor.json" \
 	"$IP_MROUTE" "$FAST_LEAVE" "$ZAP_IMPLS" "$JOINS" "$COLD_JOINS" "$FIRST_PPS" "$LMQI" "$STORM_SECONDS" \
 	"$STORM_HOSTS" "$STORM_CHANNELS" "$STORM_PPS" "$ZAPS_PER_S" "$(uname -r)" \
-	"$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" "$(pairs_json "${QUIET[@]}")")
+	"$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" "$(pairs_json "${QUIET[@]}")" \
+	"$XIGMP" "$(sha256sum "$XIGMP" | cut -c1-16)" \
+	"$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo -dirty)")
 $PY bench/e2e/zap.py summarize --meta "$meta" "${FILES[@]}"
