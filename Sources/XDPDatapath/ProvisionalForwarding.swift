@@ -210,6 +210,17 @@ public final class ProvisionalTable: @unchecked Sendable {
     public static func disallow(_ rows: [Allow], in acl: BPFMap) {
         for r in rows { try? acl.delete(r.key) }
     }
+
+    /// Removes every row of `acl`: what a run that crashed left in a
+    /// classifier `xigmp load` pinned (its prefixes may not be this run's).
+    public static func disallowAll(in acl: BPFMap) {
+        var key = xigmp_prov_acl_key()
+        var n = 0
+        while bpf_map_get_next_key(acl.fd.raw, nil, &key) == 0 && n <= Int(XIGMP_PROV_MAX_ACL) {
+            try? acl.delete(key)
+            n += 1
+        }
+    }
 }
 
 extension MulticastForwarder {

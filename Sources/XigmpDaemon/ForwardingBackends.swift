@@ -77,6 +77,7 @@ final class DatapathForwardingBackend: ForwardingBackend {
         // Only a classifier sees the report early; the kernel datapath's
         // insides wait for the control plane.
         guard let xdp = port as? XDPPort, let slots = xdp.provisionalSlots else { return }
+        ProvisionalTable.disallowAll(in: slots.acl)
         try provisionalTable().attach(to: slots)
         insides[port.interface.index] = (port.interface, slots, [])
     }
