@@ -424,8 +424,8 @@ forwarding: {mode: xdp, groups: [239.1.0.0/16]}
 EOF
 	start_daemon "$TMP/prov-$MODE.yaml" || exit 1
 	sl 0.5
-	ip netns exec "$U" $PY $TOOL send 239.1.1.1 "$(scaled 1000)" & S1=$!
-	ip netns exec "$U" $PY $TOOL send 239.2.2.2 "$(scaled 1000)" & S2=$!
+	ip netns exec "$U" $PY $TOOL send 239.1.1.1 "$(scaled 5000)" & S1=$!
+	ip netns exec "$U" $PY $TOOL send 239.2.2.2 "$(scaled 5000)" & S2=$!
 	sl 0.3
 	sniff "$H" hi 1 ps; sniffers_ready
 	kill -STOP "$DAEMON"
