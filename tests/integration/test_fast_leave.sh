@@ -62,6 +62,7 @@ print(sum(c.get('$1',0) for c in d['counters'].values()))"
 }
 field() { $PY -c "import json,sys; print(json.loads([l for l in open('$1') if l.strip()][-1]).get('$2'))"; }
 watch() { # watch NS IF NAME LEAVE_AT: in the background
+	rm -f "$TMP/$3.json"   # not the last case's: ready and done_ read this file
 	ip netns exec "$1" $PY $TOOL watch "$2" $G "$(scaled 10)" "$(scaled "$4")" >"$TMP/$3.json" &
 }
 ready() { for _ in $(seq 200); do grep -q ready "$TMP/$1.json" 2>/dev/null && return 0; sleep 0.05; done; }

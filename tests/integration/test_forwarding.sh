@@ -49,7 +49,11 @@ TOOL=tests/integration/mcast_tool.py
 send() { ip netns exec "$U" $PY $TOOL send "$@"; }                 # send GROUP COUNT [SOURCE]
 SNIFFERS=()
 sniff() { # sniff NS IF SECONDS NAME: in the background; sniffers_ready waits for it to listen
-	rm -f "$TMP/$4.stop"
+	# The last section's file goes first: the background shell truncates it
+	# only when it gets to run, and sniffers_ready must not find the old
+	# "ready" line meanwhile (the sends then began before the new sniffer
+	# listened, and its first frames were missed: the 12-of-20 flake).
+	rm -f "$TMP/$4.stop" "$TMP/$4.json"
 	ip netns exec "$1" $PY $TOOL sniff "$2" "$(scaled "$3")" "$TMP/$4.stop" >"$TMP/$4.json" &
 	SNIFFERS+=("$4")
 }
@@ -143,7 +147,14 @@ for MODE in ${FWD_MODES:-xdp tc tc-kernel kernel}; do
 	sniff "$H" hi 1.5 hs; sniffers_ready
 	send 232.9.9.9 20 10.1.0.1; send 232.9.9.9 20 10.1.0.9
 	sl 1.5
-	expect_eq "$MODE: (10.1.0.1,232.9.9.9) forwarded" 20 "$(flow hs 10.1.0.1 232.9.9.9 count)"
+	got=$(flow hs 10.1.0.1 232.9.9.9 count)
+	expect_eq "$MODE: (10.1.0.1,232.9.9.9) forwarded" 20 "$got"
+	if [ "$got" != 20 ]; then  # what the sniffer saw (first/last sequence numbers) and the daemon's view
+		echo "    sniffer: $(grep . "$TMP/hs.json" | tail -1)"
+		echo "    routes: $("$XIGMP" routes --socket "$SOCK" --json 2>&1 | head -c 1500)"
+		echo "    hi: $(ip -n "$H" -s -j link show hi | head -c 600)"
+		echo "    daemon log tail:"; tail -5 "$TMP/daemon.log" | sed 's/^/      /'
+	fi
 	expect_eq "$MODE: another source of the group was not" 0 "$(flow hs 10.1.0.9 232.9.9.9 count)"
 
 	echo "== $MODE: fan-out 2: a (*,G) route to two interfaces reaches both"

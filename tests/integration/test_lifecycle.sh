@@ -27,6 +27,7 @@ TOOL=tests/integration/mcast_tool.py
 # sniff NS IF SECONDS NAME [PREFIX]: IGMP on IF into $TMP/NAME.jsonl, awaited;
 # with PREFIX only reports for groups starting with it (queries: none given).
 sniff() {
+	rm -f "$TMP/$4.jsonl"   # an earlier sniff's "ready" must not pass for this one's
 	ip netns exec "$1" $PY $SNIFF "$2" "$3" ${5:-} >"$TMP/$4.jsonl" 2>/dev/null &
 	SNIFFERS+=($!)
 	for _ in $(seq 60); do grep -q ready "$TMP/$4.jsonl" 2>/dev/null && return; sleep 0.05; done
@@ -49,6 +50,7 @@ wait_heard() {
 }
 # delivered NS IF GROUP: datagrams of 30 sent from upstream to GROUP that reach IF in NS.
 delivered() {
+	rm -f "$TMP/flow.json"   # the last flow's "ready" must not pass for this one's
 	ip netns exec "$1" $PY $TOOL sniff "$2" 2.5 >"$TMP/flow.json" & local sn=$!
 	for _ in $(seq 200); do grep -q ready "$TMP/flow.json" 2>/dev/null && break; sleep 0.05; done
 	ip netns exec "$U" $PY $TOOL send "$3" 30 10.1.0.1
