@@ -41,7 +41,6 @@ route samples and two cpusnaps into one configuration's storm figures.
 import argparse
 import ctypes
 import json
-import math
 import os
 import select
 import socket
@@ -50,7 +49,7 @@ import subprocess
 import sys
 import time
 
-from join_latency import capture_socket, setns, stamped_frames  # noqa: E402
+from join_latency import capture_socket, pct, setns, stamped_frames  # noqa: E402
 
 PACKET_OUTGOING = 4
 CLONE_NEWNET = 0x40000000
@@ -67,14 +66,6 @@ def offset():
     r = time.clock_gettime_ns(time.CLOCK_REALTIME)
     b = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
     return r - (a + b) // 2
-
-
-def pct(v, p):
-    if not v:
-        return None
-    v = sorted(v)
-    k = max(1, min(len(v), math.ceil(p / 100 * len(v))))
-    return v[k - 1]
 
 
 def igmp_records(pkt):
