@@ -7,7 +7,12 @@ let package = Package(
         .executable(name: "xigmp", targets: ["xigmp"]),
         .executable(name: "membership-reporter", targets: ["membership-reporter"]),
         .library(name: "IGMPWire", targets: ["IGMPWire"]),
-        .library(name: "XDPDatapath", targets: ["XDPDatapath"]),
+        .library(name: "DatapathKernel", targets: ["DatapathKernel"]),
+        .library(name: "DatapathNetlink", targets: ["DatapathNetlink"]),
+        .library(name: "DatapathBPF", targets: ["DatapathBPF"]),
+        .library(name: "DatapathPrograms", targets: ["DatapathPrograms"]),
+        .library(name: "DatapathPorts", targets: ["DatapathPorts"]),
+        .library(name: "DatapathForwarding", targets: ["DatapathForwarding"]),
         .library(name: "IGMPProxy", targets: ["IGMPProxy"]),
         .library(name: "XigmpConfig", targets: ["XigmpConfig"]),
         .library(name: "XigmpDaemon", targets: ["XigmpDaemon"]),
@@ -33,8 +38,30 @@ let package = Package(
                 .linkedLibrary("elf"), .linkedLibrary("z"),
             ]
         ),
-        // BPF object lifecycle, typed maps, attach/detach, pins, counters.
-        .target(name: "XDPDatapath", dependencies: ["CXigmp", "IGMPWire"]),
+        // The datapath, in layers (docs/ARCHITECTURE.md: each imports only
+        // the layers below it).
+        // 1. What the kernel is and how its objects are held: owned
+        //    descriptors, errors by kind, interfaces, namespaces, privileges,
+        //    bpffs, the capability probe.
+        .target(name: "DatapathKernel", dependencies: ["CXigmp", "IGMPWire"], path: "Sources/Datapath/Kernel"),
+        // 2a. rtnetlink: link and address events, the link tracker.
+        .target(name: "DatapathNetlink", dependencies: ["DatapathKernel", "CXigmp", "IGMPWire"],
+                path: "Sources/Datapath/Netlink"),
+        // 2b. BPF ownership and attach: objects, typed maps, XDP and TC links.
+        .target(name: "DatapathBPF", dependencies: ["DatapathKernel", "CXigmp"], path: "Sources/Datapath/BPF"),
+        // 3. xigmp's own BPF programs: the classifier (XDP), its control and
+        //    counters, the TC egress filter.
+        .target(name: "DatapathPrograms", dependencies: ["DatapathBPF", "DatapathKernel", "CXigmp", "IGMPWire"],
+                path: "Sources/Datapath/Programs"),
+        // 4a. IGMP ports: AF_XDP (UMEM, rings) and the kernel's raw sockets.
+        .target(name: "DatapathPorts",
+                dependencies: ["DatapathPrograms", "DatapathBPF", "DatapathKernel", "CXigmp", "IGMPWire"],
+                path: "Sources/Datapath/Ports"),
+        // 4b. Forwarding backends: the XDP/TC route maps, provisional entries,
+        //     the kernel's multicast routing (every MRT_* call).
+        .target(name: "DatapathForwarding",
+                dependencies: ["DatapathPrograms", "DatapathBPF", "DatapathKernel", "CXigmp", "IGMPWire"],
+                path: "Sources/Datapath/Forwarding"),
         // The proxy's policy engine: modes, roles, querier learning, client
         // events. A pure function of (state, inbound message, clock): no I/O.
         .target(name: "IGMPProxy", dependencies: ["IGMPWire", "IGMPMembership"]),
@@ -49,7 +76,7 @@ let package = Package(
         .target(
             name: "XigmpDaemon",
             dependencies: [
-                "IGMPWire", "IGMPProxy", "XigmpConfig", "XDPDatapath", "XigmpTools",
+                "IGMPWire", "IGMPProxy", "XigmpConfig", "DatapathKernel", "DatapathNetlink", "DatapathBPF", "DatapathPrograms", "DatapathPorts", "DatapathForwarding", "XigmpTools",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -65,7 +92,7 @@ let package = Package(
         .executableTarget(
             name: "xigmp",
             dependencies: [
-                "CXigmp", "IGMPWire", "XDPDatapath", "XigmpTools", "IGMPProxy", "XigmpConfig", "XigmpDaemon",
+                "CXigmp", "IGMPWire", "DatapathKernel", "DatapathNetlink", "DatapathBPF", "DatapathPrograms", "DatapathPorts", "DatapathForwarding", "XigmpTools", "IGMPProxy", "XigmpConfig", "XigmpDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -76,7 +103,7 @@ let package = Package(
         .executableTarget(
             name: "xigmp-bench",
             dependencies: [
-                "IGMPWire", "IGMPProxy", "XDPDatapath", "CXigmp", "AllocationCounting", "XigmpTools",
+                "IGMPWire", "IGMPProxy", "DatapathKernel", "DatapathNetlink", "DatapathBPF", "DatapathPrograms", "DatapathPorts", "DatapathForwarding", "CXigmp", "AllocationCounting", "XigmpTools",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -84,7 +111,7 @@ let package = Package(
         .executableTarget(
             name: "xigmp-gen",
             dependencies: [
-                "IGMPWire", "XDPDatapath", "CXigmp", "XigmpTools",
+                "IGMPWire", "DatapathKernel", "DatapathNetlink", "DatapathBPF", "DatapathPrograms", "DatapathPorts", "DatapathForwarding", "CXigmp", "XigmpTools",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -98,15 +125,34 @@ let package = Package(
             ],
             path: "examples/membership-reporter"
         ),
-        .testTarget(name: "IGMPWireTests", dependencies: ["IGMPWire", "AllocationCounting"],
+        .testTarget(name: "IGMPWireTests", dependencies: ["IGMPWire", "AllocationCounting", "XigmpTestSupport"],
                     resources: [.copy("Vectors")]),
-        .testTarget(name: "XDPDatapathTests", dependencies: ["XDPDatapath", "IGMPWire", "AllocationCounting"]),
-        .testTarget(name: "XigmpToolsTests", dependencies: ["XigmpTools", "IGMPWire"]),
-        .testTarget(name: "IGMPProxyTests", dependencies: ["IGMPProxy", "IGMPWire", "IGMPMembership", "AllocationCounting"]),
-        .testTarget(name: "XigmpConfigTests", dependencies: ["XigmpConfig", "IGMPMembership", "IGMPProxy", "IGMPWire"]),
-        .testTarget(name: "IGMPMembershipTests", dependencies: ["IGMPMembership", "IGMPWire"]),
+        // What every test target shares: addresses and frames from text,
+        // running tools, the namespace fixture, config parsing helpers.
+        .target(name: "XigmpTestSupport",
+                dependencies: ["IGMPWire", "XigmpConfig", "DatapathKernel", "DatapathPorts", "CXigmp", "AllocationCounting"],
+                path: "Tests/TestSupport"),
+        .testTarget(name: "DatapathKernelTests", dependencies: ["DatapathKernel", "XigmpTestSupport"]),
+        .testTarget(name: "DatapathNetlinkTests", dependencies: ["DatapathNetlink", "DatapathKernel", "IGMPWire", "XigmpTestSupport"]),
+        .testTarget(name: "DatapathProgramsTests", dependencies: [
+            // DatapathPorts: the egress filter is checked against real sends.
+            "DatapathPrograms", "DatapathPorts", "DatapathBPF", "DatapathKernel", "IGMPWire", "CXigmp", "XigmpTestSupport",
+        ]),
+        .testTarget(name: "DatapathPortsTests", dependencies: [
+            "DatapathPorts", "DatapathPrograms", "DatapathBPF", "DatapathKernel", "IGMPWire", "CXigmp",
+            "AllocationCounting", "XigmpTestSupport",
+        ]),
+        // DatapathPorts: the MFC is checked beside a tapping KernelPort.
+        .testTarget(name: "DatapathForwardingTests", dependencies: [
+            "DatapathForwarding", "DatapathPorts", "DatapathPrograms", "DatapathBPF", "DatapathKernel", "IGMPWire", "CXigmp",
+            "XigmpTestSupport",
+        ]),
+        .testTarget(name: "XigmpToolsTests", dependencies: ["XigmpTools", "IGMPWire", "XigmpTestSupport"]),
+        .testTarget(name: "IGMPProxyTests", dependencies: ["IGMPProxy", "IGMPWire", "IGMPMembership", "AllocationCounting", "XigmpTestSupport"]),
+        .testTarget(name: "XigmpConfigTests", dependencies: ["XigmpConfig", "IGMPMembership", "IGMPProxy", "IGMPWire", "XigmpTestSupport"]),
+        .testTarget(name: "IGMPMembershipTests", dependencies: ["IGMPMembership", "IGMPWire", "XigmpTestSupport"]),
         .testTarget(name: "XigmpDaemonTests", dependencies: [
-            "XigmpDaemon", "XDPDatapath", "IGMPProxy", "IGMPMembership", "IGMPWire", "XigmpConfig", "AllocationCounting",
+            "XigmpDaemon", "DatapathKernel", "DatapathNetlink", "DatapathPorts", "DatapathForwarding", "IGMPProxy", "IGMPMembership", "IGMPWire", "XigmpConfig", "AllocationCounting", "XigmpTestSupport",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),

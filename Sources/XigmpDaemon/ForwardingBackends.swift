@@ -1,8 +1,13 @@
 import CXigmp
+import DatapathBPF
+import DatapathForwarding
+import DatapathKernel
+import DatapathNetlink
+import DatapathPorts
+import DatapathPrograms
 import IGMPProxy
 import IGMPWire
 import Logging
-import XDPDatapath
 import XigmpConfig
 
 /// `forwarding.mode: xdp`: the classifier's forwarding stage, two paths over
@@ -158,7 +163,7 @@ final class DatapathForwardingBackend: ForwardingBackend {
 
     func set(_ key: RouteKey, incoming: NetworkInterface, outgoing: [NetworkInterface]) throws(DatapathError) -> String {
         guard let ingress = ingresses[incoming.index] else {
-            throw DatapathError(.kernel, "\(incoming.name) has no forwarding ingress (it is not an outside interface)")
+            throw DatapathError(.invalidArgument, "\(incoming.name) has no forwarding ingress (it is not an outside interface)")
         }
         let f = ingress.forwarder
         let xdp = ingress.xdpMode != nil && outgoing.allSatisfy { xdpCanTransmit(from: ingress, to: $0) }

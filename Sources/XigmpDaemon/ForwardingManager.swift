@@ -1,8 +1,13 @@
+import DatapathBPF
+import DatapathForwarding
+import DatapathKernel
+import DatapathNetlink
+import DatapathPorts
+import DatapathPrograms
 import IGMPMembership
 import IGMPProxy
 import IGMPWire
 import Logging
-import XDPDatapath
 import XigmpConfig
 
 /// One way of forwarding multicast data (the XDP/TC datapath or the

@@ -1,4 +1,9 @@
-import XDPDatapath
+import DatapathBPF
+import DatapathForwarding
+import DatapathKernel
+import DatapathNetlink
+import DatapathPorts
+import DatapathPrograms
 import XigmpConfig
 
 /// Whether the hosts on an inside interface can hear each other's IGMP

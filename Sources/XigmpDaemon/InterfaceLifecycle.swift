@@ -1,7 +1,12 @@
+import DatapathBPF
+import DatapathForwarding
+import DatapathKernel
+import DatapathNetlink
+import DatapathPorts
+import DatapathPrograms
 import IGMPProxy
 import IGMPWire
 import Logging
-import XDPDatapath
 import XigmpConfig
 
 /// The ports of the interfaces that play a role, following the kernel's view

@@ -1,7 +1,12 @@
+import DatapathBPF
+import DatapathForwarding
+import DatapathKernel
+import DatapathNetlink
+import DatapathPorts
+import DatapathPrograms
 import IGMPMembership
 import IGMPProxy
 import Prometheus
-import XDPDatapath
 
 /// The daemon's Prometheus metrics. Series per interface are created when
 /// the interface takes a role and unregistered when it goes, so the packet

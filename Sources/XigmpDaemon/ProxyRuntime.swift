@@ -1,3 +1,9 @@
+import DatapathBPF
+import DatapathForwarding
+import DatapathKernel
+import DatapathNetlink
+import DatapathPorts
+import DatapathPrograms
 import Foundation
 import Glibc
 import IGMPMembership
@@ -5,7 +11,6 @@ import IGMPProxy
 import IGMPWire
 import Logging
 import Synchronization
-import XDPDatapath
 import XigmpConfig
 
 /// The running proxy: one port per interface role, the policy, and a loop
@@ -404,7 +409,7 @@ public final class ProxyRuntime: @unchecked Sendable {
                 let sent: Void? = try t.withPayloadBytes { (bytes) throws(DatapathError) in
                     try port.send(igmp: bytes, source: t.source, destination: t.destination, options: t.ipOptions)
                 }
-                guard sent != nil else { throw DatapathError(.kernel, "cannot encode the \(t.purpose) message") }
+                guard sent != nil else { throw DatapathError(.invalidArgument, "cannot encode the \(t.purpose) message") }
             }
             metrics.forwarded(t.purpose, on: t.role)
             noteLatency(t, now: now)

@@ -1,6 +1,11 @@
-import Logging
+import DatapathBPF
+import DatapathForwarding
+import DatapathKernel
+import DatapathNetlink
+import DatapathPorts
+import DatapathPrograms
 import IGMPProxy
-import XDPDatapath
+import Logging
 
 /// Whether each role still works, checked every second by the loop and on
 /// every failed send: its interface still there (same ifindex), its link up

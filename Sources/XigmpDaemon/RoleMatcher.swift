@@ -1,4 +1,9 @@
-import XDPDatapath
+import DatapathBPF
+import DatapathForwarding
+import DatapathKernel
+import DatapathNetlink
+import DatapathPorts
+import DatapathPrograms
 import XigmpConfig
 
 /// Which kernel interface takes which role, from the configuration's names

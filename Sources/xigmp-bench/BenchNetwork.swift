@@ -1,8 +1,13 @@
 import CXigmp
+import DatapathBPF
+import DatapathForwarding
+import DatapathKernel
+import DatapathNetlink
+import DatapathPorts
+import DatapathPrograms
 import Foundation
 import Glibc
 import Synchronization
-import XDPDatapath
 
 /// Network namespaces and veth pairs for the throughput run, always torn
 /// down: on return, on error, and on SIGINT/SIGTERM/SIGHUP (a signal thread
@@ -142,22 +147,6 @@ final class BenchNetwork: @unchecked Sendable {
     /// moves it back, even when `body` throws. Sockets and links made inside
     /// stay in `ns`; do not start processes from inside.
     static func inNamespace<T>(_ ns: String, _ body: () throws -> T) throws -> T {
-        let original = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
-        guard original >= 0 else { throw BenchError("opening /proc/thread-self/ns/net: \(String(cString: strerror(errno)))") }
-        defer { close(original) }
-        let target = open("\(NetNamespace.runDirectory)/\(ns)", O_RDONLY | O_CLOEXEC)
-        guard target >= 0 else { throw BenchError("opening \(NetNamespace.runDirectory)/\(ns): \(String(cString: strerror(errno)))") }
-        let entered = cxigmp_setns_net(target)
-        let code = errno
-        close(target)
-        guard entered == 0 else { throw BenchError("setns into \(ns): \(String(cString: strerror(code)))") }
-        defer {
-            // A thread left in a benchmark namespace would do the rest of
-            // the run (and the teardown) in the wrong place.
-            if cxigmp_setns_net(original) != 0 {
-                fatalError("cannot move the thread back from \(ns): \(String(cString: strerror(errno)))")
-            }
-        }
-        return try body()
+        try NetNamespace.run(named: ns, body)
     }
 }

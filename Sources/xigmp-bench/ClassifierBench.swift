@@ -1,6 +1,11 @@
-import XigmpTools
+import DatapathBPF
+import DatapathForwarding
+import DatapathKernel
+import DatapathNetlink
+import DatapathPorts
+import DatapathPrograms
 import IGMPWire
-import XDPDatapath
+import XigmpTools
 
 /// Classifier cost per frame through BPF_PROG_TEST_RUN, against the one-line
 /// XDP_PASS program on the same frame in the same round.

@@ -1,7 +1,12 @@
-import XigmpTools
+import DatapathBPF
+import DatapathForwarding
+import DatapathKernel
+import DatapathNetlink
+import DatapathPorts
+import DatapathPrograms
 import Glibc
 import IGMPWire
-import XDPDatapath
+import XigmpTools
 
 /// Non-IGMP frames per second through a veth pair between two namespaces:
 /// nothing attached, XDP_PASS, and the classifier, in native and generic

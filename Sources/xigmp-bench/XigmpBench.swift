@@ -1,8 +1,13 @@
-import XigmpTools
 import ArgumentParser
+import DatapathBPF
+import DatapathForwarding
+import DatapathKernel
+import DatapathNetlink
+import DatapathPorts
+import DatapathPrograms
 import Foundation
 import Glibc
-import XDPDatapath
+import XigmpTools
 
 /// The benchmark driver behind `make bench`: each subcommand prints one JSON
 /// object on stdout (progress on stderr), every figure measured beside its

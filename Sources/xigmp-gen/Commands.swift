@@ -1,8 +1,13 @@
 import ArgumentParser
-import XigmpTools
+import DatapathBPF
+import DatapathForwarding
+import DatapathKernel
+import DatapathNetlink
+import DatapathPorts
+import DatapathPrograms
 import Glibc
 import IGMPWire
-import XDPDatapath
+import XigmpTools
 
 struct XigmpGen: ParsableCommand {
     static let configuration = CommandConfiguration(

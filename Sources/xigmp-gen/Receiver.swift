@@ -1,6 +1,11 @@
 import CXigmp
+import DatapathBPF
+import DatapathForwarding
+import DatapathKernel
+import DatapathNetlink
+import DatapathPorts
+import DatapathPrograms
 import Glibc
-import XDPDatapath
 
 /// Set by SIGINT/SIGTERM: the receiver finishes and reports.
 nonisolated(unsafe) var stopRequested: sig_atomic_t = 0

@@ -1,7 +1,12 @@
 import CXigmp
+import DatapathBPF
+import DatapathForwarding
+import DatapathKernel
+import DatapathNetlink
+import DatapathPorts
+import DatapathPrograms
 import Glibc
 import IGMPWire
-import XDPDatapath
 
 /// Where the generator's messages go and how they are addressed.
 struct Addressing {

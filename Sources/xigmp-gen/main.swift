@@ -4,6 +4,11 @@
 // they come out and computes latency percentiles from those timestamps.
 import ArgumentParser
 import Glibc
-import XDPDatapath
+import DatapathBPF
+import DatapathForwarding
+import DatapathKernel
+import DatapathNetlink
+import DatapathPorts
+import DatapathPrograms
 
 XigmpGen.main()

@@ -1,5 +1,10 @@
 import ArgumentParser
-import XDPDatapath
+import DatapathBPF
+import DatapathForwarding
+import DatapathKernel
+import DatapathNetlink
+import DatapathPorts
+import DatapathPrograms
 import XigmpTools
 
 /// `xigmp doctor`: what this kernel and this process can do, and which

@@ -1,5 +1,10 @@
 import ArgumentParser
-import XDPDatapath
+import DatapathBPF
+import DatapathForwarding
+import DatapathKernel
+import DatapathNetlink
+import DatapathPorts
+import DatapathPrograms
 import XigmpDaemon
 
 /// Refuses to take the programs of a running daemon away (they would stop

@@ -1,7 +1,12 @@
 import ArgumentParser
 import CXigmp
+import DatapathBPF
+import DatapathForwarding
+import DatapathKernel
+import DatapathNetlink
+import DatapathPorts
+import DatapathPrograms
 import Glibc
-import XDPDatapath
 
 @main
 enum Entry {

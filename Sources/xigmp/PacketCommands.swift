@@ -1,8 +1,13 @@
 import ArgumentParser
+import DatapathBPF
+import DatapathForwarding
+import DatapathKernel
+import DatapathNetlink
+import DatapathPorts
+import DatapathPrograms
 import Glibc
 import IGMPWire
 import Synchronization
-import XDPDatapath
 import XigmpTools
 
 /// Set by SIGINT/SIGTERM so loops end cleanly and ports detach what they

@@ -1,11 +1,16 @@
 import ArgumentParser
 import CXigmp
+import DatapathBPF
+import DatapathForwarding
+import DatapathKernel
+import DatapathNetlink
+import DatapathPorts
+import DatapathPrograms
 import Dispatch
 import Glibc
 import Logging
 import ServiceLifecycle
 import UnixSignals
-import XDPDatapath
 import XigmpConfig
 import XigmpDaemon
 

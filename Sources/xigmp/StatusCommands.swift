@@ -1,6 +1,11 @@
 import ArgumentParser
+import DatapathBPF
+import DatapathForwarding
+import DatapathKernel
+import DatapathNetlink
+import DatapathPorts
+import DatapathPrograms
 import Glibc
-import XDPDatapath
 import XigmpDaemon
 import XigmpTools
 

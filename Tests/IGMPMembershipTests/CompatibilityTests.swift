@@ -1,6 +1,7 @@
 import IGMPMembership
 import IGMPWire
 import Testing
+import XigmpTestSupport
 
 /// Older-version hosts (RFC 3376 §7.3.2).
 @Suite struct CompatibilityTests {

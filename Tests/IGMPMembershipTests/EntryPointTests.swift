@@ -1,6 +1,7 @@
 import IGMPMembership
 import IGMPWire
 import Testing
+import XigmpTestSupport
 
 /// The in-place entry points (IGMPMessageView, as the daemon feeds them) agree
 /// with the owned ones, record by record.

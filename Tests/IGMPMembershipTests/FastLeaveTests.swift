@@ -1,6 +1,7 @@
 import IGMPMembership
 import IGMPWire
 import Testing
+import XigmpTestSupport
 
 private let macA = MACAddress(rawValue: 0x02_00_00_00_00_0a)
 private let macB = MACAddress(rawValue: 0x02_00_00_00_00_0b)

@@ -1,6 +1,7 @@
 import IGMPMembership
 import IGMPWire
 import Testing
+import XigmpTestSupport
 
 /// A host-side engine driven through a timeline, recording what it sends.
 private struct Host {

@@ -1,6 +1,7 @@
 import IGMPMembership
 import IGMPWire
 import Testing
+import XigmpTestSupport
 
 /// Abuse limits (RFC 3376 §9; FreeBSD's 64 sources, 16 queries), each counted.
 @Suite struct LimitTests {

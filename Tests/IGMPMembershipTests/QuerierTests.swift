@@ -1,6 +1,7 @@
 import IGMPMembership
 import IGMPWire
 import Testing
+import XigmpTestSupport
 
 let lowerRouter = ip("192.168.1.1")
 let higherRouter = ip("192.168.1.9")

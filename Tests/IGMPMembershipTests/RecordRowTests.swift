@@ -1,6 +1,7 @@
 import IGMPMembership
 import IGMPWire
 import Testing
+import XigmpTestSupport
 
 /// Router state before a row: INCLUDE(A) or EXCLUDE(X,Y), built at t = 0 so its
 /// timers have 250 s left when the row's record arrives at t = 10.

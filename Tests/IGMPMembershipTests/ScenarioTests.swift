@@ -1,6 +1,7 @@
 import IGMPMembership
 import IGMPWire
 import Testing
+import XigmpTestSupport
 
 /// End to end in simulated time: a router (querier + table) and hosts answering
 /// its general queries, driven only through `nextDeadline`.

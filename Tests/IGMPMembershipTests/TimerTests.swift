@@ -2,6 +2,7 @@ import Foundation
 import IGMPMembership
 import IGMPWire
 import Testing
+import XigmpTestSupport
 
 /// Timers (RFC 3376 §6.5, §8) and the query sequences of §6.6.3.
 @Suite struct TimerTests {

@@ -1,4 +1,5 @@
 import AllocationCounting
+import XigmpTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,6 +1,7 @@
 import IGMPProxy
 import IGMPWire
 import Testing
+import XigmpTestSupport
 
 /// The client API: reports and leaves through the proxy.
 @Suite struct ClientRequestTests {

@@ -1,6 +1,7 @@
 import IGMPProxy
 import IGMPWire
 import Testing
+import XigmpTestSupport
 
 /// The zero-allocation view entry points and the owned-message one decide alike.
 @Suite struct EntryPointEquivalenceTests {

@@ -2,6 +2,7 @@ import IGMPMembership
 import IGMPProxy
 import IGMPWire
 import Testing
+import XigmpTestSupport
 
 @Suite("Forwarding plan from membership and static routes")
 struct ForwardingPlanTests {

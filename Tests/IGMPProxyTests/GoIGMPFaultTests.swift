@@ -1,6 +1,7 @@
 import IGMPProxy
 import IGMPWire
 import Testing
+import XigmpTestSupport
 
 /// Every goIGMP fault DESIGN.md lists, each made impossible, one test each.
 @Suite struct GoIGMPFaultTests {

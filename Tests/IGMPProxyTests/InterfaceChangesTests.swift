@@ -2,6 +2,7 @@ import IGMPMembership
 import IGMPProxy
 import IGMPWire
 import Testing
+import XigmpTestSupport
 
 // Interfaces that come and go: downstreams added and removed at run time,
 // renumbered interfaces, links back up.

@@ -1,6 +1,7 @@
 import IGMPProxy
 import IGMPWire
 import Testing
+import XigmpTestSupport
 
 /// Full proxy mode over a network that reflects every frame back: bounded.
 @Suite struct LoopTests {

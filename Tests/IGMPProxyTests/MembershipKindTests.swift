@@ -1,6 +1,7 @@
 import IGMPProxy
 import IGMPWire
 import Testing
+import XigmpTestSupport
 
 /// What each report and record type means to a client (RFC 3376 §4.2.12, §6.4).
 @Suite struct MembershipKindTests {

@@ -1,6 +1,7 @@
 import IGMPProxy
 import IGMPWire
 import Testing
+import XigmpTestSupport
 
 /// One mode's behaviour: a stimulus, what must happen with the mode on, and what
 /// must not happen with it off.

@@ -2,6 +2,7 @@ import IGMPMembership
 import IGMPProxy
 import IGMPWire
 import Testing
+import XigmpTestSupport
 
 // A second downstream next to the test network's inside bridge.
 private let inside2Addressing = InterfaceAddressing(address: ip("10.20.0.1"), prefixLength: 24,

@@ -1,6 +1,7 @@
 import IGMPProxy
 import IGMPWire
 import Testing
+import XigmpTestSupport
 
 /// Exactly one upstream is active; switching moves queries in and everything out.
 @Suite struct OutsideSwitchingTests {

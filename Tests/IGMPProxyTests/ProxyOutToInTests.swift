@@ -1,6 +1,7 @@
 import IGMPProxy
 import IGMPWire
 import Testing
+import XigmpTestSupport
 
 /// proxyOutToIn for every query kind and version.
 @Suite struct ProxyOutToInTests {

@@ -1,6 +1,7 @@
 import IGMPProxy
 import IGMPWire
 import Testing
+import XigmpTestSupport
 
 /// Querier learning: from multicast queries on the active outside only, by
 /// election, never from a unicast query, forgotten when it goes quiet.

@@ -1,6 +1,7 @@
 import IGMPProxy
 import IGMPWire
 import Testing
+import XigmpTestSupport
 
 /// RFC 3376 §9 checks and malformed input.
 @Suite struct SecurityTests {

@@ -2,6 +2,7 @@ import IGMPMembership
 import IGMPProxy
 import IGMPWire
 import Testing
+import XigmpTestSupport
 
 /// A tracking policy on the test network, started at 0 with fast timers.
 private func trackingPolicy(modes: ProxyModes = ProxyModes(queryNotify: true), fallback: IPv4Address? = nil,

@@ -1,6 +1,7 @@
 import Foundation
 import IGMPWire
 import Testing
+import XigmpTestSupport
 
 @Suite struct AddressTests {
     @Test func ipv4ParsesStrictDottedQuads() {

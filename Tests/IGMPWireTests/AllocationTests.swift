@@ -1,3 +1,4 @@
+import XigmpTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

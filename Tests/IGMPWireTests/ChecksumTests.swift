@@ -1,5 +1,6 @@
 import IGMPWire
 import Testing
+import XigmpTestSupport
 
 /// RFC 1071 checksum: known answers, odd lengths, and agreement with a naive reference.
 @Suite struct ChecksumTests {

@@ -1,5 +1,6 @@
 import IGMPWire
 import Testing
+import XigmpTestSupport
 
 /// Encoder refusals, buffer handling, IP/Ethernet options and exact byte layouts.
 @Suite struct EncoderTests {

@@ -1,5 +1,6 @@
 import IGMPWire
 import Testing
+import XigmpTestSupport
 
 /// Each malformation, made by corrupting a good frame (and re-fixing any checksum the
 /// corruption would otherwise trip first), yields exactly its typed error.

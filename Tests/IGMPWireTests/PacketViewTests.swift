@@ -1,5 +1,6 @@
 import IGMPWire
 import Testing
+import XigmpTestSupport
 
 /// The zero-copy view: record iteration, unknown record types, Router Alert detection.
 @Suite struct PacketViewTests {

@@ -1,5 +1,6 @@
 import IGMPWire
 import Testing
+import XigmpTestSupport
 
 @Suite struct PcapTests {
     @Test func fileHeaderBytes() {

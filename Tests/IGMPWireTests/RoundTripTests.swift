@@ -1,5 +1,6 @@
 import IGMPWire
 import Testing
+import XigmpTestSupport
 
 /// Every message kind, encoded at every layer, decodes back to itself with the
 /// header fields IGMP requires.

@@ -1,6 +1,7 @@
 import Foundation
 import IGMPWire
 import Testing
+import XigmpTestSupport
 
 /// Vectors made by scapy (scripts/make_vectors.py → Vectors/scapy_vectors.json): our
 /// decoder reads scapy's bytes to scapy's fields, our encoder reproduces scapy's bytes

@@ -1,5 +1,6 @@
 import IGMPWire
 import Testing
+import XigmpTestSupport
 
 /// RFC 3376 §4.1.1 / §4.1.7 time codes, over all 256 codes.
 @Suite struct TimerCodeTests {

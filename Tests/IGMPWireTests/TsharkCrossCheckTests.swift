@@ -1,6 +1,7 @@
 import Foundation
 import IGMPWire
 import Testing
+import XigmpTestSupport
 
 /// Wireshark's IGMP dissector, which nobody here wrote, reads every kind of frame our
 /// encoder builds: no malformed frame, no expert warning, both checksums good, and

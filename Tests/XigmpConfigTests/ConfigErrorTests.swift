@@ -1,6 +1,7 @@
 import IGMPWire
 import Testing
 import XigmpConfig
+import XigmpTestSupport
 
 /// Invalid files: each problem is reported as `FILE:LINE: KEY: what; expected`.
 @Suite struct ConfigErrorTests {

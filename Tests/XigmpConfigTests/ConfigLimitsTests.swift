@@ -1,6 +1,7 @@
 import Glibc
 import Testing
 import XigmpConfig
+import XigmpTestSupport
 
 /// Numbers and inputs that once trapped or ran away: every one is a
 /// FILE:LINE error now, and the error output is bounded.

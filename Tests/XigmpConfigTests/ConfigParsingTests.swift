@@ -1,8 +1,9 @@
-import IGMPProxy
 import IGMPMembership
+import IGMPProxy
 import IGMPWire
 import Testing
 import XigmpConfig
+import XigmpTestSupport
 
 /// Valid files: values, defaults, locations and the YAML round trip.
 @Suite struct ConfigParsingTests {

@@ -1,5 +1,6 @@
 import Testing
 import XigmpConfig
+import XigmpTestSupport
 
 /// The Markdown reference documents exactly the keys the parser accepts.
 @Suite struct ConfigReferenceTests {

@@ -1,6 +1,7 @@
 import IGMPWire
 import Testing
 import XigmpConfig
+import XigmpTestSupport
 
 /// The shipped example configurations (`examples/*.yaml`) load as documented.
 @Suite struct ExampleConfigTests {

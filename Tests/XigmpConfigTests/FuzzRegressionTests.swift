@@ -1,5 +1,6 @@
 import Testing
 import XigmpConfig
+import XigmpTestSupport
 
 /// What fuzz/run.sh's config fuzzer (fuzz/ConfigFuzz) checks, on the inputs
 /// that once broke it.

@@ -1,5 +1,6 @@
 import Testing
 import XigmpConfig
+import XigmpTestSupport
 
 /// Problems below the level of keys: syntax, empty files, repeated keys,
 /// and many problems in one file.

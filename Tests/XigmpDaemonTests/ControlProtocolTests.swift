@@ -1,7 +1,8 @@
 import Foundation
 import Testing
-import XigmpTools
 @testable import XigmpDaemon
+import XigmpTestSupport
+import XigmpTools
 
 /// The control protocol and the `--json` shapes are a contract (README
 /// "Control protocol"): these golden lines change only with the protocol's

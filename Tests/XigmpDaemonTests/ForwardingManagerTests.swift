@@ -1,12 +1,16 @@
+import DatapathForwarding
+import DatapathKernel
+import DatapathNetlink
+import DatapathPorts
 import IGMPMembership
 import IGMPProxy
 import IGMPWire
 import Logging
 import Prometheus
 import Testing
-import XDPDatapath
 import XigmpConfig
 @testable import XigmpDaemon
+import XigmpTestSupport
 
 /// A backend with one route table whose rows say their path, as the XDP/TC
 /// datapath has: XDP unless an egress refuses redirected frames, else TC.
@@ -22,7 +26,7 @@ final class FakeBackend: ForwardingBackend {
     init(_ log: CallLog) { self.log = log }
 
     func set(_ key: RouteKey, incoming: NetworkInterface, outgoing: [NetworkInterface]) throws(DatapathError) -> String {
-        if failSet { throw DatapathError(.kernel, "route map full") }
+        if failSet { throw DatapathError(.limitReached, "route map full") }
         let path = outgoing.contains { refuses.contains($0.name) } ? "tc" : "xdp"
         table[key] = (path, outgoing.map(\.name))
         log.calls.append("set \(key.group) \(path) \(outgoing.map(\.name).joined(separator: ","))")

@@ -1,7 +1,11 @@
+import DatapathForwarding
+import DatapathKernel
+import DatapathNetlink
+import DatapathPorts
 import Testing
-import XDPDatapath
 import XigmpConfig
 @testable import XigmpDaemon
+import XigmpTestSupport
 
 /// Which insides get IGMPv2 fast leave: hosts that cannot hear each other's reports.
 @Suite struct HostIsolationTests {

@@ -1,8 +1,12 @@
+import DatapathForwarding
+import DatapathKernel
+import DatapathNetlink
+import DatapathPorts
 import IGMPWire
 import Testing
-import XDPDatapath
 import XigmpConfig
 @testable import XigmpDaemon
+import XigmpTestSupport
 
 private func link(_ index: UInt32, _ name: String, address: String? = "10.0.\(0).1", master: UInt32? = nil) -> LinkState {
     var l = LinkState(index: index, name: name, up: true, lowerUp: true)

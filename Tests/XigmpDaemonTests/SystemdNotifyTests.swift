@@ -5,6 +5,7 @@ import Glibc
 import Synchronization
 import Testing
 @testable import XigmpDaemon
+import XigmpTestSupport
 
 /// A stand-in for systemd's notify socket: a SOCK_DGRAM socket bound to a
 /// path or an abstract name, read without waiting long.

@@ -1,4 +1,5 @@
 import Testing
+import XigmpTestSupport
 @testable import XigmpTools
 
 @Suite struct DurationParserTests {

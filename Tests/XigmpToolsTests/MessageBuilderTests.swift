@@ -1,5 +1,6 @@
 import IGMPWire
 import Testing
+import XigmpTestSupport
 @testable import XigmpTools
 
 @Suite struct MessageBuilderTests {
