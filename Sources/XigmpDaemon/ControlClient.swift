@@ -1,3 +1,4 @@
+import DatapathKernel
 import Foundation
 import Glibc
 import XigmpTools
@@ -32,9 +33,10 @@ public enum ControlClient {
     /// refusal: check `ok`). Throws when no readable reply of our major
     /// version came.
     public static func send(_ request: ControlRequest, to path: String) throws(Failure) -> ControlReply {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw Failure(kind: .local, description: "cannot create a socket: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
+        guard let socket = KernelFD.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue)) else {
+            throw Failure(kind: .local, description: "cannot create a socket: \(String(cString: strerror(errno)))")
+        }
+        let fd = socket.raw
         var addr = sockaddr_un()
         addr.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)

@@ -95,8 +95,10 @@ public final class ProxyRuntime: @unchecked Sendable {
     private let pending = Mutex<[(Command, @Sendable (Reply) -> Void)]>([])
     /// A self-pipe: the read end is polled with the ports, a byte written to
     /// the other end wakes the loop for a command or a stop.
-    private let wakeFD: Int32
-    private let wakeWriteFD: Int32
+    /// The wake-up pipe (commands and stop write a byte; the loop polls).
+    private let wakePipe: (read: KernelFD, write: KernelFD)
+    private var wakeFD: Int32 { wakePipe.read.raw }
+    private var wakeWriteFD: Int32 { wakePipe.write.raw }
     private let stopFlag = Atomic<Bool>(false)
     private let started = realtimeNs()
     private var lastQueryForwardNs: UInt64?
@@ -157,8 +159,7 @@ public final class ProxyRuntime: @unchecked Sendable {
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         }
-        wakeFD = p[0]
-        wakeWriteFD = p[1]
+        wakePipe = (KernelFD(owning: p[0]), KernelFD(owning: p[1]))
         if c.forwarding.mode != .off {
             forwarding = try Self.makeForwarding(config: config, logger: logger, metrics: metrics)
             forwardingDirty = true
@@ -170,10 +171,6 @@ public final class ProxyRuntime: @unchecked Sendable {
         interfaceNames = lifecycle.held.map(\.name)
     }
 
-    deinit {
-        close(wakeFD)
-        close(wakeWriteFD)
-    }
 
     /// Runs the loop on the calling thread until `stop()`.
     ///

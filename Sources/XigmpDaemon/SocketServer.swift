@@ -1,5 +1,7 @@
+import DatapathKernel
 import Foundation
 import Glibc
+import Synchronization
 
 /// A small request/reply server on its own thread: one request per
 /// connection (a line for the control socket, a header block for HTTP), the
@@ -38,14 +40,18 @@ final class SocketServer: @unchecked Sendable {
     static let deadlineNs: UInt64 = 2_000_000_000
     static let maxRequest = 65536
 
-    private let fd: Int32
+    /// The listening socket: owned here until the serving thread takes it
+    /// (it closes when that thread's loop ends), so no descriptor is ever
+    /// closed under a thread still polling or accepting on it.
+    private let listener: Mutex<KernelFD?>
     let endpoint: Endpoint
     private let handler: @Sendable ([UInt8]) -> [UInt8]
     private let terminator: [UInt8]
     /// Written by `stop()` to wake the loop, which then closes everything
     /// itself: no descriptor is closed under a thread still using it.
-    private let wakeRead: Int32
-    private let wakeWrite: Int32
+    /// The wake-up pipe: the serving thread holds `self`, so these outlive it.
+    private let wakeRead: KernelFD
+    private let wakeWrite: KernelFD
     private let finished = DispatchSemaphore(value: 0)
     private let state = NSLock()
     private var started = false
@@ -57,6 +63,7 @@ final class SocketServer: @unchecked Sendable {
         self.terminator = terminator
         self.handler = handler
         let flags = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
+        let owned: KernelFD
         switch endpoint {
         case .unix(let path, let mode):
             // Only a socket a crashed daemon left may be replaced: never a
@@ -71,15 +78,15 @@ final class SocketServer: @unchecked Sendable {
                 }
                 unlink(path)
             }
-            fd = socket(AF_UNIX, flags, 0)
-            guard fd >= 0 else { throw DaemonError("cannot create the control socket: \(String(cString: strerror(errno)))") }
+            let raw = socket(AF_UNIX, flags, 0)
+            guard raw >= 0 else { throw DaemonError("cannot create the control socket: \(String(cString: strerror(errno)))") }
+            owned = KernelFD(owning: raw)
             let dir = (path as NSString).deletingLastPathComponent
             if !dir.isEmpty { mkdir(dir, 0o755) }
             var addr = sockaddr_un()
             addr.sun_family = sa_family_t(AF_UNIX)
             let bytes = Array(path.utf8)
             guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else {
-                close(fd)
                 throw DaemonError("control socket path \(path) is too long (at most 107 bytes)")
             }
             withUnsafeMutableBytes(of: &addr.sun_path) { buf in
@@ -88,56 +95,53 @@ final class SocketServer: @unchecked Sendable {
             // Create it private: umask first, chmod after, so no moment
             // exists where another user could connect.
             let old = umask(0o177)
-            let sock = fd
+            let sock = owned.raw
             let rc = withUnsafePointer(to: &addr) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(sock, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
             }
             umask(old)
             guard rc == 0 else {
                 let e = errno
-                close(fd)
                 throw DaemonError("cannot bind the control socket \(path): \(String(cString: strerror(e)))")
             }
             chmod(path, mode)
         case .tcp(let host, let port):
-            fd = socket(AF_INET, flags, 0)
-            guard fd >= 0 else { throw DaemonError("cannot create the metrics socket: \(String(cString: strerror(errno)))") }
+            let raw = socket(AF_INET, flags, 0)
+            guard raw >= 0 else { throw DaemonError("cannot create the metrics socket: \(String(cString: strerror(errno)))") }
+            owned = KernelFD(owning: raw)
             var one: Int32 = 1
-            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+            setsockopt(owned.raw, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
             var addr = sockaddr_in()
             addr.sin_family = sa_family_t(AF_INET)
             addr.sin_port = port.bigEndian
             guard inet_pton(AF_INET, host, &addr.sin_addr) == 1 else {
-                close(fd)
                 throw DaemonError("metrics.listen: '\(host)' is not an IPv4 address")
             }
-            let sock = fd
+            let sock = owned.raw
             let rc = withUnsafePointer(to: &addr) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(sock, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
             guard rc == 0 else {
                 let e = errno
-                close(fd)
                 throw DaemonError("cannot listen on \(host):\(port) for metrics: \(String(cString: strerror(e)))")
             }
         }
-        guard listen(fd, 64) == 0 else {
+        guard listen(owned.raw, 64) == 0 else {
             let e = errno
-            close(fd)
             throw DaemonError("listen on \(endpoint): \(String(cString: strerror(e)))")
         }
         var p: [Int32] = [0, 0]
         guard pipe(&p) == 0 else {
             let e = errno
-            close(fd)
             throw DaemonError("cannot create the server's wake-up pipe: \(String(cString: strerror(e)))")
         }
         for d in p {
             _ = fcntl(d, F_SETFD, FD_CLOEXEC)
             _ = fcntl(d, F_SETFL, fcntl(d, F_GETFL) | O_NONBLOCK)
         }
-        wakeRead = p[0]
-        wakeWrite = p[1]
+        wakeRead = KernelFD(owning: p[0])
+        wakeWrite = KernelFD(owning: p[1])
+        listener = Mutex(owned)
     }
 
     /// Starts the loop on its own thread.
@@ -161,20 +165,21 @@ final class SocketServer: @unchecked Sendable {
         guard first else { return }
         if wasStarted {
             var b: UInt8 = 1
-            _ = write(wakeWrite, &b, 1)
+            _ = write(wakeWrite.raw, &b, 1)
             finished.wait()
-        } else {
-            close(fd)
         }
-        close(wakeRead)
-        close(wakeWrite)
+        // Never started: the listener is still ours to close. Started: the
+        // serving thread took it and closed it as its loop ended.
+        listener.withLock { $0 = nil }
         if case .unix(let path, _) = endpoint { unlink(path) }
     }
 
     deinit { stop() }
 
     private struct Client {
-        var fd: Int32
+        /// Closed when the client leaves the table.
+        let socket: KernelFD
+        var fd: Int32 { socket.raw }
         var deadline: UInt64
         var request: [UInt8] = []
         var reply: [UInt8] = []
@@ -183,12 +188,17 @@ final class SocketServer: @unchecked Sendable {
     }
 
     private func serve() {
+        defer { finished.signal() }
+        // This thread owns the listener from here: it closes when the loop
+        // ends, after the last poll and accept on it.
+        guard let listening = listener.withLock({ $0.take() }) else { return }
+        let fd = listening.raw
         var clients: [Client] = []
         var pfds: [pollfd] = []
         var buf = [UInt8](repeating: 0, count: 4096)
         outer: while true {
             pfds.removeAll(keepingCapacity: true)
-            pfds.append(pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0))
+            pfds.append(pollfd(fd: wakeRead.raw, events: Int16(POLLIN), revents: 0))
             pfds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
             for c in clients { pfds.append(pollfd(fd: c.fd, events: Int16(c.replying ? POLLOUT : POLLIN), revents: 0)) }
             let now = Self.monotonicNs()
@@ -205,10 +215,7 @@ final class SocketServer: @unchecked Sendable {
                 var c = clients[i]
                 let ev = pfds[i + 2].revents
                 i += 1
-                if t >= c.deadline {
-                    close(c.fd)
-                    continue
-                }
+                if t >= c.deadline { continue }  // dropped: closed
                 if !c.replying && ev & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
                     let n = buf.withUnsafeMutableBytes { recv(c.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
                     if n < 0 && (errno == EAGAIN || errno == EINTR) { keep.append(c); continue }
@@ -217,7 +224,7 @@ final class SocketServer: @unchecked Sendable {
                     // up or sends too much gets what the handler makes of
                     // what came (it answers garbage with an error).
                     if n <= 0 || complete(c.request) || c.request.count >= Self.maxRequest {
-                        if n <= 0 && c.request.isEmpty { close(c.fd); continue }
+                        if n <= 0 && c.request.isEmpty { continue }
                         c.reply = handler(c.request)
                         c.replying = true
                     }
@@ -231,7 +238,7 @@ final class SocketServer: @unchecked Sendable {
                         if n < 0 && (errno == EAGAIN || errno == EINTR) { break }
                         c.sent = c.reply.count  // the client went away: nothing more to do
                     }
-                    if c.sent >= c.reply.count { close(c.fd); continue }
+                    if c.sent >= c.reply.count { continue }
                 }
                 keep.append(c)
             }
@@ -251,15 +258,14 @@ final class SocketServer: @unchecked Sendable {
                         // Full: the oldest connection has had the longest
                         // to say what it wants; it makes room, so stalled
                         // clients can never lock out a new one.
-                        close(clients.removeFirst().fd)
+                        clients.removeFirst()
                     }
-                    clients.append(Client(fd: client, deadline: Self.monotonicNs() + Self.deadlineNs))
+                    clients.append(Client(socket: KernelFD(owning: client), deadline: Self.monotonicNs() + Self.deadlineNs))
                 }
             }
         }
-        for c in clients { close(c.fd) }
-        close(fd)
-        finished.signal()
+        clients.removeAll()
+        withExtendedLifetime(listening) {}
     }
 
     private func complete(_ request: [UInt8]) -> Bool {

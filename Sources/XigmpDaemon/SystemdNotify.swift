@@ -1,3 +1,4 @@
+import DatapathKernel
 import Glibc
 import Synchronization
 
@@ -31,7 +32,8 @@ public final class SystemdNotifier: Sendable {
     /// (unset, 0, not a number, or `$WATCHDOG_PID` names another process).
     public let watchdogInterval: Duration?
 
-    private let fd: Int32
+    private let socket: KernelFD?
+    private var fd: Int32 { socket?.raw ?? -1 }
     private let address: sockaddr_un
     private let addressLength: socklen_t
     /// Why nothing can be sent (a relative path, a name too long, no socket).
@@ -85,17 +87,14 @@ public final class SystemdNotifier: Sendable {
         address = addr
         addressLength = socklen_t(length)
         if problem == nil {
-            fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-            if fd < 0 { problem = "cannot create a socket: \(String(cString: strerror(errno)))" }
+            socket = KernelFD.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue))
+            if socket == nil { problem = "cannot create a socket: \(String(cString: strerror(errno)))" }
         } else {
-            fd = -1
+            socket = nil
         }
         unusable = problem
     }
 
-    deinit {
-        if fd >= 0 { close(fd) }
-    }
 
     /// `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` of this process.
     public static func processEnvironment() -> [String: String] {

@@ -1,3 +1,4 @@
+import DatapathKernel
 import CXigmp
 import Foundation
 import Glibc
@@ -66,9 +67,10 @@ final class FrameBlaster: Sendable {
         guard ifindex != 0 else { throw BenchError("no interface \(ifname) in the sending namespace") }
         // Protocol 0: the socket receives nothing, so it adds no work to the
         // namespace's receive path.
-        let fd = socket(AF_PACKET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw BenchError("AF_PACKET socket: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
+        guard let socket = KernelFD.socket(AF_PACKET, Int32(SOCK_RAW.rawValue)) else {
+            throw BenchError("AF_PACKET socket: \(String(cString: strerror(errno)))")
+        }
+        let fd = socket.raw
         var one: Int32 = 1
         // PACKET_QDISC_BYPASS (20): skip the qdisc layer; pure sender cost.
         if setsockopt(fd, SOL_PACKET, 20, &one, socklen_t(MemoryLayout<Int32>.size)) != 0 {

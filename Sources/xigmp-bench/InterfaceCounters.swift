@@ -1,3 +1,4 @@
+import DatapathKernel
 import Glibc
 
 /// An interface's kernel packet counters, read from the /proc/net/dev of
@@ -18,20 +19,21 @@ final class InterfaceCounters {
     }
 
     let ifname: String
-    private let fd: Int32
+    private let file: KernelFD
+    private var fd: Int32 { file.raw }
     private var buffer = [UInt8](repeating: 0, count: 16_384)
 
     init(namespace ns: String, ifname: String) throws {
         self.ifname = ifname
-        fd = try BenchNetwork.inNamespace(ns) { () throws -> Int32 in
-            let fd = open("/proc/thread-self/net/dev", O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw BenchError("opening /proc/thread-self/net/dev in \(ns): \(String(cString: strerror(errno)))") }
-            return fd
+        file = try BenchNetwork.inNamespace(ns) { () throws -> KernelFD in
+            guard let f = KernelFD.open("/proc/thread-self/net/dev", O_RDONLY) else {
+                throw BenchError("opening /proc/thread-self/net/dev in \(ns): \(String(cString: strerror(errno)))")
+            }
+            return f
         }
         _ = try read()
     }
 
-    deinit { close(fd) }
 
     /// Reads the counters now.
     func read() throws -> Reading {

@@ -165,8 +165,7 @@ struct Receive: ParsableCommand {
         signal(SIGINT) { _ in stopRequested = 1 }
         signal(SIGTERM) { _ in stopRequested = 1 }
         if let readyFile {
-            let fd = open(readyFile, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
-            if fd >= 0 { close(fd) }
+            _ = KernelFD(owning: open(readyFile, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0o644))
         }
         let start = monotonicNs()
         let hardEnd = start + UInt64(duration * 1e9)

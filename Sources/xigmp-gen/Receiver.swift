@@ -26,7 +26,8 @@ final class ProbeReceiver {
         var socketDrops: UInt64 = 0
     }
 
-    private let fd: Int32
+    private let socket: KernelFD
+    private var fd: Int32 { socket.raw }
     private let runID: UInt16?
     private let batch = ReceiveBatch(capacity: 64, bufferSize: 2048)
     private var seen: [UInt64] = []
@@ -35,9 +36,11 @@ final class ProbeReceiver {
     init(interface: NetworkInterface, runID: UInt16?, expected: Int) throws {
         self.runID = runID
         let proto = UInt16(0x0800).bigEndian  // ETH_P_IP
-        let fd = socket(AF_PACKET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), Int32(proto))
-        guard fd >= 0 else { throw GenError("AF_PACKET socket: errno \(errno)") }
-        self.fd = fd
+        guard let socket = KernelFD.socket(AF_PACKET, Int32(SOCK_DGRAM.rawValue), Int32(proto)) else {
+            throw GenError("AF_PACKET socket: errno \(errno)")
+        }
+        self.socket = socket
+        let fd = socket.raw
         var one: Int32 = 1
         _ = setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, 4)
         _ = setsockopt(fd, SOL_PACKET, 23 /* PACKET_IGNORE_OUTGOING */, &one, 4)
@@ -62,7 +65,6 @@ final class ProbeReceiver {
         seen = [UInt64](repeating: 0, count: max(expected, 1 << 16) / 64 + 1)
     }
 
-    deinit { close(fd) }
 
     /// Sequence numbers below `limit` that never arrived: how many, in how
     /// many gaps, and the first few.

@@ -190,7 +190,8 @@ final class RawTransmitter: Transmitter {
     private(set) var backpressure: UInt64 = 0
     private(set) var errors: UInt64 = 0
     private let addressing: Addressing
-    private let fd: Int32
+    private let socket: KernelFD
+    private var fd: Int32 { socket.raw }
     private let batch: Int
     private let buffers: UnsafeMutableRawPointer
     private let iovecs: UnsafeMutablePointer<iovec>
@@ -203,9 +204,11 @@ final class RawTransmitter: Transmitter {
     init(addressing: Addressing, batch: Int, useSendmmsg: Bool) throws {
         self.addressing = addressing
         self.batch = batch
-        let fd = socket(AF_INET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), Int32(IPPROTO_RAW))
-        guard fd >= 0 else { throw GenError("raw socket: errno \(errno)") }
-        self.fd = fd
+        guard let socket = KernelFD.socket(AF_INET, Int32(SOCK_RAW.rawValue), Int32(IPPROTO_RAW)) else {
+            throw GenError("raw socket: errno \(errno)")
+        }
+        self.socket = socket
+        let fd = socket.raw
         let name = Array(addressing.interface.name.utf8)
         _ = name.withUnsafeBytes { setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, $0.baseAddress, socklen_t($0.count)) }
         var big: Int32 = 8 << 20
@@ -238,7 +241,6 @@ final class RawTransmitter: Transmitter {
         }
     }
 
-    deinit { close(fd) }
 
     func send(count: Int, sequence: UInt32) -> Int {
         let n = min(count, batch)

@@ -1,22 +1,24 @@
+import DatapathKernel
 import Glibc
 import IGMPWire
 
 /// A pcap file written as packets arrive (header first, then one record per
 /// packet), so a long `dump --write` neither buffers nor loses what it saw.
 final class PcapFileSink {
-    private let fd: Int32
+    private let file: KernelFD
+    private var fd: Int32 { file.raw }
     let path: String
     private var scratch: [UInt8] = []
 
     init(path: String, linkType: PcapLinkType) throws(ToolError) {
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw ToolError("cannot create \(path): \(String(cString: strerror(errno)))") }
+        let raw = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard raw >= 0 else { throw ToolError("cannot create \(path): \(String(cString: strerror(errno)))") }
+        file = KernelFD(owning: raw)
         self.path = path
         scratch.reserveCapacity(2048)
         try write(PcapWriter.fileHeader(linkType: linkType, nanosecondResolution: true))
     }
 
-    deinit { close(fd) }
 
     /// Appends a packet with its arrival time.
     func append(_ packet: UnsafeRawBufferPointer, timeNs: UInt64) throws(ToolError) {
@@ -42,9 +44,10 @@ final class PcapFileSink {
 
     /// Reads a whole file.
     static func read(_ path: String) throws(ToolError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ToolError("cannot open \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
+        guard let file = KernelFD.open(path, O_RDONLY) else {
+            throw ToolError("cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        let fd = file.raw
         var out: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 65536)
         while true {

@@ -130,7 +130,7 @@ public struct BPFProgramInfo: Sendable, Equatable {
     public init(id: UInt32) throws(DatapathError) {
         let fd = bpf_prog_get_fd_by_id(id)
         guard fd >= 0 else { throw DatapathError.system("opening program id \(id)", errno: -fd) }
-        defer { close(fd) }
-        try self.init(fd: fd)
+        let owned = KernelFD(owning: fd)
+        try self.init(fd: owned.raw)
     }
 }

@@ -43,7 +43,7 @@ public final class TCAttachment: @unchecked Sendable {
     private let priority: UInt32
     /// Until `close()`: the tcx link, or (clsact) a descriptor of the
     /// namespace the filter lives in (tc netlink calls are per namespace).
-    private let state: Mutex<(link: KernelFD?, namespace: Int32, open: Bool)>
+    private let state: Mutex<(link: KernelFD?, namespace: KernelFD?, open: Bool)>
 
     /// Attaches `program` (a loaded SCHED_CLS program named `programName`)
     /// to `interface`'s `hook`. `handle`/`priority` name xigmp's clsact
@@ -70,27 +70,22 @@ public final class TCAttachment: @unchecked Sendable {
                 }
                 throw DatapathError.system("attaching \(programName) to \(interface.name) \(hook.rawValue) (tcx link)", errno: code)
             }
-            state = Mutex((KernelFD(owning: fd), -1, true))
+            state = Mutex((KernelFD(owning: fd), nil, true))
             createdQdisc = false
             notes = []
             return
         }
-        let ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
-        guard ns >= 0 else {
+        let raw = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
+        guard raw >= 0 else {
             throw DatapathError.system("opening this thread's network namespace (/proc/thread-self/ns/net)", errno: errno)
         }
-        do throws(DatapathError) {
-            (createdQdisc, notes) = try Self.attachClsact(program, programName, interface, egress, handle, priority)
-        } catch {
-            Glibc.close(ns)
-            throw error
-        }
+        let ns = KernelFD(owning: raw)
+        (createdQdisc, notes) = try Self.attachClsact(program, programName, interface, egress, handle, priority)
         state = Mutex((nil, ns, true))
     }
 
     deinit {
         try? close()
-        state.withLock { if $0.namespace >= 0 { Glibc.close($0.namespace) } }
     }
 
     /// True until `close()`.
@@ -101,12 +96,13 @@ public final class TCAttachment: @unchecked Sendable {
     /// uses it, from the namespace it was attached in, whichever thread
     /// calls. Idempotent; `deinit` calls it.
     public func close() throws(DatapathError) {
-        try state.withLock { (s: inout (link: KernelFD?, namespace: Int32, open: Bool)) throws(DatapathError) in
+        try state.withLock { (s: inout (link: KernelFD?, namespace: KernelFD?, open: Bool)) throws(DatapathError) in
             guard s.open else { return }
             if mechanism == .clsact {
-                try NetNamespace.run(in: s.namespace) { () throws(DatapathError) in try detachClsact() }
-                Glibc.close(s.namespace)
-                s.namespace = -1
+                if let ns = s.namespace {
+                    try NetNamespace.run(in: ns.raw) { () throws(DatapathError) in try detachClsact() }
+                }
+                s.namespace = nil
             }
             s.link = nil  // a tcx link goes with its last descriptor
             s.open = false

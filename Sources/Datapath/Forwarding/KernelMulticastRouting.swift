@@ -24,7 +24,10 @@ import Synchronization
 /// Looked up per thread's network namespace (/proc/thread-self/ns/net), so
 /// a thread that `setns`es gets that namespace's socket.
 final class MulticastRouterSocket: @unchecked Sendable {
-    let fd: Int32
+    /// The MRT socket: closed in deinit under the registry lock (so a new
+    /// one for this namespace is made only after), hence optional.
+    private var routerSocket: KernelFD?
+    var fd: Int32 { routerSocket?.raw ?? -1 }
     let namespace: UInt64
 
     private struct VIF {
@@ -68,14 +71,13 @@ final class MulticastRouterSocket: @unchecked Sendable {
         guard fd >= 0 else {
             throw DatapathError.system("opening a raw IGMP socket for multicast routing", errno: errno)
         }
+        let owned = KernelFD(owning: fd)
         // Nobody reads it: keep IGMP and upcalls out.
         _ = cxigmp_attach_drop_all(fd)
         guard cxigmp_mrt_init(fd) == 0 else {
-            let code = errno
-            close(fd)
-            throw DatapathError.failed(Self.initFailure(code), errno: code)
+            throw DatapathError.failed(Self.initFailure(errno), errno: errno)
         }
-        self.fd = fd
+        routerSocket = owned
         self.namespace = namespace
     }
 
@@ -97,7 +99,7 @@ final class MulticastRouterSocket: @unchecked Sendable {
         // only be made (MRT_INIT) once this one is gone.
         Self.registry.withLock { table in
             _ = cxigmp_mrt_done(fd)
-            close(fd)
+            routerSocket = nil
             if table[namespace] != nil && table[namespace]?.socket == nil { table[namespace] = nil }
         }
     }
@@ -413,25 +415,10 @@ public final class KernelMulticastRouting {
         guard (0...2).contains(mode) else {
             throw DatapathError(.invalidArgument, "rp_filter on \(iface.name): \(mode) is not 0 (off), 1 (strict) or 2 (loose)")
         }
-        let path = "/proc/sys/net/ipv4/conf/\(iface.name)/rp_filter"
-        let fd = open(path, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw DatapathError.system("opening \(path)", errno: errno) }
-        defer { close(fd) }
-        let text = Array("\(mode)\n".utf8)
-        guard write(fd, text, text.count) == text.count else {
-            throw DatapathError.system("writing \(path)", errno: errno)
-        }
+        try Sysctl.write("net/ipv4/conf/\(iface.name)/rp_filter", mode)
     }
 
-    static func readSysctl(_ key: String) -> Int? {
-        let fd = open("/proc/sys/\(key)", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 32)
-        let n = read(fd, &buffer, buffer.count)
-        guard n > 0 else { return nil }
-        return Int(String(decoding: buffer[0..<n], as: UTF8.self).trimmedWhitespace)
-    }
+    static func readSysctl(_ key: String) -> Int? { Sysctl.read(key) }
 
     private static func describe(_ source: IPv4Address?, _ group: IPv4Address) -> String {
         "(\(source.map { "\($0)" } ?? "*"),\(group))"

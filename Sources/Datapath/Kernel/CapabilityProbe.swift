@@ -54,7 +54,7 @@ public struct KernelCapabilities: Sendable, Codable, Equatable {
             without: "nothing: xigmp's programs need no CO-RE relocations")
         let bpfMap = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xigmp_probe", 4, 8, 1, nil)
         let bpfErr = errno
-        if bpfMap >= 0 { close(bpfMap) }
+        _ = bpfMap >= 0 ? KernelFD(owning: bpfMap) : nil  // made to see that it can be; closed at once
         add("bpf", bpfMap >= 0, bpfMap >= 0 ? "a map can be made" : "BPF_MAP_CREATE: \(errnoName(bpfErr))",
             without: "the kernel datapath only (datapath: kernel); no XDP, TC filter or XDP/TC forwarding")
         var rl = rlimit()
@@ -75,10 +75,9 @@ public struct KernelCapabilities: Sendable, Codable, Equatable {
         let devmapBroadcast = xdp && versionAtLeast(release, 5, 13)
         add("devmap_broadcast", devmapBroadcast, "BPF_F_BROADCAST redirects (Linux 5.13+)",
             without: "XDP forwarding to one egress per route; several egress ports go the TC path")
-        let afxdp = socket(AF_XDP, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let afxdp = KernelFD.socket(AF_XDP, Int32(SOCK_RAW.rawValue)) != nil
         let afxdpErr = errno
-        if afxdp >= 0 { close(afxdp) }
-        add("af_xdp", afxdp >= 0, afxdp >= 0 ? "AF_XDP sockets open" : "socket(AF_XDP): \(errnoName(afxdpErr))",
+        add("af_xdp", afxdp, afxdp ? "AF_XDP sockets open" : "socket(AF_XDP): \(errnoName(afxdpErr))",
             without: "datapath: kernel (AF_PACKET tap + raw socket) for IGMP")
         let tcxAnswer = cxigmp_probe_tcx()
         let tcxErr = errno
@@ -109,9 +108,10 @@ public struct KernelCapabilities: Sendable, Codable, Equatable {
     /// EADDRINUSE (present, another program routes here), or ENOPROTOOPT /
     /// EOPNOTSUPP (no CONFIG_IP_MROUTE).
     static func probeMulticastRouting() -> (present: Bool, detail: String) {
-        let fd = socket(AF_INET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), Int32(IPPROTO_IGMP))
-        guard fd >= 0 else { return (false, "unknown: raw socket: \(errnoName(errno))") }
-        defer { close(fd) }
+        guard let socket = KernelFD.socket(AF_INET, Int32(SOCK_RAW.rawValue), Int32(IPPROTO_IGMP)) else {
+            return (false, "unknown: raw socket: \(errnoName(errno))")
+        }
+        let fd = socket.raw
         if cxigmp_mrt_init(fd) == 0 {
             _ = cxigmp_mrt_done(fd)
             return (true, "MRT_INIT works (CONFIG_IP_MROUTE)")

@@ -26,9 +26,10 @@ public struct InterfaceInfo: Sendable, Equatable {
     /// Reads the facts for `interface`.
     public init(_ interface: NetworkInterface) throws(DatapathError) {
         self.interface = interface
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw DatapathError.system("socket for interface ioctls", errno: errno) }
-        defer { close(fd) }
+        guard let socket = KernelFD.socket(AF_INET, Int32(SOCK_DGRAM.rawValue)) else {
+            throw DatapathError.system("socket for interface ioctls", errno: errno)
+        }
+        let fd = socket.raw
         var req = ifreq()
         withUnsafeMutableBytes(of: &req.ifr_ifrn.ifrn_name) { buf in
             let name = Array(interface.name.utf8.prefix(Int(IF_NAMESIZE) - 1))

@@ -44,7 +44,8 @@ public final class LinkMonitor {
     /// How long `init` waits for the first complete dump.
     static let initialDumpTimeoutMs = 5_000
 
-    private let fd: Int32
+    private let socket: KernelFD
+    private var fd: Int32 { socket.raw }
     private var tracker: LinkTracker
     private var buffer: UnsafeMutableRawBufferPointer
 
@@ -111,11 +112,11 @@ public final class LinkMonitor {
             throw DatapathError(DatapathError.kind(forErrno: code),
                                 "watching links: \(step): \(errnoName(code))", errno: code)
         }
-        self.fd = fd
+        socket = KernelFD(owning: fd)
         tracker = LinkTracker(portID: port)
         buffer = .allocate(byteCount: max(readBuffer, 64), alignment: 4)
         receiveBufferSize = Int(max(cxigmp_rtnl_rcvbuf(fd), 0))
-        // From here on deinit runs if init throws: it closes fd.
+        // From here on deinit runs if init throws; the socket closes with it.
 
         tracker.resync()
         let deadline = monotonicMs() + Self.initialDumpTimeoutMs
@@ -137,7 +138,6 @@ public final class LinkMonitor {
     }
 
     deinit {
-        close(fd)
         buffer.deallocate()
     }
 

@@ -81,7 +81,9 @@ public final class KernelPort: IGMPPort {
     /// Groups every port joins so the kernel delivers what is sent to them.
     static let joinedGroups: [IPv4Address] = [.allRouters, .igmpv3Routers]
 
-    private let fd: Int32
+    /// The receive socket, closed after deinit has dropped the memberships.
+    private let receiveSocket: KernelFD
+    private var fd: Int32 { receiveSocket.raw }
     private let filterInterface: Bool
     private var counters = PortStatistics()
     private let batch: ReceiveBatch
@@ -127,7 +129,8 @@ public final class KernelPort: IGMPPort {
                 throw DatapathError.system("opening a raw IGMP socket on \(interface.name)", errno: errno)
             }
         }
-        do throws(DatapathError) {
+        let owned = KernelFD(owning: fd)  // closes it if anything below throws
+        do {
             if !captureAllGroups {
                 if bindToDevice { try SocketOption.bindToDevice(fd, interface, name) }
                 try SocketOption.set(fd, Int32(IPPROTO_IP), IP_PKTINFO, Int32(1), "IP_PKTINFO", name)
@@ -145,11 +148,8 @@ public final class KernelPort: IGMPPort {
             while discarded < 4096, recv(fd, nil, 0, Int32(MSG_DONTWAIT | MSG_TRUNC)) >= 0 { discarded += 1 }
             Self.setReceiveBuffer(fd, bytes: receiveBufferBytes)
             sender = try RawIPSender(interface: interface)
-        } catch {
-            close(fd)
-            throw error
         }
-        self.fd = fd
+        receiveSocket = owned
         // The tap is bound to the interface: every packet is from it.
         self.filterInterface = filterInterface && !captureAllGroups
         capturesAllGroups = captureAllGroups
@@ -169,7 +169,6 @@ public final class KernelPort: IGMPPort {
 
     deinit {
         for group in joined { try? membership(IP_DROP_MEMBERSHIP, group) }
-        close(fd)
     }
 
     public func receive(maxBatch: Int, timeoutMs: Int32, _ body: (PortPacket) -> Void) throws(DatapathError) -> Int {
@@ -290,9 +289,8 @@ public final class KernelPort: IGMPPort {
     /// whole (reassembled) IP packets, and an IGMPv3 report fills at most
     /// the sender's MTU (RFC 3376 §4.2.16).
     private static func bufferSize(for interface: NetworkInterface) -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return 2048 }
-        defer { close(fd) }
+        guard let socket = KernelFD.socket(AF_INET, Int32(SOCK_DGRAM.rawValue)) else { return 2048 }
+        let fd = socket.raw
         var req = ifreq()
         withUnsafeMutableBytes(of: &req.ifr_ifrn.ifrn_name) { buf in
             for (i, b) in interface.name.utf8.prefix(Int(IF_NAMESIZE) - 1).enumerated() { buf[i] = b }

@@ -31,7 +31,8 @@ public final class RawIPSender {
     /// The interface packets leave through.
     public let interface: NetworkInterface
     /// The raw socket (owned; closed in `deinit`).
-    public let descriptor: Int32
+    private let sendSocket: KernelFD
+    public var descriptor: Int32 { sendSocket.raw }
     /// Packets handed to the kernel.
     public private(set) var packetsSent: UInt64 = 0
     /// Sends that failed (the packet was not sent).
@@ -52,7 +53,8 @@ public final class RawIPSender {
         guard fd >= 0 else {
             throw DatapathError.system("opening a raw IP socket to send IGMP on \(interface.name)", errno: errno)
         }
-        do throws(DatapathError) {
+        let owned = KernelFD(owning: fd)  // closes it if anything below throws
+        do {
             let name = "sender on \(interface.name)"
             try SocketOption.set(fd, Int32(IPPROTO_IP), IP_HDRINCL, Int32(1), "IP_HDRINCL", name)
             try SocketOption.bindToDevice(fd, interface, name)
@@ -61,18 +63,14 @@ public final class RawIPSender {
             try SocketOption.set(fd, Int32(IPPROTO_IP), IP_MULTICAST_IF, mreq, "IP_MULTICAST_IF", name)
             try SocketOption.set(fd, Int32(IPPROTO_IP), IP_MULTICAST_LOOP, Int32(0), "IP_MULTICAST_LOOP", name)
             try SocketOption.set(fd, Int32(IPPROTO_IP), IP_MULTICAST_TTL, Int32(1), "IP_MULTICAST_TTL", name)
-        } catch {
-            close(fd)
-            throw error
         }
         warnings = Self.markOwn(fd, interface)
-        descriptor = fd
+        sendSocket = owned
         buffer = .allocate(byteCount: Self.bufferSize, alignment: 8)
         buffer.initializeMemory(as: UInt8.self, repeating: 0)
     }
 
     deinit {
-        close(descriptor)
         buffer.deallocate()
     }
 

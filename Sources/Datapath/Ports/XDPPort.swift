@@ -73,7 +73,8 @@ public final class XDPPort: IGMPPort {
     private var txPending: UInt32 = 0
     private let pollFDs: UnsafeMutablePointer<pollfd>
     private let unicast: RawIPSender
-    private let allMultiFD: Int32
+    /// Holds ALLMULTI on the interface while open (PACKET_MR_ALLMULTI).
+    private let allMulti: KernelFD?
     private var nextQueue = 0
 
     /// Opens the port: attaches (or reuses) the classifier, creates the UMEM
@@ -106,9 +107,9 @@ public final class XDPPort: IGMPPort {
                 pollFDs.deallocate()
                 throw DatapathError.system("setting ALLMULTI on \(interface.name)", errno: -fd)
             }
-            allMultiFD = fd
+            allMulti = KernelFD(owning: fd)
         } else {
-            allMultiFD = -1
+            allMulti = nil
         }
         notes = (lease?.notes ?? []) + unicast.warnings
         do throws(DatapathError) {
@@ -142,10 +143,8 @@ public final class XDPPort: IGMPPort {
     }
 
     deinit {
-        // Sockets before the UMEM they use; the lease (and with it an owned
-        // link) goes after, with the stored properties.
-        sockets.removeAll()
-        if allMultiFD >= 0 { close(allMultiFD) }
+        // Each socket holds the UMEM it uses, so the order of release is
+        // the types' business; only the poll array is raw memory.
         pollFDs.deallocate()
     }
 

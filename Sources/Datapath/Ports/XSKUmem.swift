@@ -114,6 +114,9 @@ struct FrameStack: ~Copyable {
 /// only) the TX ring. Deleted in `deinit` (`xsk_socket__delete`), which also
 /// takes it out of the XSKMAP.
 final class XSKQueueSocket {
+    /// The UMEM this socket's rings point into (queue 0 uses its fill and
+    /// completion rings): held, so it outlives the socket by construction.
+    let umem: XSKUmem
     let queue: UInt32
     let rx: UnsafeMutablePointer<xsk_ring_cons>
     let tx: UnsafeMutablePointer<xsk_ring_prod>?
@@ -133,6 +136,7 @@ final class XSKQueueSocket {
 
     init(umem: XSKUmem, ifname: String, queue: UInt32, withRX: Bool = true, withTX: Bool,
          ringSize: Int, txSize: Int) throws(DatapathError) {
+        self.umem = umem
         self.queue = queue
         pendingFill = FrameStack(capacity: max(ringSize, 1))
         hasRX = withRX
