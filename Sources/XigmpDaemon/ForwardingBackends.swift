@@ -246,12 +246,12 @@ extension ProxyRuntime {
         switch c.forwarding.mode {
         case .kernel:
             if !KernelCapabilities.current.ipMroute {
-                throw DaemonError("\(config.locations.fileName): forwarding.mode: kernel needs the kernel's IPv4 multicast routing, which this kernel lacks (CONFIG_IP_MROUTE); use forwarding.mode: xdp, which forwards without it")
+                throw DaemonError.config("\(config.locations.fileName): forwarding.mode: kernel needs the kernel's IPv4 multicast routing, which this kernel lacks (CONFIG_IP_MROUTE); use forwarding.mode: xdp, which forwards without it")
             }
             do {
                 backend = try KernelForwardingBackend()
             } catch {
-                throw DaemonError("\(config.locations.fileName): forwarding: cannot program the kernel's multicast routing: \(error.description)")
+                throw DaemonError.config("\(config.locations.fileName): forwarding: cannot program the kernel's multicast routing: \(error.description)")
             }
         case .xdp, .off:
             // Ingresses are added as the outside interfaces take their roles.

@@ -67,7 +67,7 @@ final class InterfaceLifecycle {
         do {
             monitor = try LinkMonitor(receiveBuffer: receiveBuffer)
         } catch {
-            throw DaemonError("cannot watch the interfaces (rtnetlink): \(error.description)")
+            throw DaemonError(error, context: "cannot watch the interfaces (rtnetlink)")
         }
     }
 
@@ -272,7 +272,7 @@ final class InterfaceLifecycle {
             }
             return Held(role: role, port: port, link: link, addressing: addressing, egressFilter: filter)
         } catch {
-            throw DaemonError(error.description)
+            throw DaemonError(error)
         }
     }
 }

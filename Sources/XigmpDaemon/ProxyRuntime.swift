@@ -122,7 +122,7 @@ public final class ProxyRuntime: @unchecked Sendable {
             let line = config.line(of: key).map { ":\($0)" } ?? ""
             let why = lifecycle.monitor.link(named: name) == nil ? "no interface named '\(name)' in this network namespace (see `ip link`)"
                 : "\(name) has no IPv4 address; the proxy sends from the interface's address: add one with `ip addr add`"
-            throw DaemonError("\(config.locations.fileName)\(line): \(key): \(why)")
+            throw DaemonError.config("\(config.locations.fileName)\(line): \(key): \(why)")
         }
         var routers: [InterfaceRole: MembershipConfiguration] = [:]
         for (name, router) in c.queriers {
@@ -146,7 +146,7 @@ public final class ProxyRuntime: @unchecked Sendable {
             policy = try ProxyPolicy(configuration: proxyConfig, startingAt: ProxyTime(nanoseconds: monotonicNs()),
                                      seed: realtimeNs())
         } catch {
-            throw DaemonError("\(config.locations.fileName): \(error.description)")
+            throw DaemonError.config("\(config.locations.fileName): \(error.description)")
         }
         metrics = registryMetrics.make([:])
         health = RoleHealth(roles: [], logger: logger, metrics: metrics)

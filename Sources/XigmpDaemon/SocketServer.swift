@@ -283,8 +283,38 @@ final class SocketServer: @unchecked Sendable {
     }
 }
 
-/// An error of the daemon's own making: one line for the operator.
+/// An error of the daemon's own making: one line for the operator, and
+/// its kind, from which `xigmp run` derives its exit status.
 public struct DaemonError: Error, CustomStringConvertible, Sendable {
+    /// What the error is rooted in.
+    public enum Kind: Sendable, Equatable {
+        /// The config file: the message starts with FILE[:LINE] (a required
+        /// interface missing, a forwarding mode this kernel cannot do).
+        case config
+        /// The datapath, by the kind of its error.
+        case datapath(DatapathError.Kind)
+        /// Anything else (a socket, a file, a pipe of the daemon's own).
+        case system
+    }
+
+    public let kind: Kind
     public let description: String
-    public init(_ d: String) { description = d }
+
+    /// An error of `kind` (default: the daemon's own system call failed).
+    public init(_ d: String, kind: Kind = .system) {
+        description = d
+        self.kind = kind
+    }
+
+    /// A config-rooted error; `d` starts with FILE[:LINE].
+    public static func config(_ d: String) -> DaemonError { DaemonError(d, kind: .config) }
+
+    /// A datapath error, with `context` before its message.
+    public init(_ error: DatapathError, context: String? = nil) {
+        self.init(context.map { "\($0): \(error.description)" } ?? error.description, kind: .datapath(error.kind))
+    }
+
+    /// The exit status `xigmp run` ends with: 2 when the config is at fault
+    /// (nothing was attached; fix the file), 1 otherwise.
+    public var exitStatus: Int32 { kind == .config ? 2 : 1 }
 }

@@ -13,7 +13,7 @@ enum Entry {
     /// Lets global options stand before the subcommand too
     /// (`xigmp --netns A load ...`, like `ip -n A link`), by moving them
     /// after it, where ArgumentParser expects them.
-    static func main() {
+    static func main() async {
         // A peer that hangs up (a control-socket client, a scraper, a pipe
         // the output goes to) must never kill the process: writes fail with
         // EPIPE instead, and every sender handles that.
@@ -23,7 +23,7 @@ enum Entry {
         // instruction on, before any thread exists, and acts on them once
         // what it sets up can be undone (`Run`).
         if args.first == "run" { cxigmp_startup_signals_install() }
-        Xigmp.main(args)
+        await Xigmp.main(args)
     }
 
     static func hoistGlobalOptions(_ args: [String]) -> [String] {
@@ -44,7 +44,7 @@ enum Entry {
     }
 }
 
-struct Xigmp: ParsableCommand {
+struct Xigmp: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "xigmp",
         abstract: "IGMP proxy, querier and multicast edge forwarder: XDP classifier + AF_XDP control plane.",

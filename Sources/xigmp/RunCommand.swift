@@ -15,7 +15,7 @@ import XigmpConfig
 import XigmpDaemon
 
 /// `xigmp run --config FILE`: the daemon.
-struct Run: ParsableCommand {
+struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the IGMP proxy daemon.",
         discussion: """
@@ -38,7 +38,7 @@ struct Run: ParsableCommand {
         if !configReference && config.isEmpty { throw ValidationError("missing --config FILE (or --config-reference)") }
     }
 
-    func run() throws {
+    func run() async throws {
         if configReference {
             print(DaemonConfig.reference)
             return
@@ -97,24 +97,20 @@ struct Run: ParsableCommand {
             proxy = try RunningProxy(config: loaded, logger: logger, watchdog: notifier?.loopWatchdog)
         } catch {
             printError(error.description)
-            // Config-rooted problems (a named interface missing) are exit 2.
-            throw ExitCode(error.description.hasPrefix(config) ? 2 : 1)
+            // The status comes from the error's kind: 2 when the config is
+            // at fault (a required interface missing), 1 otherwise.
+            throw ExitCode(error.exitStatus)
         }
         let reloader = ReloadService(path: config, running: loaded, proxy: proxy, logger: logger, notifier: notifier)
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: ProxyService(proxy: proxy, notifier: notifier)), .init(service: reloader)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
-        let done = DispatchSemaphore(value: 0)
-        let failure = FailureBox()
-        Task {
-            do { try await group.run() } catch { failure.set("\(error)") }
-            done.signal()
-        }
         // A stop asked for while starting is carried out now that the group
         // runs (its trapping of the signals is in place within a moment).
-        Task {
+        let early = Task {
             try? await Task.sleep(for: .milliseconds(200))
+            guard !Task.isCancelled else { return }  // the group already ended
             notifier?.ready(status: Self.readyStatus(loaded.config))
             let early = cxigmp_startup_signal()
             if early == SIGTERM || early == SIGINT {
@@ -126,10 +122,12 @@ struct Run: ParsableCommand {
                 kill(getpid(), SIGHUP)
             }
         }
-        done.wait()
+        var failure: String?
+        do { try await group.run() } catch { failure = "\(error)" }
+        early.cancel()
         proxy.shutdown()
-        if let f = failure.get() {
-            printError(f)
+        if let failure {
+            printError(failure)
             throw ExitCode(1)
         }
         logger.info("stopped: links detached, interface flags restored")
@@ -175,25 +173,6 @@ struct Run: ParsableCommand {
             writeStderr(problems.joined(separator: "\n") + "\n")
             throw ExitCode(2)
         }
-    }
-}
-
-final class FailureBox: @unchecked Sendable {
-    private let lock = NSLockish()
-    private var value: String?
-    func set(_ v: String) { lock.with { value = v } }
-    func get() -> String? { lock.with { value } }
-}
-
-/// A plain mutex for the few cross-thread hand-offs here.
-final class NSLockish: @unchecked Sendable {
-    private var m = pthread_mutex_t()
-    init() { pthread_mutex_init(&m, nil) }
-    deinit { pthread_mutex_destroy(&m) }
-    func with<T>(_ body: () -> T) -> T {
-        pthread_mutex_lock(&m)
-        defer { pthread_mutex_unlock(&m) }
-        return body()
     }
 }
 
