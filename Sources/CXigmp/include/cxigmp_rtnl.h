@@ -2,7 +2,7 @@
 /*
  * cxigmp_rtnl.h - the rtnetlink socket behind LinkMonitor: open it already
  * subscribed, ask for a dump, read one datagram.  The messages are parsed
- * in Swift (XDPDatapath/RtnlMessage.swift) with the numbers and offsets
+ * in Swift (Datapath/Netlink/RtnlMessage.swift) with the numbers and offsets
  * below, each checked against the kernel's own headers in rtnl_shim.c, so
  * the two sides cannot drift.  Each call returns what the syscall returns
  * (-1 with errno set on failure) and does nothing but adapt.
