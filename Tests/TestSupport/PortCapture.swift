@@ -1,3 +1,4 @@
+import CXigmp
 import DatapathKernel
 import DatapathPorts
 import Foundation

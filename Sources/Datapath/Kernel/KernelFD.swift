@@ -1,3 +1,4 @@
+import CXigmp
 import Glibc
 
 /// A file descriptor this process owns (a socket, a BPF program, map or
