@@ -146,7 +146,8 @@ public struct ProxyPolicy: Sendable {
                                 at now: ProxyTime, _ emit: (ProxyAction) -> Void) {
         expireQueriers(at: now, emit)
         // Own frames first: a reflection of what we sent must not even be counted
-        // as anything else (DESIGN.md: own frames never come back in as input).
+        // as anything else: own frames never come back in as input, so full
+        // proxy cannot loop on a segment that reflects (README.md, Daemon).
         if isOwnFrame(metadata) {
             emit(.count(.droppedOwnFrame))
             return
