@@ -62,7 +62,7 @@ extension DaemonConfig {
         row("control.socket", "absolute path", "`\(defaultControlSocket)`",
             "Path of the UNIX control socket (mode 0600), at most 107 bytes."),
         row("logLevel", "`trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`", "`info`",
-            "Lowest level logged."),
+            "Lowest level logged. Read at start only: a changed `logLevel` takes a restart."),
         row("membership", "`passthrough` or `track`", "`passthrough`",
             "`passthrough`: reports and leaves are forwarded as they are (goIGMP; the modes decide). `track` (RFC 4605): the inside's membership table decides what the active outside reports — state-change reports with retransmission, answers to the upstream querier, IGMPv1/v2 reports and leaves while an older querier is present, memberships moved when the active outside changes. `track` runs a querier on the inside and refuses `proxyInToOut`, `proxyOutToIn` and `unicastProxyInToOut`."),
         row("querier", "mapping by interface role", "none (`track`: `inside` with the defaults below)",
@@ -123,6 +123,8 @@ extension DaemonConfig {
             "- Booleans are `true` or `false`, unquoted. YAML 1.1's `yes`, `no`, `on` and `off` are refused, so the file means the same to every YAML reader.",
             "- An optional key written with no value (`alt:` or `alt: ~`) is the same as leaving it out; a mapping written empty has every key at its default.",
             "- Interface names are checked for form here; whether they exist is checked when the daemon starts.",
+            "- SIGHUP re-reads the file and applies "
+                + Suggestion.list(reloadableKeys.map { "`\($0)`" }, conjunction: "and") + " to the running daemon; a change to any other key takes a restart (an invalid file is reported and the running config stays).",
             "- Errors name the file, line and key: `xigmp.yaml:3: modes.queryNotify: expected true or false, got 'yes please'`. Every error in the file is reported at once, and nothing is attached.",
         ]
         return lines.joined(separator: "\n") + "\n"
