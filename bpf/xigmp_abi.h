@@ -189,7 +189,7 @@ enum xigmp_egress_counter {
 	XIGMP_EGR__MAX = 9,
 };
 
-/* ---- Multicast forwarding (igmp_classify.bpf.c, issue 8) ----
+/* ---- Multicast forwarding (igmp_classify.bpf.c) ----
  *
  * The classifier's fast path for IPv4 multicast data (224.0.0.0/4 minus
  * the link-local 224.0.0.0/24, any protocol but IGMP), off unless the
@@ -333,7 +333,7 @@ enum xigmp_fwd_counter {
 	XIGMP_FWD_CNT__MAX = 13,
 };
 
-/* ---- Provisional forwarding (issue 16) ----
+/* ---- Provisional forwarding ----
  *
  * Between a host's join and the route the control plane writes lies one
  * trip through the AF_XDP ring, the policy and a map update (~0.5 ms).  To

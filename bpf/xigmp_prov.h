@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * xigmp_prov.h - provisional forwarding entries (issue 16), compiled into
- * igmp_classify.bpf.c after its maps.
+ * xigmp_prov.h - provisional forwarding entries (the (*,G) route an
+ * inside's classifier writes at a join, ahead of the control plane's),
+ * compiled into igmp_classify.bpf.c after its maps.
  *
  * Writer: the classifier on an inside interface, at a report, for each
  * group the control plane allows there (xigmp_prov_acl).  Readers: the

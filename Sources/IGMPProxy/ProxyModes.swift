@@ -1,4 +1,5 @@
-/// One of goIGMP's eight modes, each a config switch (see DESIGN.md).
+/// One of goIGMP's eight modes, each a config switch (README.md, Daemon: the
+/// modes table).
 ///
 /// The raw values are the config keys, so logs, errors and metrics labels use the
 /// operator's spelling.
@@ -26,7 +27,7 @@ public enum ProxyMode: String, Sendable, Hashable, CaseIterable, CustomStringCon
 }
 
 /// Which of the eight modes are on. Each is independent: turning one on or off
-/// changes only the behaviour the DESIGN.md table gives it.
+/// changes only the behaviour the README's modes table (Daemon) gives it.
 public struct ProxyModes: Sendable, Hashable {
     /// See ``ProxyMode/proxyOutToIn``.
     public var proxyOutToIn: Bool

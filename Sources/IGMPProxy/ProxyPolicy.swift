@@ -24,9 +24,26 @@ import IGMPWire
 /// }
 /// ```
 ///
-/// What it keeps between calls is small and bounded: the configuration and the
-/// querier learned on each upstream. Forwarding a packet allocates nothing: the
-/// payload of a forward is the inbound message bytes, lent for the call.
+/// What it keeps between calls:
+/// - the configuration in force: modes, each interface's addressing, the
+///   active outside, the membership mode (``reconfigure(_:)`` replaces it);
+/// - the querier learned on each upstream, for unicast responses and for
+///   accepting queries from the active one only;
+/// - a ``MembershipRouter`` per interface that has a router configuration
+///   (every downstream under ``MembershipTracking/track``): xigmp's own
+///   querier with its election, and the RFC 3376 §6 membership table, held
+///   within ``MembershipLimits``;
+/// - the host side of each upstream (``HostMembership``): what it reports
+///   upstream for the union of the downstream tables (RFC 4605 §4.1), with
+///   its retransmissions and query answers pending;
+/// - the client API's own memberships under ``MembershipTracking/track``,
+///   one more downstream in that union.
+///
+/// With ``MembershipTracking/passthrough`` it forwards what it hears by mode;
+/// with ``MembershipTracking/track`` it answers the inside as querier and
+/// reports the union upstream itself. ``tick(at:_:)`` runs every timer of
+/// those engines. Forwarding a packet allocates nothing: the payload of a
+/// forward is the inbound message bytes, lent for the call.
 ///
 /// A transmit that the caller fails to execute changes nothing here (the policy
 /// has no idea whether sends succeed, and needs none), so a send error is the
@@ -146,7 +163,8 @@ public struct ProxyPolicy: Sendable {
                                 at now: ProxyTime, _ emit: (ProxyAction) -> Void) {
         expireQueriers(at: now, emit)
         // Own frames first: a reflection of what we sent must not even be counted
-        // as anything else (DESIGN.md: own frames never come back in as input).
+        // as anything else: own frames never come back in as input, so full
+        // proxy cannot loop on a segment that reflects (README.md, Daemon).
         if isOwnFrame(metadata) {
             emit(.count(.droppedOwnFrame))
             return

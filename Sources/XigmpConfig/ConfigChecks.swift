@@ -90,16 +90,20 @@ extension ConfigParser {
         }
     }
 
-    /// Modes that do nothing, alone or together.
-    mutating func checkModes(_ modes: DaemonConfig.Modes, line: Int) {
+    /// Modes that do nothing, alone or together. Under `membership: track`
+    /// xigmp has its own work whatever the modes (the inside's querier and
+    /// table, the reports upstream), so none needs to be on; a nil
+    /// `membership` (misspelt, reported already) is judged as passthrough.
+    mutating func checkModes(_ modes: DaemonConfig.Modes, membership: MembershipTracking?, line: Int) {
+        if membership == .track { return }
         // unicastMembershipResponse only changes where client-sent messages
         // go; on its own it sends nothing.
         let acting = modes.enabledNames.filter { $0 != "unicastMembershipResponse" }
         if acting.isEmpty {
             let why = modes.unicastMembershipResponse
-                ? "only unicastMembershipResponse is true, which changes where client reports go but sends none, so xigmp would have nothing to do; expected membershipReportToNetwork: true as well, or another mode"
+                ? "only unicastMembershipResponse is true, which changes where client reports go but sends none, so xigmp would have nothing to do; expected membershipReportToNetwork: true as well, another mode, or membership: track"
                 : "no mode is true, so xigmp would have nothing to do; expected at least one of "
-                  + Suggestion.list(DaemonConfig.Modes.names) + " set to true"
+                  + Suggestion.list(DaemonConfig.Modes.names) + " set to true, or membership: track (which needs none)"
             error(line, "modes", why)
             return
         }

@@ -122,7 +122,8 @@ struct ConfigParser {
             $0.choice($1, DaemonConfig.XDPMode.self)
         }.or(.auto)
         let modesEntry = take("modes", from: &section)
-        // Left out: every mode off (then refused as "nothing to do"); wrong: nil.
+        // Left out: every mode off (refused as "nothing to do" unless
+        // membership: track); wrong: nil.
         let modes = modesEntry.map { readModes($0) } ?? DaemonConfig.Modes()
         let unicastFallback = setting("unicastFallback", in: &section) { $0.readFallback($1) }
         let metrics = mappingSetting("metrics", in: &section) { $0.readMetrics($1) }
@@ -155,7 +156,7 @@ struct ConfigParser {
             checkActiveOutside(activeOutside, interfaces)
         }
         if let modes {
-            checkModes(modes, line: modesEntry?.line ?? section.line)
+            checkModes(modes, membership: membership, line: modesEntry?.line ?? section.line)
             if case .valid = unicastFallback, !modes.unicastMembershipResponse {
                 warn(locations.line(of: "unicastFallback"), "unicastFallback",
                      "not used: only modes.unicastMembershipResponse sends to it, and it is false")

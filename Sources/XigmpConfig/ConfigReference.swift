@@ -34,7 +34,7 @@ extension DaemonConfig {
         row("xdpMode", "`auto`, `native` or `generic`", "`auto`",
             "How the XDP program is attached on XDP interfaces, as `xigmp load --mode`: `auto` is native except on veth, where generic measured cheaper; `native` runs in the driver (on a veth, frames redirected into it are only taken when its peer runs NAPI: an XDP program or GRO on the peer, else they are dropped); `generic` works everywhere, on an skb."),
         row("modes", "mapping of booleans", "every mode `false`",
-            "The proxy modes, each on or off. At least one mode must be on."),
+            "The proxy modes, each on or off. At least one mode must be on, unless `membership: track`: xigmp then has work of its own (the inside's querier and table, the reports upstream) and needs none."),
         row("modes.proxyOutToIn", "boolean", "`false`",
             "Queries heard on the active outside interface (general, group- and source-specific) are re-sent on the inside interface."),
         row("modes.proxyInToOut", "boolean", "`false`",
@@ -48,7 +48,7 @@ extension DaemonConfig {
         row("modes.membershipReportToNetwork", "boolean", "`false`",
             "Client API: clients send reports through the proxy."),
         row("modes.unicastMembershipResponse", "boolean", "`false`",
-            "Reports sent through the client API go unicast to the querier last heard (or to `unicastFallback` until one is heard) instead of multicast. Sends nothing by itself."),
+            "Reports sent through the client API (and, under `membership: track`, xigmp's own reports upstream) go unicast to the querier last heard (or to `unicastFallback` until one is heard) instead of multicast. Sends nothing by itself."),
         row("modes.leaveToNetwork", "boolean", "`false`",
             "Client API: clients send leaves through the proxy."),
         row("unicastFallback", "IPv4 unicast address", "none",
@@ -62,7 +62,7 @@ extension DaemonConfig {
         row("control.socket", "absolute path", "`\(defaultControlSocket)`",
             "Path of the UNIX control socket (mode 0600), at most 107 bytes."),
         row("logLevel", "`trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`", "`info`",
-            "Lowest level logged."),
+            "Lowest level logged. Read at start only: a changed `logLevel` takes a restart."),
         row("membership", "`passthrough` or `track`", "`passthrough`",
             "`passthrough`: reports and leaves are forwarded as they are (goIGMP; the modes decide). `track` (RFC 4605): the inside's membership table decides what the active outside reports — state-change reports with retransmission, answers to the upstream querier, IGMPv1/v2 reports and leaves while an older querier is present, memberships moved when the active outside changes. `track` runs a querier on the inside and refuses `proxyInToOut`, `proxyOutToIn` and `unicastProxyInToOut`."),
         row("querier", "mapping by interface role", "none (`track`: `inside` with the defaults below)",
@@ -123,6 +123,8 @@ extension DaemonConfig {
             "- Booleans are `true` or `false`, unquoted. YAML 1.1's `yes`, `no`, `on` and `off` are refused, so the file means the same to every YAML reader.",
             "- An optional key written with no value (`alt:` or `alt: ~`) is the same as leaving it out; a mapping written empty has every key at its default.",
             "- Interface names are checked for form here; whether they exist is checked when the daemon starts.",
+            "- SIGHUP re-reads the file and applies "
+                + Suggestion.list(reloadableKeys.map { "`\($0)`" }, conjunction: "and") + " to the running daemon; a change to any other key takes a restart (an invalid file is reported and the running config stays).",
             "- Errors name the file, line and key: `xigmp.yaml:3: modes.queryNotify: expected true or false, got 'yes please'`. Every error in the file is reported at once, and nothing is attached.",
         ]
         return lines.joined(separator: "\n") + "\n"

@@ -13,7 +13,8 @@ import IGMPWire
 /// - `interfaces.alt`: none (only the primary outside interface);
 /// - `activeOutside`: ``OutsideInterface/primary``;
 /// - `datapath`: ``Datapath/auto``;
-/// - `modes.*`: every mode `false` (at least one must be `true`);
+/// - `modes.*`: every mode `false` (at least one must be `true`, unless
+///   `membership` is `track`);
 /// - `unicastFallback`: none;
 /// - `metrics`: none, so no Prometheus endpoint; `metrics.listen` with only a
 ///   port listens on 127.0.0.1;

@@ -39,7 +39,8 @@ final class DatapathForwardingBackend: ForwardingBackend {
 
     private var ingresses: [UInt32: Ingress] = [:]
     private let logger: Logger
-    /// Provisional forwarding (issue 16): the table every classifier
+    /// Provisional forwarding (entries an inside's classifier writes at a
+    /// join, before the control plane's route): the table every classifier
     /// instance shares, made with the first one that needs it.
     private var provisional: ProvisionalTable?
     /// XDP insides whose classifier can provision, and the allow rows

@@ -32,7 +32,8 @@ protocol ForwardingBackend: AnyObject {
     /// ifindex any more.
     func forget(_ interface: NetworkInterface)
     /// An inside interface took its role: its classifier may write
-    /// provisional entries (issue 16) once ``provision(from:groups:)`` says
+    /// provisional entries (the (*,G) route it writes itself at a join,
+    /// ahead of the control plane's) once ``provision(from:groups:)`` says
     /// for which groups.
     func addInside(_ port: any IGMPPort) throws(DatapathError)
     /// That inside went: its allow rows go.
@@ -95,7 +96,8 @@ final class ForwardingManager {
     private var interfaces: [String: NetworkInterface] = [:]
     private var lastPollNs: UInt64 = 0
     private var errorsLogged = 0
-    /// Groups a join on an inside may forward provisionally (issue 16),
+    /// Groups a join on an inside may forward provisionally (through the
+    /// (*,G) entry its classifier writes at the report),
     /// before the policy has seen it: those `forwarding.groups` lets a join
     /// forward, every group without it (the classifier and the membership
     /// table both leave out 224.0.0.0/24).

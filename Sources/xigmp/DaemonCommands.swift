@@ -8,7 +8,7 @@ struct Outside: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Switch the running daemon's active outside interface (primary or alt).",
         discussion: """
-            Queries are accepted from the active outside only, and everything outbound leaves
+            Queries are accepted from the active outside only, and everything outbound leaves \
             through it. Talks to the daemon over its control socket (root-only, mode 0600).
             """)
 
@@ -36,9 +36,9 @@ struct Groups: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the running daemon's membership tables (RFC 3376 §6), queriers and upstream state.",
         discussion: """
-            One table per interface with a querier (the inside under `membership: track`):
-            each group's filter mode, group timer and sources with their timers in seconds,
-            its compatibility mode and last reporter. Then what the active outside reports
+            One table per interface with a querier (the inside under `membership: track`): \
+            each group's filter mode, group timer and sources with their timers in seconds, \
+            its compatibility mode and last reporter. Then what the active outside reports \
             upstream, and the membership counters (limits included).
             """)
 
@@ -109,8 +109,8 @@ struct Routes: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the running daemon's multicast forwarding entries.",
         discussion: """
-            Every entry: source (* for any), group, incoming and outgoing interfaces, the path
-            that forwards it (xdp or kernel), packets, bytes, rate and age, and how long after
+            Every entry: source (* for any), group, incoming and outgoing interfaces, the path \
+            that forwards it (xdp, tc or kernel), packets, bytes, rate and age, and how long after \
             it was installed its first packet was forwarded.
             """)
 

@@ -26,9 +26,9 @@ struct Load: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Attach the IGMP classifier to an interface with a pinned bpf_link.",
         discussion: """
-            The link and maps are pinned under /sys/fs/bpf/xigmp/IFNAME (mounting bpffs if
-            needed), so the classifier stays after this command exits. --mode auto tries
-            native XDP and falls back to generic with a message. An interface that already
+            The link and maps are pinned under /sys/fs/bpf/xigmp/IFNAME (mounting bpffs if \
+            needed), so the classifier stays after this command exits. --mode auto tries \
+            native XDP and falls back to generic with a message. An interface that already \
             runs an XDP program (xigmp's or another's) is left alone unless --force.
             """)
 

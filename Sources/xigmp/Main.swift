@@ -47,11 +47,18 @@ enum Entry {
 struct Xigmp: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "xigmp",
-        abstract: "IGMP proxy, querier and multicast edge forwarder: XDP classifier + AF_XDP control plane.",
+        abstract: "IGMP proxy, querier and multicast edge forwarder for Linux: XDP and TC in the kernel, a Swift control plane on AF_XDP.",
         discussion: """
-            Load, inspect and unload the XDP IGMP classifier. Every command takes
-            --netns NAME to act inside an iproute2 network namespace (prefer it to
-            `ip netns exec`, whose private /sys hides the pins that keep `load` alive).
+            `run` is the daemon: it proxies IGMP between the inside and the outside (goIGMP's \
+            modes, or RFC 4605 membership tracking with xigmp as the inside's querier) and \
+            forwards multicast data to the members. `status`, `groups`, `routes` and `outside` \
+            inspect and steer a running daemon through its control socket. `load`, `unload` and \
+            `stats` manage the XDP classifier by itself; `doctor` says what this kernel can do; \
+            `dump`, `query`, `report` and `leave` decode and send IGMP by hand.
+
+            Every command but `outside` takes --netns NAME to act inside an iproute2 network \
+            namespace (prefer it to `ip netns exec`, whose private /sys hides the pins that keep \
+            `load` alive).
             """,
         subcommands: [Load.self, Unload.self, Status.self, Doctor.self, Stats.self, Dump.self, Query.self, Report.self, Leave.self, Run.self, Outside.self, Groups.self, Routes.self]
     )

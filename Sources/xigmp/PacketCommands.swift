@@ -46,9 +46,9 @@ struct Dump: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Decode IGMP on an interface or from a pcap file, one line per packet (like tcpdump -v).",
         discussion: """
-            Live capture uses --datapath: xdp redirects IGMP to AF_XDP sockets while dump runs,
-            so this host's own IGMP stack does not see it meanwhile (that is what the proxy does);
-            kernel reads a raw IGMP socket and disturbs nothing. A malformed packet prints an
+            Live capture uses --datapath: xdp redirects IGMP to AF_XDP sockets while dump runs, \
+            so this host's own IGMP stack does not see it meanwhile (that is what the proxy does); \
+            kernel reads a raw IGMP socket and disturbs nothing. A malformed packet prints an \
             error line with the reason and dumping goes on. Times are UTC; durations in seconds.
             """)
 
@@ -244,7 +244,7 @@ struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Send an IGMP membership report.",
         discussion: """
-            v1/v2 reports go to the group itself (RFC 2236 §9), v3 reports to 224.0.0.22.
+            v1/v2 reports go to the group itself (RFC 2236 §9), v3 reports to 224.0.0.22. \
             v3 record default: to_ex with no sources (a join), allow with sources.
             """)
     @OptionGroup var global: GlobalOptions

@@ -19,10 +19,12 @@ struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the IGMP proxy daemon.",
         discussion: """
-            Attaches the classifier with unpinned links (a crash hands IGMP back to the kernel),
-            runs the ports and the policy. SIGTERM/SIGINT detach everything and restore interface
-            flags; SIGHUP re-reads the config (modes, activeOutside, unicastFallback, logLevel
-            apply live; an invalid file is reported and the running config stays).
+            Attaches the classifier with unpinned links (a crash hands IGMP back to the kernel), \
+            runs the ports and the policy. SIGTERM/SIGINT detach everything and restore interface \
+            flags. SIGHUP re-reads the config: modes, activeOutside and unicastFallback apply \
+            live, any other key (logLevel too) takes a restart; an invalid file is reported \
+            and the running config stays.
+
             Exit status: 0 after a clean shutdown, 2 for a bad config (nothing attached), 1 otherwise.
             """)
 

@@ -11,7 +11,7 @@ import XigmpTools
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List the interfaces that run xigmp's classifier.")
+        abstract: "List the interfaces that run xigmp's classifier, and the running daemon's roles and state.")
 
     @OptionGroup var global: GlobalOptions
 
@@ -90,10 +90,11 @@ struct Stats: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the classifier's counters (summed over CPUs).",
         discussion: """
-            Counters: IGMP frames by class (query, v1_report, v2_report, v2_leave, v3_report,
-            other_igmp), non_igmp frames, malformed frames, and what was done with IGMP
-            (redirected + passed + dropped = all IGMP). Diagnostics: no_router_alert,
+            Counters: IGMP frames by class (query, v1_report, v2_report, v2_leave, v3_report, \
+            other_igmp), non_igmp frames, malformed frames, and what was done with IGMP \
+            (redirected + passed + dropped = all IGMP). Diagnostics: no_router_alert, \
             no_socket (redirect asked, no AF_XDP socket: passed), vlan.
+
             --watch redraws every SECONDS with rates per second until interrupted.
             """)
 

@@ -3,7 +3,8 @@ import IGMPWire
 import Testing
 import XigmpTestSupport
 
-/// Every goIGMP fault DESIGN.md lists, each made impossible, one test each.
+/// Every goIGMP fault the README lists (Daemon: "What goIGMP got wrong"),
+/// each made impossible, one test each.
 @Suite struct GoIGMPFaultTests {
     @Test("payload is exactly the message length, never a 200-byte buffer", arguments: Path.allCases)
     func exactPayloadLength(path: Path) throws {

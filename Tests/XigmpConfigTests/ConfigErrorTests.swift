@@ -115,12 +115,31 @@ import XigmpTestSupport
     }
 
     @Test func noModeMeansNothingToDo() {
-        let nothing = "modes: no mode is true, so xigmp would have nothing to do; expected at least one of proxyOutToIn, proxyInToOut, unicastProxyInToOut, queryNotify, membershipReportFromNetwork, membershipReportToNetwork, unicastMembershipResponse or leaveToNetwork set to true"
+        let nothing = "modes: no mode is true, so xigmp would have nothing to do; expected at least one of proxyOutToIn, proxyInToOut, unicastProxyInToOut, queryNotify, membershipReportFromNetwork, membershipReportToNetwork, unicastMembershipResponse or leaveToNetwork set to true, or membership: track (which needs none)"
         #expect(errors("interfaces: {outside: a, inside: b}\n") == ["x.yaml:1: \(nothing)"])
         #expect(errors("interfaces: {outside: a, inside: b}\nmodes:\n  proxyOutToIn: false\n") == ["x.yaml:2: \(nothing)"])
+        #expect(errors("interfaces: {outside: a, inside: b}\nmembership: passthrough\n") == ["x.yaml:1: \(nothing)"])
         #expect(errors("interfaces: {outside: a, inside: b}\nmodes: {unicastMembershipResponse: true}\n") == [
-            "x.yaml:2: modes: only unicastMembershipResponse is true, which changes where client reports go but sends none, so xigmp would have nothing to do; expected membershipReportToNetwork: true as well, or another mode",
+            "x.yaml:2: modes: only unicastMembershipResponse is true, which changes where client reports go but sends none, so xigmp would have nothing to do; expected membershipReportToNetwork: true as well, another mode, or membership: track",
         ])
+        // A misspelt membership is judged as passthrough: both are reported.
+        #expect(errors("interfaces: {outside: a, inside: b}\nmembership: trak\n") == [
+            "x.yaml:1: \(nothing)",
+            "x.yaml:2: membership: expected passthrough or track, got 'trak'; did you mean 'track'?",
+        ])
+    }
+
+    @Test("membership: track needs no mode: xigmp's own querier, table and upstream reports are its work")
+    func trackNeedsNoMode() throws {
+        let loaded = try #require(parsed("interfaces: {outside: a, inside: b}\nmembership: track\n"))
+        #expect(loaded.config.modes == DaemonConfig.Modes())
+        #expect(loaded.config.membership == .track)
+        #expect(loaded.warnings.isEmpty, "\(loaded.warnings)")
+        // unicastMembershipResponse alone is meaningful there: xigmp's upstream
+        // reports go unicast, so no error and no "has no effect" warning.
+        let unicast = try #require(parsed("interfaces: {outside: a, inside: b}\nmembership: track\n"
+                                          + "modes: {unicastMembershipResponse: true}\nunicastFallback: 10.0.0.1\n"))
+        #expect(unicast.warnings.isEmpty, "\(unicast.warnings)")
     }
 
     @Test func metricsWithoutListen() {

@@ -8,7 +8,6 @@ import XigmpTestSupport
 @Suite struct ConfigLimitsTests {
     static let tracked = """
         interfaces: {outside: enp1s0, inside: dockerbr}
-        modes: {queryNotify: true}
         membership: track
 
         """
@@ -18,7 +17,7 @@ import XigmpTestSupport
                       "queryResponseInterval: 1e300s", "startupQueryInterval: 25h"])
     func durationsOutOfRange(_ setting: String) {
         let e = errors(Self.tracked + "querier:\n  inside: {\(setting)}\n")
-        #expect(e.count == 1 && e.first?.hasPrefix("x.yaml:5:") == true
+        #expect(e.count == 1 && e.first?.hasPrefix("x.yaml:4:") == true
                 && e.first?.contains("duration") == true, "\(e)")
     }
 

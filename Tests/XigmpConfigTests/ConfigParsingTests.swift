@@ -251,7 +251,7 @@ import XigmpTestSupport
     }
 
     @Test func trackingGetsAnInsideQuerierWithTheLimits() throws {
-        let loaded = try #require(parsed("interfaces: {outside: a, inside: b}\nmodes: {queryNotify: true}\n"
+        let loaded = try #require(parsed("interfaces: {outside: a, inside: b}\n"
                                          + "membership: track\nlimits: {maxGroupsPerHost: 7}\n"))
         #expect(loaded.config.membership == .track)
         #expect(loaded.config.queriers[.inside]?.limits.maxGroupsPerHost == 7)

@@ -16,7 +16,8 @@ import XigmpTestSupport
         try DaemonConfig.load(path: "\(examplesDirectory)/\(name)")
     }
 
-    @Test(arguments: ["translation-only.yaml", "with-alt.yaml", "full-proxy.yaml", "client-mode.yaml"])
+    @Test(arguments: ["translation-only.yaml", "with-alt.yaml", "full-proxy.yaml", "client-mode.yaml",
+                      "rfc4605-proxy.yaml", "forwarder.yaml"])
     func exampleLoadsWithoutWarningsAndRoundTrips(name: String) throws {
         let loaded = try Self.load(name)
         #expect(loaded.warnings.isEmpty, "\(loaded.warnings)")
@@ -48,6 +49,14 @@ import XigmpTestSupport
                                       membershipReportToNetwork: true,
                                       unicastMembershipResponse: true, leaveToNetwork: true))
         #expect(config.unicastFallback == IPv4Address(10, 99, 0, 1))
+    }
+
+    @Test("the membership: track examples switch on no mode: the table and the host side are the work",
+          arguments: ["rfc4605-proxy.yaml", "forwarder.yaml"])
+    func trackExamplesNeedNoMode(name: String) throws {
+        let config = try Self.load(name).config
+        #expect(config.membership == .track)
+        #expect(config.modes == .init())
     }
 
     @Test func unreadableFileIsOneIssueWithoutALine() {

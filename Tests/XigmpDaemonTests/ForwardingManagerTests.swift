@@ -142,7 +142,7 @@ struct ForwardingManagerTests {
     }
 }
 
-@Suite("Forwarding manager: forwarding.groups and provisional entries (issue 16)")
+@Suite("Forwarding manager: forwarding.groups and provisional entries")
 struct ProvisionalManagerTests {
     @Test("a join for a group forwarding.groups leaves out gets no entry; one inside it does")
     func groupFilter() throws {
