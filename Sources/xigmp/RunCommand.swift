@@ -212,18 +212,7 @@ struct ReloadService: Service {
                 continue
             }
             let n = next.config
-            var restartOnly: [String] = []
-            if n.interfaces != current.interfaces || n.failbackHoldDown != current.failbackHoldDown { restartOnly.append("interfaces") }
-            if n.datapath != current.datapath { restartOnly.append("datapath") }
-            if n.xdpMode != current.xdpMode { restartOnly.append("xdpMode") }
-            if n.metricsListen != current.metricsListen { restartOnly.append("metrics") }
-            if n.controlSocket != current.controlSocket { restartOnly.append("control.socket") }
-            if n.membership != current.membership { restartOnly.append("membership") }
-            if n.queriers != current.queriers { restartOnly.append("querier") }
-            if n.upstream != current.upstream { restartOnly.append("upstream") }
-            if n.limits != current.limits || n.reportRateLimit != current.reportRateLimit { restartOnly.append("limits") }
-            if n.egressAllow != current.egressAllow { restartOnly.append("egressFilter") }
-            if n.forwarding != current.forwarding || n.routes != current.routes { restartOnly.append("forwarding/routes") }
+            let restartOnly = current.changesNeedingRestart(to: n)
             if !restartOnly.isEmpty {
                 logger.warning("changes to \(restartOnly.joined(separator: ", ")) need a restart; applying the rest")
             }

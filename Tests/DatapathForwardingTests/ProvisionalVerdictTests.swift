@@ -8,7 +8,7 @@ import IGMPWire
 import Testing
 import XigmpTestSupport
 
-/// Provisional forwarding entries (issue 16) through BPF_PROG_TEST_RUN: a
+/// Provisional forwarding entries through BPF_PROG_TEST_RUN: a
 /// report on an inside writes the (*,G) entry for an allowed group (and
 /// only then), a data frame on the outside is then redirected with no
 /// route, a blocking row still wins, and a flush ends it. Two classifier

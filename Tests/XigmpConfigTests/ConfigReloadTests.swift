@@ -1,3 +1,4 @@
+import XigmpTestSupport
 import IGMPMembership
 import IGMPProxy
 import IGMPWire

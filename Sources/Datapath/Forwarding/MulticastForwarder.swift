@@ -5,7 +5,7 @@ import DatapathPrograms
 import Glibc
 import IGMPWire
 
-/// The classifier's fast path for IPv4 multicast data (issue 8): routes
+/// The classifier's fast path for IPv4 multicast data: routes
 /// (ingress, source, group) to inside ports in XDP, without the kernel's
 /// multicast routing.
 ///

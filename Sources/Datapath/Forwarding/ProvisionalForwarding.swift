@@ -5,7 +5,7 @@ import DatapathPrograms
 import Glibc
 import IGMPWire
 
-/// Provisional forwarding entries (issue 16): the classifier on an inside
+/// Provisional forwarding entries: the classifier on an inside
 /// interface writes a (*,G) entry itself when a report joins an allowed
 /// group, so data flows before the control plane has written the route.
 ///
