@@ -131,7 +131,7 @@ let package = Package(
         // running tools, the namespace fixture, config parsing helpers.
         .target(name: "XigmpTestSupport",
                 dependencies: ["IGMPWire", "XigmpConfig", "DatapathKernel", "DatapathPorts", "CXigmp", "AllocationCounting"],
-                path: "Tests/TestSupport"),
+                path: "Tests/TestSupport", exclude: ["python"]),
         .testTarget(name: "DatapathKernelTests", dependencies: ["DatapathKernel", "XigmpTestSupport"]),
         .testTarget(name: "DatapathNetlinkTests", dependencies: ["DatapathNetlink", "DatapathKernel", "IGMPWire", "XigmpTestSupport"]),
         .testTarget(name: "DatapathProgramsTests", dependencies: [

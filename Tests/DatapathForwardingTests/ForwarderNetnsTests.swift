@@ -275,19 +275,6 @@ struct ForwarderNetnsTests {
         }
     }
 
-    /// `ethtool -K IFNAME gro on` without ethtool: SIOCETHTOOL with
-    /// ETHTOOL_SGRO, then ETHTOOL_GGRO read back (prints 1 when on).
-    static let enableGRO = #"""
-import ctypes, fcntl, socket, struct, sys
-name = sys.argv[1].encode()
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-def ethtool(cmd, data):
-    ev = ctypes.create_string_buffer(struct.pack("II", cmd, data))
-    fcntl.ioctl(s.fileno(), 0x8946, struct.pack("16sP16x", name, ctypes.addressof(ev)))
-    return struct.unpack("II", ev.raw[:8])[1]
-ethtool(0x2c, 1)          # ETHTOOL_SGRO
-print(ethtool(0x2b, 0))   # ETHTOOL_GGRO
-"""#
 
     @Test("the veth trap: without NAPI on the peer, native redirects never arrive (GRO on the peer fixes it); generic ones do",
           arguments: [XDPMode.generic, XDPMode.native])
@@ -317,7 +304,7 @@ print(ethtool(0x2b, 0))   # ETHTOOL_GGRO
                 // (no XDP program, GRO off): the fix is on the receiving side.
                 #expect(got == 0, "native: ra runs no XDP program and no GRO, so rin1 cannot take redirected frames")
                 // The other fix: GRO on the peer (`ethtool -K ra gro on`).
-                let gro = try fixture.python(net.a, Self.enableGRO, ["ra"])
+                let gro = try fixture.python(net.a, "enable_gro.py", ["ra"])
                 #expect(gro.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "GRO on ra: \(gro.stderr)")
                 try send(net, groups: [g1])
                 #expect(data(capA)[g1]?.count == Self.count, "with GRO on the peer, native redirects arrive")

@@ -275,17 +275,7 @@ struct RoutedTopology {
 
     /// U sends `count` UDP datagrams from `source` to `group`:5000 with TTL 8.
     func send(from source: IPv4Address, to group: IPv4Address, count: Int) throws {
-        let script = """
-        import socket, sys
-        src, grp, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 8)
-        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(src))
-        s.bind((src, 0))
-        for i in range(n):
-            s.sendto(b"xigmp-kernel-routing" + bytes([i]), (grp, 5000))
-        """
-        try net.python(uns, script, ["\(source)", "\(group)", "\(count)"])
+        try net.python(uns, "send_udp.py", ["\(source)", "\(group)", "\(count)"])
     }
 
     /// An AF_PACKET capture on `ifname` in `ns`, open from now on.

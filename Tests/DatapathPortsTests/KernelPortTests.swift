@@ -85,7 +85,7 @@ struct KernelPortTests {
             _ = try #require(try port.first(seconds: 5) { $0.mentions(group) }, "B's unsolicited report never came")
             _ = try port.collect(seconds: 0.3)
 
-            let sniffer = try net.start(t.b, [NetnsFixture.python, "-c", Scapy.sniffOneIGMP, "vb", "\(Self.addrA)"])
+            let sniffer = try net.start(t.b, [NetnsFixture.python, NetnsFixture.script("sniff_one_igmp.py"), "vb", "\(Self.addrA)"])
             try sniffer.waitForLine(containing: "ready", seconds: 30)
             let sentAt = realtimeNanoseconds()
             try port.send(.query(.v3(maxResponseTenths: 10)), source: Self.addrA)

@@ -32,18 +32,6 @@ struct XDPPortTests {
         try NetnsFixture.inNamespace(ns) { try XDPPort(interface: NetworkInterface(named: "va"), options: options) }
     }
 
-    /// scapy in `ns`: `count` v2 reports for 239.7.7.7, source 10.9.1.(i % 250 + 1).
-    static let sendReports = #"""
-import sys
-from scapy.all import Ether, IP, sendp, conf
-from scapy.contrib.igmp import IGMP
-from scapy.layers.inet import IPOption_Router_Alert
-conf.verb = 0
-n = int(sys.argv[1])
-frames = [Ether(src='02:00:00:00:00:b2', dst='01:00:5e:07:07:07')/IP(src='10.9.1.%d' % (i % 250 + 1), dst='239.7.7.7', ttl=1,
-          options=[IPOption_Router_Alert()])/IGMP(type=0x16, gaddr='239.7.7.7') for i in range(n)]
-sendp(frames, iface='vb')
-"""#
 
     /// Receives until `count` packets arrived or `seconds` passed; `body`
     /// sees each. Uses no Foundation and allocates nothing itself.
@@ -70,7 +58,7 @@ sendp(frames, iface='vb')
             let port = try open(a, options)
             #expect(port.queueCount == 4)
             #expect(port.mode == .native)
-            let sender = try net.start(b, [NetnsFixture.python, "-c", Self.sendReports, "128"])
+            let sender = try net.start(b, [NetnsFixture.python, NetnsFixture.script("send_reports.py"), "128"])
             var queues = Set<UInt32>()
             var reports = 0
             try receive(port, count: 128, seconds: 15) { p in
@@ -91,10 +79,10 @@ sendp(frames, iface='vb')
             let port = try open(a)
             let counter = try MallocCallCounter()
             // Warm up: first calls may allocate lazily (metadata, caches).
-            let warm = try net.start(b, [NetnsFixture.python, "-c", Self.sendReports, "50"])
+            let warm = try net.start(b, [NetnsFixture.python, NetnsFixture.script("send_reports.py"), "50"])
             try receive(port, count: 50, seconds: 10) { _ in }
             warm.finish(seconds: 10)
-            let sender = try net.start(b, [NetnsFixture.python, "-c", Self.sendReports, "2000"])
+            let sender = try net.start(b, [NetnsFixture.python, NetnsFixture.script("send_reports.py"), "2000"])
             var valid = 0
             let (got, allocations) = try counter.counting { () throws -> Int in
                 var n = 0
@@ -125,7 +113,7 @@ sendp(frames, iface='vb')
             var options = XDPPort.Options()
             options.receive = false
             let port = try open(a, options)
-            let sniffer = try net.start(b, [NetnsFixture.python, "-c", Scapy.sniffOneIGMP, "vb", "10.9.0.1"])
+            let sniffer = try net.start(b, [NetnsFixture.python, NetnsFixture.script("sniff_one_igmp.py"), "vb", "10.9.0.1"])
             try sniffer.waitForLine(containing: "ready", seconds: 15)
             usleep(300_000)
             try port.send(.v2Report(group: IPv4Address(239, 3, 3, 3)), source: IPv4Address(10, 9, 0, 1))
@@ -184,7 +172,7 @@ sendp(frames, iface='vb')
             var port: XDPPort? = try open(a)
             #expect(port?.notes.contains { $0.contains("using the classifier already attached") } == true)
             #expect(port?.mode == .generic)
-            let sender = try net.start(b, [NetnsFixture.python, "-c", Self.sendReports, "3"])
+            let sender = try net.start(b, [NetnsFixture.python, NetnsFixture.script("send_reports.py"), "3"])
             var got = 0
             if let p = port { try receive(p, count: 3, seconds: 10) { _ in got += 1 } }
             sender.finish(seconds: 10)
@@ -197,7 +185,7 @@ sendp(frames, iface='vb')
             #expect(attachment?.isOurs == true, "closing the port leaves the pinned classifier attached")
             #expect(counters?["redirected"] == 3)
             // Rows restored to pass: the next report is passed, not redirected.
-            try net.python(b, Self.sendReports, ["1"])
+            try net.python(b, "send_reports.py", ["1"])
             usleep(200_000)
             let after = try NetnsFixture.inNamespace(a) { () throws -> ClassifierCounters in
                 let att = try XDP.query(NetworkInterface(named: "va"))

@@ -33,26 +33,6 @@ struct EgressFilterTests {
         }
     }
 
-    /// The kernel as an application drives it: python in `ns` joins and
-    /// leaves groups on "va" through IP_ADD/DROP_MEMBERSHIP, one step per
-    /// argument ("join:G", "leave:G", "sleep:SECONDS").
-    static let membership = #"""
-import socket, struct, sys, time
-idx = socket.if_nametoindex(sys.argv[1])
-held = {}
-for step in sys.argv[2:]:
-    op, arg = step.split(":")
-    if op == "sleep":
-        time.sleep(float(arg)); continue
-    mreqn = struct.pack("4s4si", socket.inet_aton(arg), socket.inet_aton("0.0.0.0"), idx)
-    if op == "join":
-        held[arg] = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        held[arg].setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
-    else:
-        held.pop(arg).setsockopt(socket.IPPROTO_IP, socket.IP_DROP_MEMBERSHIP, mreqn)
-    print(op, arg, flush=True)
-print("done", flush=True)
-"""#
 
     /// Forces IGMP `version` on "va" in `ns`, with short unsolicited
     /// report intervals so retransmissions fall inside the test.
@@ -69,7 +49,7 @@ print("done", flush=True)
             try forceVersion(net, a, 2)
             let filter = try attach(a)
             let capture = try FrameCapture(namespace: b, interface: "vb")
-            try net.python(a, Self.membership, ["va", "join:\(Self.allowed)", "join:\(Self.denied)", "sleep:1",
+            try net.python(a, "membership.py", ["va", "join:\(Self.allowed)", "join:\(Self.denied)", "sleep:1",
                                                  "leave:\(Self.denied)", "leave:\(Self.allowed)", "sleep:0.5"])
             let seen = capture.igmp(from: Self.hostAddress, seconds: 0.3)
             let counters = try filter.counters
@@ -94,7 +74,7 @@ print("done", flush=True)
             let capture = try FrameCapture(namespace: b, interface: "vb")
             // Apart in time, so each state-change report (and its
             // retransmission) carries one group.
-            try net.python(a, Self.membership, ["va", "join:\(Self.allowed)", "sleep:0.5", "join:\(Self.denied)", "sleep:0.5",
+            try net.python(a, "membership.py", ["va", "join:\(Self.allowed)", "sleep:0.5", "join:\(Self.denied)", "sleep:0.5",
                                                  "leave:\(Self.denied)", "sleep:0.5", "leave:\(Self.allowed)", "sleep:0.5"])
             let seen = capture.igmp(from: Self.hostAddress, seconds: 0.3)
             let counters = try filter.counters
@@ -118,7 +98,7 @@ print("done", flush=True)
             let (a, b) = try topology(net)
             try forceVersion(net, a, 3)
             let filter = try attach(a)
-            let member = try net.start(a, [NetnsFixture.python, "-c", Self.membership, "va", "join:\(Self.allowed)",
+            let member = try net.start(a, [NetnsFixture.python, NetnsFixture.script("membership.py"), "va", "join:\(Self.allowed)",
                                            "sleep:0.3", "join:\(Self.denied)", "sleep:4"])
             defer { member.finish(seconds: 1) }
             try member.waitForLine(containing: "join \(Self.denied)", seconds: 10)
@@ -268,7 +248,7 @@ print("done", flush=True)
             }
             let capture = try FrameCapture(namespace: b, interface: "vb")
             try forceVersion(net, a, 2)
-            try net.python(a, Self.membership, ["va", "join:\(Self.allowed)", "join:\(Self.denied)", "sleep:0.5"])
+            try net.python(a, "membership.py", ["va", "join:\(Self.allowed)", "join:\(Self.denied)", "sleep:0.5"])
             let passed = try filter.counters.allowed
             #expect(passed >= 1)
             #expect(try behind.counters().igmp == passed, "it sees exactly what ours passed on, not the drops")

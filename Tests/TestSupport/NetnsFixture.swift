@@ -216,8 +216,15 @@ package final class NetnsFixture {
 
     /// Runs a Python 3 script (with scapy available) inside `ns`.
     @discardableResult
+    /// Runs the test tool `script` (a file in Tests/TestSupport/python)
+    /// with `args` in `ns`.
     package func python(_ ns: String, _ script: String, _ args: [String] = [], timeout: Double = 60) throws -> CommandResult {
-        try exec(ns, [Self.python, "-c", script] + args, timeout: timeout)
+        try exec(ns, [Self.python, Self.script(script)] + args, timeout: timeout)
+    }
+
+    /// The path of the test tool `name` in Tests/TestSupport/python.
+    package static func script(_ name: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("python/\(name)").path
     }
 
     /// Runs `argv` to completion; with `check`, a non-zero exit throws with stderr.
@@ -302,34 +309,4 @@ package final class AtomicCounter: Sendable {
     package init() {}
 }
 
-/// scapy, in the peer namespace: capture one IGMP packet from `src` and
-/// describe it from its raw bytes (plus scapy's own option dissection).
-package enum Scapy {
-    package static let sniffOneIGMP = #"""
-import json, sys
-from scapy.all import sniff, IP
-iface, src = sys.argv[1], sys.argv[2]
-def csum_ok(b):
-    if len(b) % 2: b += b"\0"
-    s = sum(int.from_bytes(b[i:i+2], "big") for i in range(0, len(b), 2))
-    while s >> 16: s = (s & 0xffff) + (s >> 16)
-    return s == 0xffff
-pkts = sniff(iface=iface, count=1, timeout=15,
-             lfilter=lambda p: IP in p and p[IP].proto == 2 and p[IP].src == src,
-             started_callback=lambda: print("ready", flush=True))
-if pkts:
-    ip = pkts[0][IP]
-    b = bytes(ip)
-    ihl = b[0] & 15
-    total = int.from_bytes(b[2:4], "big")
-    igmp = b[ihl*4:total]
-    print(json.dumps({
-        "ttl": b[8], "tos": b[1], "ihl": ihl, "total_length": total,
-        "options": b[20:ihl*4].hex(),
-        "scapy_option": type(ip.options[0]).__name__ if ip.options else None,
-        "ip_checksum_ok": csum_ok(b[:ihl*4]), "igmp_checksum_ok": csum_ok(igmp),
-        "dst": ip.dst, "igmp_type": igmp[0] if igmp else None,
-    }), flush=True)
-"""#
-}
 
