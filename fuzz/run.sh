@@ -85,7 +85,7 @@ PY
 python3 - "$root" "$config/seeds" "$config/config.dict" <<'PY'
 import glob, hashlib, os, re, sys
 root, seeds, dict_path = sys.argv[1:]
-texts = [open(p, "rb").read() for d in ("examples", "contrib", "Tests", "tests")
+texts = [open(p, "rb").read() for d in ("examples", "contrib", "Tests", "netns-tests")
          for p in sorted(glob.glob(os.path.join(root, d, "**", "*.y*ml"), recursive=True))]
 escapes = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", '"': '"', "'": "'", "\\": "\\"}
 def unescape(s):

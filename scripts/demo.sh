@@ -153,7 +153,7 @@ tail -2 "$TMP/daemon.log"
 ip -n "$PX" -d link show | grep -q prog/xdp && { echo "demo: XDP left attached" >&2; exit 1; }
 
 # ---- act 2: the same edge as an RFC 4605 proxy that forwards the data ----
-TOOL=tests/integration/mcast_tool.py
+TOOL=netns-tests/mcast_tool.py
 step "act 2: membership tracking (RFC 4605) and multicast data forwarding, two inside interfaces (config below)"
 echo "   what this kernel offers (xigmp doctor):"
 "$XIGMP" doctor | grep -E '^(kernel|tcx|clsact|ip_mroute|forwarding)' | sed 's/^/   /'
@@ -255,7 +255,7 @@ network() { # network: `docker network create` + a container on it, as docker do
 	ip -n "$C4" link del eth0 2>/dev/null || true
 	ip -n "$PX" link add vc4 type veth peer name eth0 netns "$C4"
 	ip -n "$C4" addr add 10.40.0.14/24 dev eth0; ip -n "$C4" link set eth0 up
-	ip netns exec "$C4" /usr/bin/python3 tests/integration/igmp_sniff.py eth0 6 >"$TMP/c4.igmp" &
+	ip netns exec "$C4" /usr/bin/python3 netns-tests/igmp_sniff.py eth0 6 >"$TMP/c4.igmp" &
 	ip netns exec "$C4" /usr/bin/python3 $TOOL sniff eth0 6 >"$TMP/c4.data" &
 	sleep 0.5
 	T_UP=$(date +%s.%N)

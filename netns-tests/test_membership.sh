@@ -7,8 +7,8 @@
 #
 #   U (10.1.0.1, upstream) uo ── po [P: xigmp] pi ── si [S: br0] ── h2 (H2, IGMPv2 host)
 #                                                              └── h3 (H3, IGMPv3 host)
-cd "$(dirname "$0")/../.." || exit 1
-source tests/integration/lib.sh
+cd "$(dirname "$0")/.." || exit 1
+source netns-tests/lib.sh
 require_root
 
 U=xgt-mu-$$ P=xgt-mp-$$ S=xgt-ms-$$ H2=xgt-mh2-$$ H3=xgt-mh3-$$

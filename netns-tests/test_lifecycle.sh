@@ -6,8 +6,8 @@
 # with an alt and `activeOutside: auto`; 50 delete/re-create cycles without
 # a leak; kill -9 during a re-creation storm. Real Linux hosts join with
 # their own IGMP stack; the upstream is watched with an AF_PACKET sniffer.
-cd "$(dirname "$0")/../.." || exit 1
-source tests/integration/lib.sh
+cd "$(dirname "$0")/.." || exit 1
+source netns-tests/lib.sh
 require_root
 
 U=xgt-lu-$$ P=xgt-lp-$$ H=xgt-lh-$$ J=xgt-lj-$$ A=xgt-la-$$
@@ -21,8 +21,8 @@ DAEMON_NS=$P
 SNIFFERS=()
 trap '[ -n "${KEEP_LOG:-}" ] && cp "$TMP/daemon.log" "$KEEP_LOG"; for s in "${SNIFFERS[@]}"; do kill "$s" 2>/dev/null; done; stop_daemon; rm -rf "$TMP"; cleanup' EXIT
 SOCK=$TMP/control.sock
-SNIFF=tests/integration/igmp_sniff.py
-TOOL=tests/integration/mcast_tool.py
+SNIFF=netns-tests/igmp_sniff.py
+TOOL=netns-tests/mcast_tool.py
 
 # sniff NS IF SECONDS NAME [PREFIX]: IGMP on IF into $TMP/NAME.jsonl, awaited;
 # with PREFIX only reports for groups starting with it (queries: none given).

@@ -3,8 +3,8 @@
 # status, real IGMP from scapy counted exactly, verdicts with visible
 # effects on the kernel's own IGMP stack, foreign programs left alone,
 # unload leaves nothing behind.
-cd "$(dirname "$0")/../.." || exit 1
-source tests/integration/lib.sh
+cd "$(dirname "$0")/.." || exit 1
+source netns-tests/lib.sh
 require_root
 
 A=xgt-a-$$   # runs xigmp
@@ -38,7 +38,7 @@ check "refused load left the classifier in place" bash -c "$XIGMP --netns $A sta
 
 echo "== counters move by exactly what scapy sent"
 before=$(counters "$A" va)
-ip netns exec "$B" $PY tests/integration/scapy_send.py vb 10.77.0.2 \
+ip netns exec "$B" $PY netns-tests/scapy_send.py vb 10.77.0.2 \
 	queryx3 query_noRAx1 v1_reportx1 v2_reportx2 v2_leavex1 v3_reportx2 malformedx1 udpx4
 sleep 0.3
 after=$(counters "$A" va)

@@ -3,8 +3,8 @@
 # the XDP datapath. Modes on and off, unicast translation, alt switching at
 # runtime, no loop in full-proxy mode on a reflecting segment, clean
 # shutdown, bad configs refused with nothing attached.
-cd "$(dirname "$0")/../.." || exit 1
-source tests/integration/lib.sh
+cd "$(dirname "$0")/.." || exit 1
+source netns-tests/lib.sh
 require_root
 
 U=xgt-du-$$ U2=xgt-du2-$$ P=xgt-dp-$$ H=xgt-dh-$$

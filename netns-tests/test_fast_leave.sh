@@ -11,8 +11,8 @@
 #                                                                       ── h3 (H3 10.5.0.13, the spoofer)
 # The bridge floods (snooping off), so what H2's wire carries is what xigmp
 # forwards: nothing in the bridge keeps or cuts the group on its own.
-cd "$(dirname "$0")/../.." || exit 1
-source tests/integration/lib.sh
+cd "$(dirname "$0")/.." || exit 1
+source netns-tests/lib.sh
 require_root
 
 U=xgt-lu-$$ P=xgt-lp-$$ H1=xgt-l1-$$ H2=xgt-l2-$$ H3=xgt-l3-$$
@@ -35,7 +35,7 @@ DAEMON_NS=$P
 SENDER=
 trap '[ -n "$SENDER" ] && kill $SENDER 2>/dev/null; stop_daemon; rm -rf "$TMP"; cleanup' EXIT
 SOCK=$TMP/control.sock
-TOOL=tests/integration/leave_tool.py
+TOOL=netns-tests/leave_tool.py
 G=239.7.7.7
 
 config() { # config FASTLEAVE
@@ -72,7 +72,7 @@ run_case() { # run_case FASTLEAVE
 	config "$1"
 	start_daemon "$TMP/xigmp.yaml" || exit 1
 	sl 1.5   # fast leave acts once the startup query's response interval is over
-	ip netns exec "$U" $PY tests/integration/mcast_tool.py send $G 12000 - 0.0008 &
+	ip netns exec "$U" $PY netns-tests/mcast_tool.py send $G 12000 - 0.0008 &
 	SENDER=$!
 	watch "$H1" h1 w1 3; watch "$H2" h2 w2 8
 	ready w1; ready w2

@@ -4,8 +4,8 @@
 # systemd-analyze, completions that know the subcommands, the example
 # config valid, an edited config kept; uninstall leaves only that.
 # Installs $XIGMP (the binary under test), not a fresh release build.
-cd "$(dirname "$0")/../.." || exit 1
-source tests/integration/lib.sh
+cd "$(dirname "$0")/.." || exit 1
+source netns-tests/lib.sh
 require_root
 
 D=$(mktemp -d)

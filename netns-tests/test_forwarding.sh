@@ -12,8 +12,8 @@
 #   U (10.1.0.1, .9) uo ── po [P: xigmp] pi ── hi (H, 10.2.0.2)
 #                                        pb ── [S: br0] ── h2 (H2), h3 (H3)
 #                                        dk0 (a bridge in P, like docker0) ── h4 (H4), h5 (H5)
-cd "$(dirname "$0")/../.." || exit 1
-source tests/integration/lib.sh
+cd "$(dirname "$0")/.." || exit 1
+source netns-tests/lib.sh
 require_root
 
 U=xgt-wu-$$ P=xgt-wp-$$ H=xgt-wh-$$ S=xgt-ws-$$ H2=xgt-wh2-$$ H3=xgt-wh3-$$ H4=xgt-wh4-$$ H5=xgt-wh5-$$ J=xgt-wj-$$
@@ -44,7 +44,7 @@ DAEMON_NS=$P
 HOLD=
 trap '[ -n "$HOLD" ] && kill $HOLD 2>/dev/null; stop_daemon; rm -rf "$TMP"; cleanup' EXIT
 SOCK=$TMP/control.sock
-TOOL=tests/integration/mcast_tool.py
+TOOL=netns-tests/mcast_tool.py
 
 send() { ip netns exec "$U" $PY $TOOL send "$@"; }                 # send GROUP COUNT [SOURCE]
 SNIFFERS=()
@@ -325,7 +325,7 @@ want tun && {
 echo "== a tun outside (no Ethernet: an IPTV WAN): the tc path pushes a MAC header"
 # The source is behind the tun; xigmp's outside is the tun (kernel datapath),
 # its inside the veth pi to H.
-ip netns exec "$P" $PY tests/integration/tun_source.py xt1 10.66.0.1/24 10.66.0.2 239.66.6.6 20 6 9 >"$TMP/tun.out" 2>&1 &
+ip netns exec "$P" $PY netns-tests/tun_source.py xt1 10.66.0.1/24 10.66.0.2 239.66.6.6 20 6 9 >"$TMP/tun.out" 2>&1 &
 TUNPID=$!
 for _ in $(seq 100); do grep -q ready "$TMP/tun.out" 2>/dev/null && break; sl 0.05; done
 cat >"$TMP/tun.yaml" <<EOF

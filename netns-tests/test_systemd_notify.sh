@@ -5,8 +5,8 @@
 # and WATCHDOG=1 from the proxy loop at least every WATCHDOG_USEC/2. An
 # abstract '@name' socket works across --netns; a NOTIFY_SOCKET nobody
 # listens on costs one warning, nothing else.
-cd "$(dirname "$0")/../.." || exit 1
-source tests/integration/lib.sh
+cd "$(dirname "$0")/.." || exit 1
+source netns-tests/lib.sh
 require_root
 
 U=xgt-nu-$$ P=xgt-np-$$ H=xgt-nh-$$
@@ -28,7 +28,7 @@ EOF
 # listen ADDRESS: the stand-in for systemd, recording into $LOG.
 listen_notify() {
 	: >"$LOG"
-	$PY tests/integration/notify_listener.py "$1" "$LOG" 120 >"$TMP/listener.out" 2>&1 &
+	$PY netns-tests/notify_listener.py "$1" "$LOG" 120 >"$TMP/listener.out" 2>&1 &
 	LISTENER=$!
 	for _ in $(seq 50); do grep -q listening "$TMP/listener.out" 2>/dev/null && return 0; sleep 0.1; done
 	echo "the notify listener did not start:"; cat "$TMP/listener.out"; return 1

@@ -15,8 +15,8 @@
 # query time, 2 x 100 ms, and a margin; 250 ms with fast leave);
 # with fast leave (`querier.inside.fastLeave`, when this build has it) no
 # host receives its old channel more than 5 ms after its leave report.
-cd "$(dirname "$0")/../.." || exit 1
-source tests/integration/lib.sh
+cd "$(dirname "$0")/.." || exit 1
+source netns-tests/lib.sh
 require_root
 
 HOSTS=${ZAP_TEST_HOSTS:-20} SECS=${ZAP_TEST_SECONDS:-10} CHANNELS=20 PPS=1000

@@ -8,8 +8,8 @@
 #
 #   U uo ── po [P: xigmp, track] pi ── si [S: br0] ── sf ── hf (F, the flooder)
 #                                                 └── sl ── hl (L, a Linux host)
-cd "$(dirname "$0")/../.." || exit 1
-source tests/integration/lib.sh
+cd "$(dirname "$0")/.." || exit 1
+source netns-tests/lib.sh
 require_root
 GEN=${GEN:-$(dirname "$XIGMP")/xigmp-gen}
 [ -x "$GEN" ] || { echo "FAIL: $GEN not built: run make test" >&2; exit 1; }
@@ -52,9 +52,9 @@ GENPID=$!
 peak=$rss_before
 for _ in $(seq 8); do sleep 0.5; r=$(rss); [ "$r" -gt "$peak" ] && peak=$r; done
 # A legitimate join in the middle of the flood, timed on the wire at both ends.
-ip netns exec "$S" $PY tests/integration/igmp_sniff.py sl 4 239.77. >"$TMP/l.json" &
+ip netns exec "$S" $PY netns-tests/igmp_sniff.py sl 4 239.77. >"$TMP/l.json" &
 SNIFF1=$!
-ip netns exec "$U" $PY tests/integration/igmp_sniff.py uo 4 239.77. >"$TMP/u.json" &
+ip netns exec "$U" $PY netns-tests/igmp_sniff.py uo 4 239.77. >"$TMP/u.json" &
 SNIFF2=$!
 # Python starts slowly on two cores busy with the flood: join only once both
 # sniffers listen.

@@ -7,8 +7,8 @@
 #
 #   U (10.1.0.1) uo ── po [P: xigmp] pi ── hi (H, inside)
 #                                    f0..f39 ── g0..g39 (R, counted)
-cd "$(dirname "$0")/../.." || exit 1
-source tests/integration/lib.sh
+cd "$(dirname "$0")/.." || exit 1
+source netns-tests/lib.sh
 require_root
 
 N=40
@@ -27,7 +27,7 @@ TMP=$(mktemp -d)
 DAEMON_NS=$P
 trap 'stop_daemon; rm -rf "$TMP"; cleanup' EXIT
 SOCK=$TMP/control.sock
-TOOL=tests/integration/mcast_tool.py
+TOOL=netns-tests/mcast_tool.py
 rx() { # rx: the 40 receivers' rx_packets, space-separated
 	local i out=()
 	for i in $(seq 0 $((N - 1))); do out+=("$(ip netns exec "$R" cat "/sys/class/net/g$i/statistics/rx_packets")"); done

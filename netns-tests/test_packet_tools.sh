@@ -4,8 +4,8 @@
 # datapaths; every frame xigmp sends passes tshark; unicast reaches its
 # target; IGMP on each of 4 RX queues is received; pcap round trip; a tun
 # device (no Ethernet) is served by the kernel path.
-cd "$(dirname "$0")/../.." || exit 1
-source tests/integration/lib.sh
+cd "$(dirname "$0")/.." || exit 1
+source netns-tests/lib.sh
 require_root
 command -v tshark >/dev/null || { echo "FAIL: tshark missing: make test installs it"; exit 1; }
 
@@ -118,7 +118,7 @@ expect_exit "a duration needs a unit" 64 "max-resp" X query --iface va --max-res
 expect_exit "v1 has no leave" 64 "IGMPv1 has no leave" X leave --iface va --group 239.1.1.1 --igmp-version 1
 
 echo "== tun (no Ethernet): auto picks the kernel path"
-ip netns exec "$A" $PY tests/integration/tun_feed.py "$XIGMP" >"$TMP/tun.out" 2>&1
+ip netns exec "$A" $PY netns-tests/tun_feed.py "$XIGMP" >"$TMP/tun.out" 2>&1
 rc=$?; cat "$TMP/tun.out"
 expect_eq "tun feed script" 0 "$rc"
 

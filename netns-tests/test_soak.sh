@@ -16,8 +16,8 @@
 # SOAK_SECONDS (default 120) shortens it for debugging: the warm-up is a
 # quarter of it, the first RSS sample at half. SOAK_LEAK (debugging the test
 # itself, see leak_before_end_sample) makes a check see a leak.
-cd "$(dirname "$0")/../.." || exit 1
-source tests/integration/lib.sh
+cd "$(dirname "$0")/.." || exit 1
+source netns-tests/lib.sh
 require_root
 command -v bpftool >/dev/null || { echo "FAIL: bpftool missing: make test installs it (scripts/deps.sh test)" >&2; exit 1; }
 
@@ -64,8 +64,8 @@ kill_daemon() { [ -n "$DAEMON" ] && kill -KILL "$DAEMON" 2>/dev/null && wait "$D
 trap 'stop_loads; stop_daemon; kill_daemon; cleanup; rm -rf "$TMP"' EXIT
 SOCK=$TMP/control.sock
 PORT=19761
-LOAD=tests/integration/soak_load.py
-ABUSE=tests/integration/abuse_clients.py
+LOAD=netns-tests/soak_load.py
+ABUSE=netns-tests/abuse_clients.py
 ASM=(239.77.0.1 239.77.0.2 239.77.0.3 239.77.0.4 239.77.0.5 239.77.0.6)
 SSM=(232.77.0.1@10.1.0.1 232.77.0.2@10.1.0.1)
 config() { # config FILE SOCKET [EXTRA-MODES]: the soak's daemon

@@ -3,8 +3,8 @@
 # stall or drip; a metrics slowloris; out-of-range numbers; inputs that are
 # not config files; an interface or program taken away under it; signals
 # while it starts.
-cd "$(dirname "$0")/../.." || exit 1
-source tests/integration/lib.sh
+cd "$(dirname "$0")/.." || exit 1
+source netns-tests/lib.sh
 require_root
 
 U=xgt-ru-$$ P=xgt-rp-$$ H=xgt-rh-$$
@@ -15,7 +15,7 @@ TMP=$(mktemp -d)
 DAEMON_NS=$P
 trap 'stop_daemon; rm -rf "$TMP"; cleanup' EXIT
 SOCK=$TMP/control.sock
-ABUSE=tests/integration/abuse_clients.py
+ABUSE=netns-tests/abuse_clients.py
 PORT=19757
 cat >"$TMP/d.yaml" <<EOF
 interfaces: {outside: po, inside: pi}
@@ -105,7 +105,7 @@ cp "$TMP/d.orig" "$TMP/d.yaml"
 stop_daemon
 
 echo "== control protocol: versions and exit statuses (README: Exit status)"
-FAKE=tests/integration/fake_daemon.py
+FAKE=netns-tests/fake_daemon.py
 start_daemon "$TMP/d.yaml" || exit 1
 reply=$($PY $FAKE ask "$SOCK" '{"protocol":"2.0","cmd":"status"}')
 check "the daemon refuses a client of protocol 2.0, naming both versions" \
