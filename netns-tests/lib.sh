@@ -7,6 +7,7 @@ set -uo pipefail
 
 XIGMP=${XIGMP:-.build/debug/xigmp}
 PY=${PY:-/usr/bin/python3}   # Debian's python3-scapy lives there
+T_DIR=$(dirname "${BASH_SOURCE[0]}")   # this directory: the Python tools beside lib.sh
 T_FAILS=0
 T_PASSES=0
 T_SKIPS=0
@@ -30,8 +31,20 @@ check() { # check DESCRIPTION COMMAND... : passes when the command succeeds
 skip() { echo "  SKIP: $2 [$1]"; T_SKIPS=$((T_SKIPS + 1)); }
 # has_feature KEY: the capability probe (`xigmp doctor --json`) says KEY
 # (ip_mroute, tcx, clsact, ...) is present.
-has_feature() {
-	"$XIGMP" doctor --json | $PY -c "import json,sys; sys.exit(0 if json.load(sys.stdin)['capabilities'].get('$1') else 1)"
+has_feature() { "$XIGMP" doctor --json | jsonq --test "capabilities/$1"; }
+# jsonq [OPTIONS] PATH...: values at key paths of the JSON on stdin (jsonq.py).
+jsonq() { $PY "$T_DIR/jsonq.py" "$@"; }
+# jsonl_count FILE CONDITION: FILE's JSON lines for which CONDITION holds (jsonl_count.py).
+jsonl_count() { $PY "$T_DIR/jsonl_count.py" "$@"; }
+# num_cmp A OP B: A and B are numbers and A OP B (<, <=, >, >=, ==) holds;
+# anything else ("none", "") fails.
+num_cmp() {
+	awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN {
+		n = "^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$"
+		if (a !~ n || b !~ n) exit 1
+		a += 0; b += 0
+		exit !(op == "<" ? a < b : op == "<=" ? a <= b : op == ">" ? a > b : op == ">=" ? a >= b : op == "==" ? a == b : 0)
+	}'
 }
 expect_eq() { # expect_eq DESCRIPTION EXPECTED ACTUAL
 	if [ "$2" == "$3" ]; then pass "$1 ($3)"; else fail "$1: expected '$2', got '$3'"; fi
@@ -43,7 +56,7 @@ require_root() {
 		exit 1
 	fi
 	[ -x "$XIGMP" ] || { echo "FAIL: $XIGMP not built: run make test" >&2; exit 1; }
-	$PY -c 'import scapy' 2>/dev/null || { echo "FAIL: scapy missing for $PY: make test installs python3-scapy" >&2; exit 1; }
+	$PY "$T_DIR/has_module.py" scapy || { echo "FAIL: scapy missing for $PY: make test installs python3-scapy" >&2; exit 1; }
 }
 
 cleanup() {
@@ -80,25 +93,21 @@ bridge_port() {
 }
 
 # counter NS IFACE KEY: one counter from `xigmp stats --json`.
-counter() {
-	"$XIGMP" --netns "$1" stats --iface "$2" --json |
-		$PY -c "import json,sys; d=json.load(sys.stdin); print(d['interfaces'][0]['counters']['$3'])"
-}
+counter() { "$XIGMP" --netns "$1" stats --iface "$2" --json | jsonq "interfaces/0/counters/$3"; }
 
 # counters NS IFACE: all counters as "key=value ..." sorted.
-counters() {
-	"$XIGMP" --netns "$1" stats --iface "$2" --json |
-		$PY -c "import json,sys; d=json.load(sys.stdin); print(' '.join(f'{k}={v}' for k,v in d['interfaces'][0]['counters'].items()))"
-}
+counters() { "$XIGMP" --netns "$1" stats --iface "$2" --json | jsonq --pairs interfaces/0/counters; }
 
 # delta BEFORE AFTER: the counters that changed, "key=+n ...".
 delta() {
-	$PY - "$1" "$2" <<'PYEOF'
-import sys
-a = dict(kv.split('=') for kv in sys.argv[1].split())
-b = dict(kv.split('=') for kv in sys.argv[2].split())
-print(' '.join(f'{k}=+{int(b[k]) - int(a[k])}' for k in b if int(b[k]) != int(a[k])))
-PYEOF
+	local -A was=()
+	local kv k out=()
+	for kv in $1; do was[${kv%%=*}]=${kv#*=}; done
+	for kv in $2; do
+		k=${kv%%=*}
+		[ "${kv#*=}" -ne "${was[$k]}" ] && out+=("$k=+$((${kv#*=} - was[$k]))")
+	done
+	echo "${out[*]}"
 }
 
 finish() {
@@ -129,12 +138,6 @@ stop_daemon() { [ -n "$DAEMON" ] && kill -TERM "$DAEMON" 2>/dev/null && wait "$D
 # listen NS IF SECONDS [NAME]: IGMP seen there (dump JSON lines), in the
 # background into $TMP/NAME.json (NAME defaults to NS).
 listen() { timeout "$3" "$XIGMP" --netns "$1" dump --iface "$2" --datapath kernel --json >"$TMP/${4:-$1}.json" 2>/dev/null & }
-# seen NAME PYEXPR: how many of those lines match (d is the line's object).
-seen() {
-	$PY -c "import json,sys
-n=0
-for l in open('$TMP/$1.json'):
-    d=json.loads(l)
-    if $2: n+=1
-print(n)"
-}
+# seen NAME CONDITION: how many of those lines match (CONDITION: a Python
+# expression over d, the line's object; jsonl_count.py).
+seen() { jsonl_count "$TMP/$1.json" "$2"; }

@@ -79,7 +79,7 @@ expect_eq "nothing leaves through the inactive primary" 0 "$(seen "$U" "d.get('s
 "$XIGMP" outside primary --socket "$SOCK" >/dev/null
 
 echo "== metrics"
-m=$(ip netns exec "$P" python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:19741/metrics').read().decode())")
+m=$(ip netns exec "$P" $PY netns-tests/http_get.py http://127.0.0.1:19741/metrics)
 check "per-mode forwarded counters" grep -qE 'xigmp_forwarded_total\{mode="proxyInToOut",role="outside",ifname="po"\} [1-9]' <<<"$m"
 check "query->report latency histogram" grep -qE 'xigmp_query_to_report_seconds_count [1-9]' <<<"$m"
 check "policy counters (inactive outside dropped)" grep -qE 'xigmp_policy_total\{counter="dropped_inactive_outside"\} [1-9]' <<<"$m"

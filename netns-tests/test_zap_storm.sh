@@ -59,10 +59,8 @@ logLevel: notice
 forwarding: {mode: xdp}
 EOF
 start_daemon "$TMP/storm.yaml" || { fail "the daemon did not start"; finish; exit 1; }
-insides() {
-	"$XIGMP" status --socket "$SOCK" --json 2>/dev/null | $PY -c "import json,sys
-d = json.load(sys.stdin)['daemon']
-print(sum(1 for r in d.get('roles', []) if r.get('up') and r.get('role') == 'inside'))" 2>/dev/null || echo 0
+insides() { # how many insides are up
+	"$XIGMP" status --socket "$SOCK" --json 2>/dev/null | jsonq --count 'daemon/roles/[up,role=inside]' 2>/dev/null || echo 0
 }
 for _ in $(seq 100); do [ "$(insides)" -ge "$HOSTS" ] && break; sl 0.1; done
 expect_eq "all $HOSTS veths are insides (the glob pi*)" "$HOSTS" "$(insides)"
@@ -89,7 +87,7 @@ kill $SOURCE 2>/dev/null; wait $SOURCE 2>/dev/null; SOURCE=
 $PY bench/e2e/zap.py storm --label storm --tool-out "$TMP/tool.json" --tool-log "$TMP/zaps.log" \
 	--up-log "$TMP/up.log" --samples "$TMP/samples.jsonl" --cpu "$TMP/cpu.jsonl" --groups "$groups" \
 	--offset "$offset" --slack-ms $((SLACK + 200)) --daemon $([ $FL = yes ] && echo --fast-leave) >"$TMP/storm.json"
-field() { $PY -c "import json,sys; print(json.load(open('$TMP/storm.json')).get('$1'))"; }
+field() { jsonq -f "$TMP/storm.json" --default None "$1"; }
 echo "  $(cat "$TMP/storm.json")"
 check "every host zapped about 5 times a second ($(field zaps) zaps)" test "$(field zaps)" -ge $((HOSTS * SECS * 5 * 9 / 10))
 expect_eq "the capture dropped nothing" 0 "$(field capture_drops)"
