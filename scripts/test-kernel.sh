@@ -27,7 +27,7 @@ trap 'rm -rf "$logs"' EXIT
 XIGMP=${XIGMP:-.build/debug/xigmp}
 echo "guest kernel $(uname -r)"
 "$XIGMP" doctor | grep -E '^(kernel|tcx|clsact|ip_mroute)'
-if ! "$XIGMP" doctor --json | /usr/bin/python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["ip_mroute"] else 1)'; then
+if ! "$XIGMP" doctor --json | /usr/bin/python3 netns-tests/jsonq.py --test ip_mroute; then
 	echo "test-kernel: this guest kernel has no CONFIG_IP_MROUTE: nothing to test here" >&2
 	exit 1
 fi
