@@ -71,7 +71,7 @@ WATCH_PID=
 step "final counters (JSON)"
 json=$("$XIGMP" --netns "$R" stats --json)
 echo "$json"
-get() { python3 -c "import json,sys; d={i['ifname']:i['counters'] for i in json.loads(sys.argv[1])['interfaces']}; print(d['$1']['$2'])" "$json"; }
+get() { python3 netns-tests/jsonq.py "interfaces/[ifname=$1]/counters/$2" <<<"$json"; }   # get IFACE COUNTER
 v2r=$(get rv1 v2_report); v2l=$(get rv1 v2_leave); v3r=$(get rv2 v3_report); q=$(get rv1 query)
 echo "rv1: $v2r v2 reports, $v2l v2 leaves; rv2: $v3r v3 reports (queries leave the bridge through rv1/rv2, so ingress XDP sees none there: $q)"
 ok=1

@@ -120,31 +120,14 @@ echo "upstream table now:"; bridge -n "$UP" mdb show | sed 's/^/   /'; echo "   
 exec 7>&-
 
 step "heard upstream (on upbr) | heard inside (on c1 eth0)"
-python3 - "$TMP/up.json" "$TMP/in.json" <<'PY'
-import json, sys, time
-def load(path, side):
-    out = []
-    for line in open(path):
-        d = json.loads(line)
-        if 'error' in d: what = 'error: ' + d['error']
-        elif d['type'] == 'query': what = f"query v{d['version']} {d['group'] or 'general'} max {d['max_resp_s']}s"
-        elif d['type'] == 'v3_report': what = 'v3 ' + ', '.join(f"{r['type']} {r['group']}" for r in d['records'])
-        else: what = f"{d['type']} {d['group']}"
-        out.append((d['time'], side, f"{d['src']} > {d['dst']}: {what}"))
-    return out
-rows = sorted(load(sys.argv[1], 0) + load(sys.argv[2], 1))
-for t, side, text in rows:
-    clock = time.strftime('%H:%M:%S', time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}"
-    left, right = (text, '') if side == 0 else ('', text)
-    print(f"{clock}  {left:<58.58} | {right}")
-PY
+python3 scripts/demo_views.py heard "$TMP/up.json" "$TMP/in.json"
 
 step "membership-reporter in c2"
 sed 's/^/   /' "$TMP/reporter.log"
 
 step "proxy stats"
 "$XIGMP" --netns "$PX" stats
-ip netns exec "$PX" python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9740/metrics').read().decode())" |
+ip netns exec "$PX" python3 netns-tests/http_get.py http://127.0.0.1:9740/metrics |
 	grep -E '^xigmp_(forwarded_total\{mode="(proxyOutToIn|proxyInToOut|unicastProxyInToOut)".*\} [1-9]|query_to_report_seconds_(count|sum)|policy_total.* [1-9])' | sed 's/^/   /'
 
 step "shutdown"
@@ -192,13 +175,7 @@ sleep 0.4
 for g in 239.3.3.3 239.6.6.6 239.4.4.4; do ip netns exec "$UP" /usr/bin/python3 $TOOL send $g 200 10.10.0.1; done
 sleep 3
 for c in $C1 $C2 $C3; do
-	/usr/bin/python3 - "$TMP/$c.data" "$c" <<'PY'
-import json, sys
-flows = json.loads(open(sys.argv[1]).read().splitlines()[-1])
-for key, f in sorted(flows.items()):
-    print(f"   {sys.argv[2]}: {key}: {f['count']} datagrams, TTL {f['ttls']}, IP checksums {'valid' if f['checksums_ok'] else 'BAD'}")
-if not flows: print(f"   {sys.argv[2]}: nothing")
-PY
+	/usr/bin/python3 scripts/demo_views.py flows "$TMP/$c.data" "$c"
 done
 for c in $C1 $C3; do
 	grep -q '"10.10.0.1>239.3.3.3": {"count": 200' "$TMP/$c.data" || { echo "demo: $c did not get the 239.3.3.3 stream" >&2; exit 1; }
@@ -270,18 +247,7 @@ network() { # network: `docker network create` + a container on it, as docker do
 	sleep 5.3
 }
 figures() { # what c4 saw: interface up -> first startup query; its report -> first datagram
-	/usr/bin/python3 - "$TMP/c4.igmp" "$TMP/c4.data" "$T_UP" <<'PY'
-import json, sys
-igmp = [json.loads(l) for l in open(sys.argv[1]) if '"t"' in l]
-data = json.loads(open(sys.argv[2]).read().splitlines()[-1]).get("10.10.0.1>239.7.7.7")
-up = float(sys.argv[3])
-q = next((d["t"] for d in igmp if d["type"] == 0x11 and d["src"] == "10.40.0.1"), None)
-r = next((d["t"] for d in igmp if d["type"] == 0x22 and "239.7.7.7" in d["groups"]), None)
-print(f"   bridge up -> first startup query from xigmp: {'%.1f ms' % ((q - up) * 1000) if q else 'none'}")
-print(f"   c4's report -> first 239.7.7.7 datagram forwarded to it: {'%.1f ms' % ((data['first_t'] - r) * 1000) if data and r else 'none'}"
-      f" ({data['count'] if data else 0} datagrams in 5 s)")
-sys.exit(0 if q and data and data["count"] > 1000 else 1)
-PY
+	/usr/bin/python3 scripts/demo_views.py figures "$TMP/c4.igmp" "$TMP/c4.data" "$T_UP"
 }
 step "docker network create: br-c4 with container c4 (10.40.0.14), which joins 239.7.7.7"
 network
