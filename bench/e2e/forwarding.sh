@@ -156,7 +156,9 @@ done
 # What this kernel can do, asked in R (MRT_INIT is tried there, so the
 # machine's own namespace is left alone).
 if "$XIGMP" --netns "$R" doctor --json >"$TMP/doctor.json" 2>"$TMP/doctor.err"; then
-	IP_MROUTE=$($PY -c "import json,sys; d=json.load(open(sys.argv[1])); v=d.get('capabilities', {}).get('ip_mroute', d.get('ip_mroute')); print({True: 'yes', False: 'no'}.get(v, 'unknown'))" "$TMP/doctor.json" 2>/dev/null || echo unknown)
+	case $($PY netns-tests/jsonq.py -f "$TMP/doctor.json" capabilities/ip_mroute 2>/dev/null) in
+	True) IP_MROUTE=yes ;; False) IP_MROUTE=no ;; *) IP_MROUTE=unknown ;;
+	esac
 else
 	log "xigmp doctor --json failed ($(tail -1 "$TMP/doctor.err")): trying the MFC baselines anyway"
 	echo '{}' >"$TMP/doctor.json"
@@ -238,10 +240,8 @@ YAML
 	log "xigmp ($1): the static route did not show up in xigmp routes"; stop_daemon; return 1
 }
 route_path() { # the path(s) xigmp's entry for (SRC, GROUP) takes, from the last routes --json
-	$PY -c "import json,sys
-r = json.load(open(sys.argv[1]))
-print(','.join(sorted({x.get('path', '?') for x in r.get('routes', []) if x.get('group') == sys.argv[2]})) or 'none')" \
-		"$TMP/routes.json" "$GROUP" 2>/dev/null || echo unknown
+	$PY netns-tests/jsonq.py -f "$TMP/routes.json" --set --join , --default none "routes/[group=$GROUP]/path" \
+		2>/dev/null || echo unknown
 }
 start_smcroute() { # start_smcroute FANOUT LOG
 	local i to=""
@@ -377,7 +377,7 @@ for round in $(seq "$ROUNDS"); do
 		stop_baseline
 		if [ "$(wc -l <"$out")" -ge 2 ]; then
 			FILES+=("$out")
-			$PY -c "import json,sys; r=json.load(open(sys.argv[1])); print(f\"forwarding: round $round $cfg: offered {r['offered_pps']/1e3:.0f} kpps, forwarded {r['forwarded_pps']/1e3:.0f} kpps (fan-out {r['fanout']}), loss {r['loss'] if r['loss'] is None else round(r['loss'],5)}\" + (f\", to non-members {r['idle_pps']:.0f} pps\" if r.get('idle_pps') else ''), file=sys.stderr)" <(tail -1 "$out")
+			$PY bench/e2e/forwarding.py report-window "$out"
 		fi
 		ip -n "$R" mroute show 2>/dev/null | grep -q . && log "warning: MFC entries left after $cfg: $(ip -n "$R" mroute show | head -2 | tr '\n' ' ')"
 	done
@@ -395,12 +395,7 @@ first() { # first LABEL [COUNT [SUFFIX]]: COUNT joins against a steady stream
 	[ -s "$f" ] && FILES+=("$f")
 }
 first_report() { # first_report LABEL: one line on stderr
-	$PY -c "import json,sys
-v, fails = [], []
-for p in sys.argv[1:]:
-    r = json.load(open(p)); v += r['latencies_us']; fails += r['failures']
-v.sort()
-print(f\"forwarding: $1 first packet: {len(v)} samples\" + (f\", p50 {v[len(v)//2]:.0f} us, max {v[-1]:.0f} us\" if v else '') + (f\", failures: {fails[:2]}\" if fails else ''), file=sys.stderr)" "$TMP"/first-"$1"*.json
+	$PY bench/e2e/forwarding.py report-first "$1" "$TMP"/first-"$1"*.json
 }
 if [ "$REPS" -gt 0 ]; then
 	log "first packet: xigmp (track, forwarding xdp), $REPS joins, stream $FIRST_PPS pps"
@@ -451,49 +446,11 @@ CONF
 	first_report igmpproxy
 fi
 
-pairs_json() { $PY -c "import json,sys; print(json.dumps(dict(a.split('=',1) for a in sys.argv[1:])))" "$@"; }
-errors_json=$(pairs_json "${ERRORS[@]}")
-unavailable_json=$(pairs_json "${UNAVAILABLE[@]}")
-paths_json=$(pairs_json "${PATHS[@]}")
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
-meta=$($PY -c "
-import json, sys
-(errors, unavailable, paths, doctor, ip_mroute, rounds, window, warmup, cpus, payload, fpps, reps, mode, smc, ipx,
- fwd, gro, kernel, cpu) = sys.argv[1:20]
-try:
-    doc = json.load(open(doctor))
-except (OSError, ValueError):
-    doc = {}
-print(json.dumps({'errors': json.loads(errors), 'unavailable': json.loads(unavailable),
-  'kernel': kernel, 'cpu': cpu,
-  'capabilities': doc.get('capabilities', {}), 'ip_mroute': {'yes': True, 'no': False}.get(ip_mroute),
-  'paths': json.loads(paths), 'receiver_gro': gro,
-  'rounds_n': int(rounds), 'window_s': float(window),
-  'warmup_s': float(warmup), 'generator_cpus': cpus.split(), 'forwarder_cpu': int(fwd), 'payload_bytes': int(payload),
-  'frame_bytes': 14 + 20 + 8 + int(payload), 'first_packet_stream_pps': int(fpps), 'first_packet_joins': int(reps),
-  'xdp_attach': mode or 'unknown', 'tc_xdp_attach': 'xdpMode: native', 'smcroute_version': smc, 'igmpproxy_version': ipx,
-  'notes': 'pps = frames delivered per second summed over the outputs (h1..hN rx_packets); input_pps = that / fan-out; '
-           'offered_pps = the generators\' frames (uo tx_packets + tx_dropped); loss = 1 - delivered / (offered x fan-out). '
-           'The generator runs on generator_cpus; po\'s threaded NAPI kthread (GRO on po, TSO off on uo) on '
-           'forwarder_cpu, where R\'s receive, the forwarding and the receivers\' stack run: pps is what that core '
-           'forwards, the offered load is above it (none = no forwarder, the generator\'s ceiling) and the excess backs '
-           'up into the generator (uo tx_dropped). GRO on the receivers h1..h4 is receiver_gro in every configuration. '
-           'xdp = xigmp forwarding: xdp with xdpMode auto (generic XDP on veth, xdp_attach), entry on the xdp path '
-           '(devmap redirect); tc = the same with xdpMode: native, where the receivers\' veths run no NAPI, so the entry '
-           'takes the tc path (TC ingress on po, bpf_clone_redirect per egress); paths = what xigmp routes --json said. '
-           'bridge = no xigmp, po and pi1..pi4 in a Linux bridge with IGMP snooping, the bridge as querier and a permanent '
-           'mdb entry for the group on pi1..piN (bridge_forwarding says whether only those got it: snooping, or all ports: '
-           'flooding; <key>_nonmember_pps = what h(N+1)..h4 received). mirred = no xigmp, a u32 filter on po\'s clsact '
-           'ingress with tc action mirred egress mirror to pi1..pi(N-1) and redirect to piN (no TTL decrement and no MAC '
-           'rewrite, like the bridge; xigmp does both). '
-           'kernel = xigmp forwarding: kernel (the MFC, with xigmp\'s XDP IGMP classifier still attached to po); '
-           'smcroute = the MFC with no XDP program on po; both need CONFIG_IP_MROUTE (ip_mroute, from xigmp doctor '
-           '--json), and are null with <key>_reason where the kernel lacks it. first_packet = host report leaving h1 -> '
-           'first data frame of the group arriving on h1 (one socket, kernel timestamps); the stream period '
-           '(1/first_packet_stream_pps) adds up to one period.'}))" \
-	"$errors_json" "$unavailable_json" "$paths_json" "$TMP/doctor.json" "$IP_MROUTE" \
-	"$ROUNDS" "$WINDOW" "$WARMUP" "$GEN_CPUS" "$PAYLOAD" "$FIRST_PPS" "$REPS" "$xdp_mode" \
-	"$(dpkg-query -W -f='${Version}' smcroute 2>/dev/null || echo none)" \
-	"$(dpkg-query -W -f='${Version}' igmpproxy 2>/dev/null || echo none)" "$FWD_CPU" "$RECEIVER_GRO" \
-	"$(uname -r)" "$cpu")
+meta=$($PY bench/e2e/forwarding.py meta --errors "${ERRORS[@]}" --unavailable "${UNAVAILABLE[@]}" --paths "${PATHS[@]}" \
+	--doctor "$TMP/doctor.json" --ip-mroute "$IP_MROUTE" --rounds "$ROUNDS" --window "$WINDOW" --warmup "$WARMUP" \
+	--generator-cpus "$GEN_CPUS" --forwarder-cpu "$FWD_CPU" --payload "$PAYLOAD" --first-pps "$FIRST_PPS" \
+	--reps "$REPS" --xdp-attach "$xdp_mode" --receiver-gro "$RECEIVER_GRO" --kernel "$(uname -r)" --cpu "$cpu" \
+	--smcroute-version "$(dpkg-query -W -f='${Version}' smcroute 2>/dev/null || echo none)" \
+	--igmpproxy-version "$(dpkg-query -W -f='${Version}' igmpproxy 2>/dev/null || echo none)")
 $PY bench/e2e/forwarding.py summarize --meta "$meta" "${FILES[@]}"

@@ -78,9 +78,7 @@ measure() { # measure LABEL GROUP_BASE [COUNT]
 		--inside-ns "$H" --inside-if hi --inside-src 10.81.0.2 \
 		--outside-ns "$U" --outside-if uo --outside-src 10.82.0.1 >"$TMP/$1.json" || { log "$1: capture failed"; return 1; }
 	RUNS+=("$TMP/$1.json")
-	$PY -c "
-import json,sys; r=json.load(open('$TMP/$1.json')); v=sorted(r['latencies_us'])
-print(f\"join_latency:   {r['propagated']}/{r['groups']} propagated\" + (f\", p50 {v[len(v)//2]:.1f} us, max {v[-1]:.1f} us\" if v else ''), file=sys.stderr)"
+	$PY bench/e2e/join_latency.py report "$TMP/$1.json"
 }
 leave_all() { # the host leaves every group it joined (while no proxy runs)
 	ip -n "$H" -4 addr show dev hi | awk '/inet 2(2[4-9]|3[0-9])\./ {print "addr del", $2, "dev hi"}' |
@@ -112,9 +110,9 @@ xigmp_maxmem=$(ip netns exec "$P" sysctl -n net.ipv4.igmp_max_memberships)
 
 # ---- igmpproxy: it needs the kernel's multicast routing (MRT_INIT) to start
 # at all; whether the kernel has it is asked of `xigmp doctor --json` in P.
-ip_mroute=$("$XIGMP" --netns "$P" doctor --json 2>/dev/null | $PY -c "import json,sys
-d = json.load(sys.stdin); v = d.get('capabilities', {}).get('ip_mroute', d.get('ip_mroute'))
-print({True: 'yes', False: 'no'}.get(v, 'unknown'))" 2>/dev/null || echo unknown)
+case $("$XIGMP" --netns "$P" doctor --json 2>/dev/null | $PY netns-tests/jsonq.py capabilities/ip_mroute 2>/dev/null) in
+True) ip_mroute=yes ;; False) ip_mroute=no ;; *) ip_mroute=unknown ;;
+esac
 igmpproxy_reason=
 if [ "$ip_mroute" = no ]; then
 	igmpproxy_reason="kernel lacks CONFIG_IP_MROUTE"
@@ -155,10 +153,11 @@ CONF
 		stop_proxy
 	}
 	ip netns exec "$P" sysctl -qw net.ipv4.igmp_max_memberships="$P_DEFAULT_MAXMEM"
-	prop_default=$($PY -c "import json; r=json.load(open('$TMP/igmpproxy-default.json')); print(f\"{r['propagated']}/{r['groups']}\")" 2>/dev/null)
+	prop_default=$($PY netns-tests/jsonq.py -f "$TMP/igmpproxy-default.json" --join / propagated groups 2>/dev/null)
 	igmpproxy_notes="$(dpkg-query -W -f='igmpproxy ${Version}' igmpproxy 2>/dev/null || echo igmpproxy): with P's net.ipv4.igmp_max_memberships at its default $P_DEFAULT_MAXMEM only $prop_default groups reached upstream (the cap counts every membership of its one socket, so fewer than the cap; log: $cap_errors membership errors, e.g. '$cap_line'); it needed 'sysctl -w net.ipv4.igmp_max_memberships=$P_MAXMEM' in P's namespace for $N groups. Each upstream join is an IP_ADD_MEMBERSHIP on one socket, so P's kernel sends the report from its IGMP timer. xigmp ran with the sysctl at $xigmp_maxmem and forwarded all groups (it re-sends the host's report, no socket membership per group). No querier upstream (neither needs one); igmpproxy queries downstream itself."
 fi
 
-meta=$($PY -c "import json,sys; print(json.dumps({'igmpproxy_notes': sys.argv[1], 'host_igmp_max_memberships': int(sys.argv[2]), 'spacing_s': float(sys.argv[3]), 'proxy_default_igmp_max_memberships': int(sys.argv[4]), 'ip_mroute': {'yes': True, 'no': False}.get(sys.argv[5]), 'unavailable': {'igmpproxy': sys.argv[6]} if sys.argv[6] else {}}))" \
-	"${igmpproxy_notes:-}" "$H_MAXMEM" "$SPACING" "$P_DEFAULT_MAXMEM" "$ip_mroute" "$igmpproxy_reason")
+meta=$($PY bench/e2e/join_latency.py meta --igmpproxy-notes "${igmpproxy_notes:-}" --host-max-memberships "$H_MAXMEM" \
+	--spacing "$SPACING" --proxy-default-max-memberships "$P_DEFAULT_MAXMEM" --ip-mroute "$ip_mroute" \
+	--igmpproxy-unavailable "$igmpproxy_reason")
 $PY bench/e2e/join_latency.py summarize --meta "$meta" "${RUNS[@]}"

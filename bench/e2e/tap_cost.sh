@@ -53,12 +53,4 @@ for r in $(seq "$ROUNDS"); do
 	on+=("$(round)")
 	kill "$DUMP"; wait "$DUMP" 2>/dev/null; DUMP=0
 done
-/usr/bin/python3 - "${off[*]}" "${on[*]}" <<'PY'
-import json, statistics, sys
-off = [int(x) for x in sys.argv[1].split()]
-on = [int(x) for x in sys.argv[2].split()]
-mo, mn = statistics.median(off), statistics.median(on)
-print(json.dumps({"no_tap_pps": mo, "tap_pps": mn, "tap_over_no_tap": round(mn / mo, 3) if mo else None,
-                  "no_tap_rounds": off, "tap_rounds": on,
-                  "method": "UDP flat out over a veth, IpInReceives of the receiving namespace, rounds alternating"}))
-PY
+/usr/bin/python3 bench/e2e/tap_cost.py "${off[*]}" "${on[*]}"

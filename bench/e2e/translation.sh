@@ -44,7 +44,7 @@ new_ns() {
 	ip -n "$1" link set lo up
 	ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 }
-mac_of() { ip -n "$1" -j link show "$2" | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["address"])'; }
+mac_of() { ip -n "$1" -j link show "$2" | $PY netns-tests/jsonq.py 0/address; }
 
 NCPU=$(nproc)
 PIN=${PIN:-1}
