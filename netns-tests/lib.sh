@@ -1,8 +1,12 @@
-# lib.sh - shared helpers for the namespace integration tests. Sourced.
+# lib.sh - shared helpers for the namespace integration tests, the demos
+# and the benchmarks. Sourced.
 #
-# Every test makes its own namespaces with unique names (prefix + PID) and
-# tears them down from an EXIT trap, pass or fail.  Traffic stays inside
-# them; nothing touches the machine's own interfaces.
+# Every script makes its own namespaces with unique names (prefix + PID)
+# and tears them down from the EXIT trap set here, pass or fail (also on
+# Ctrl-C or SIGTERM).  Traffic stays inside them; nothing touches the
+# machine's own interfaces.  What a script needs undone besides its
+# namespaces, temporary directories (tmp_dir) and daemon (start_daemon) it
+# adds to T_CLEANUP_HOOKS; never a trap of its own.
 set -uo pipefail
 
 XIGMP=${XIGMP:-.build/debug/xigmp}
@@ -31,7 +35,12 @@ check() { # check DESCRIPTION COMMAND... : passes when the command succeeds
 skip() { echo "  SKIP: $2 [$1]"; T_SKIPS=$((T_SKIPS + 1)); }
 # has_feature KEY: the capability probe (`xigmp doctor --json`) says KEY
 # (ip_mroute, tcx, clsact, ...) is present.
-has_feature() { "$XIGMP" doctor --json | jsonq --test "capabilities/$1"; }
+has_feature() { [ "$("$XIGMP" doctor --json | feature_state "$1")" = yes ]; }
+# feature_state KEY: yes or no as the `xigmp doctor --json` output on stdin
+# says this kernel has capability KEY; unknown when it does not say.
+feature_state() {
+	case $(jsonq "capabilities/$1" 2>/dev/null) in True) echo yes ;; False) echo no ;; *) echo unknown ;; esac
+}
 # jsonq [OPTIONS] PATH...: values at key paths of the JSON on stdin (jsonq.py).
 jsonq() { $PY "$T_DIR/jsonq.py" "$@"; }
 # jsonl_count FILE CONDITION: FILE's JSON lines for which CONDITION holds (jsonl_count.py).
@@ -59,13 +68,30 @@ require_root() {
 	$PY "$T_DIR/has_module.py" scapy || { echo "FAIL: scapy missing for $PY: make test installs python3-scapy" >&2; exit 1; }
 }
 
+# T_CLEANUP_HOOKS: commands (a function, or a line eval'd) run at exit,
+# the last added first, before the daemon is stopped and the namespaces and
+# temporary directories go.
+T_CLEANUP_HOOKS=()
+T_TMPDIRS=()
 cleanup() {
-	for ns in "${T_NETNS[@]}"; do
-		"$XIGMP" --netns "$ns" unload --all --force >/dev/null 2>&1
-		ip netns del "$ns" 2>/dev/null
-	done
+	set +e   # a script under set -e (the demos) still undoes everything
+	local _i   # the hooks see the script's variables, not a local of ours
+	for ((_i = ${#T_CLEANUP_HOOKS[@]} - 1; _i >= 0; _i--)); do eval "${T_CLEANUP_HOOKS[_i]}"; done
+	stop_daemon 5
+	del_ns "${T_NETNS[@]}"
+	rm -rf "${T_TMPDIRS[@]}"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM HUP   # the EXIT trap runs on these too
+
+# tmp_dir VAR [TEMPLATE]: a new directory (mktemp -d TEMPLATE) in VAR,
+# removed at exit.
+tmp_dir() {
+	local _tmp_dir
+	_tmp_dir=$(mktemp -d ${2:+"$2"}) || { echo "FAIL: cannot make a temporary directory" >&2; exit 1; }
+	T_TMPDIRS+=("$_tmp_dir")
+	printf -v "$1" %s "$_tmp_dir"
+}
 
 # new_ns NAME: a namespace with lo up and IPv6 off (no ND/MLD noise).
 new_ns() {
@@ -73,6 +99,19 @@ new_ns() {
 	T_NETNS+=("$1")
 	ip -n "$1" link set lo up
 	ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+}
+# del_ns NAME...: those namespaces gone now (what xigmp pinned there
+# unloaded first), no longer torn down at exit.
+del_ns() {
+	local ns n keep=()
+	for ns in "$@"; do
+		"$XIGMP" --netns "$ns" unload --all --force >/dev/null 2>&1
+		ip netns del "$ns" 2>/dev/null
+	done
+	for n in "${T_NETNS[@]}"; do
+		[[ " $* " == *" $n "* ]] || keep+=("$n")
+	done
+	T_NETNS=("${keep[@]}")
 }
 
 # veth_pair NS1 IF1 ADDR1 NS2 IF2 [ADDR2]: both ends up (IF2 without an
@@ -123,17 +162,51 @@ expect_exit() {
 	if [ "$got" == "$rc" ] && grep -qE -- "$pat" <<<"$out"; then pass "$d"; else fail "$d: exit $got, output: $out"; fi
 }
 
-# The daemon under test: run in $DAEMON_NS with its control socket at $SOCK,
-# logging to $TMP/daemon.log. Scripts set DAEMON_NS, SOCK and TMP, and call
-# stop_daemon from their EXIT trap.
+# The daemon: `xigmp run` in $DAEMON_NS with its control socket at $SOCK
+# (the config's control.socket), logging to $DAEMON_LOG ($TMP/daemon.log
+# by default); its pid in DAEMON. Scripts set DAEMON_NS, SOCK and TMP; one
+# daemon at a time (stop_daemon, or the exit, ends it).
 DAEMON=
-start_daemon() { # start_daemon CONFIG: run it, wait for its control socket
-	"$XIGMP" --netns "$DAEMON_NS" run --config "$1" >"$TMP/daemon.log" 2>&1 &
+# start_daemon CONFIG [WRAPPER...]: start it (under WRAPPER, e.g. taskset
+# -c 0), and wait up to DAEMON_WAIT seconds (5) for its control socket;
+# when it does not come up: its log on stderr, the daemon stopped, status 1.
+start_daemon() {
+	local config=$1 log=${DAEMON_LOG:-$TMP/daemon.log} i
+	shift
+	rm -f "$SOCK"   # a dead daemon's socket file must not pass for this one's
+	"$@" "$XIGMP" --netns "$DAEMON_NS" run --config "$config" >"$log" 2>&1 &
 	DAEMON=$!
-	for _ in $(seq 50); do [ -S "$SOCK" ] && return 0; sleep 0.1; done
-	echo "daemon did not start:"; cat "$TMP/daemon.log"; return 1
+	for ((i = 0; i < ${DAEMON_WAIT:-5} * 10; i++)); do
+		[ -S "$SOCK" ] && return 0
+		kill -0 "$DAEMON" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "daemon did not start:" >&2; cat "$log" >&2
+	stop_daemon 5
+	return 1
 }
-stop_daemon() { [ -n "$DAEMON" ] && kill -TERM "$DAEMON" 2>/dev/null && wait "$DAEMON"; local rc=$?; DAEMON=; return $rc; }
+# stop_daemon [SECONDS]: SIGTERM to the daemon; its exit status (1 when
+# there is none). With SECONDS, SIGKILL if it is still there after them.
+stop_daemon() {
+	[ -n "$DAEMON" ] || return 1
+	stop_pid "$DAEMON" "$@"
+	local rc=$?
+	DAEMON=
+	return $rc
+}
+# stop_pid PID [SECONDS]: SIGTERM to a child and its exit status (none to
+# stop when PID is empty); with SECONDS, SIGKILL if it is still there after
+# them.
+stop_pid() {
+	local i
+	[ -n "$1" ] || return 0
+	kill -TERM "$1" 2>/dev/null || return 1
+	if [ -n "${2:-}" ]; then
+		for ((i = 0; i < $2 * 10; i++)); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$1" 2>/dev/null
+	fi
+	wait "$1" 2>/dev/null
+}
 
 # listen NS IF SECONDS [NAME]: IGMP seen there (dump JSON lines), in the
 # background into $TMP/NAME.json (NAME defaults to NS).

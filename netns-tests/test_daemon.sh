@@ -13,9 +13,8 @@ veth_pair "$U" uo 10.1.0.1/24 "$P" po 10.1.0.2/24
 veth_pair "$U2" ua 10.3.0.1/24 "$P" pa 10.3.0.2/24
 veth_pair "$P" pi 10.2.0.1/24 "$H" hi 10.2.0.2/24
 ip netns exec "$H" sysctl -qw net.ipv4.conf.hi.force_igmp_version=3
-TMP=$(mktemp -d)
+tmp_dir TMP
 DAEMON_NS=$P
-trap 'stop_daemon; rm -rf "$TMP"; cleanup' EXIT
 SOCK=$TMP/control.sock
 
 config() { # config FILE MODES...

@@ -23,9 +23,8 @@ for i in $(seq 0 $((N - 1))); do
 	ip -n "$P" link set "f$i" up; ip -n "$R" link set "g$i" up
 	outs+=("f$i")
 done
-TMP=$(mktemp -d)
+tmp_dir TMP
 DAEMON_NS=$P
-trap 'stop_daemon; rm -rf "$TMP"; cleanup' EXIT
 SOCK=$TMP/control.sock
 TOOL=netns-tests/mcast_tool.py
 rx() { # rx: the 40 receivers' rx_packets, space-separated

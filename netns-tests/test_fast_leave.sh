@@ -30,10 +30,10 @@ for ns in $H1 $H2 $H3; do
 	ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.force_igmp_version=3
 done
 
-TMP=$(mktemp -d)
+tmp_dir TMP
 DAEMON_NS=$P
 SENDER=
-trap '[ -n "$SENDER" ] && kill $SENDER 2>/dev/null; stop_daemon; rm -rf "$TMP"; cleanup' EXIT
+T_CLEANUP_HOOKS+=('[ -z "$SENDER" ] || kill $SENDER 2>/dev/null')
 SOCK=$TMP/control.sock
 TOOL=netns-tests/leave_tool.py
 G=239.7.7.7

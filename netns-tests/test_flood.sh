@@ -25,9 +25,10 @@ ip -n "$S" link set br0 up
 ip netns exec "$S" bridge link set dev si mcast_router 2
 ip netns exec "$L" sysctl -qw net.ipv4.conf.hl.force_igmp_version=3
 
-TMP=$(mktemp -d)
+tmp_dir TMP
 DAEMON_NS=$P
-trap 'stop_daemon; [ -n "${KEEP:-}" ] && cp -r "$TMP" /tmp/flood-debug; rm -rf "$TMP"; cleanup' EXIT
+# KEEP=1: what the run left in $TMP, daemon log complete, to /tmp/flood-debug.
+[ -z "${KEEP:-}" ] || T_CLEANUP_HOOKS+=('stop_daemon; cp -r "$TMP" /tmp/flood-debug')
 SOCK=$TMP/control.sock
 cat >"$TMP/flood.yaml" <<EOF
 interfaces: {outside: po, inside: pi}

@@ -39,10 +39,10 @@ bridge_port "$P" dk0 d5 "$H5" h5 10.5.0.5/24
 ip -n "$P" link set dk0 up
 for ns in $H $H2 $H3 $H4 $H5 $J; do ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.force_igmp_version=3; done
 
-TMP=$(mktemp -d)
+tmp_dir TMP
 DAEMON_NS=$P
 HOLD=
-trap '[ -n "$HOLD" ] && kill $HOLD 2>/dev/null; stop_daemon; rm -rf "$TMP"; cleanup' EXIT
+T_CLEANUP_HOOKS+=('[ -z "$HOLD" ] || kill $HOLD 2>/dev/null')
 SOCK=$TMP/control.sock
 TOOL=netns-tests/mcast_tool.py
 

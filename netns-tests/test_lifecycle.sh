@@ -16,10 +16,11 @@ veth_pair "$U" uo 10.1.0.1/24 "$P" po 10.1.0.2/24
 veth_pair "$A" ua 10.7.0.1/24 "$P" pa 10.7.0.2/24
 ip -n "$U" route add default via 10.1.0.2
 for ns in $H $J; do ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.force_igmp_version=3; done
-TMP=$(mktemp -d)
+tmp_dir TMP
 DAEMON_NS=$P
 SNIFFERS=()
-trap '[ -n "${KEEP_LOG:-}" ] && cp "$TMP/daemon.log" "$KEEP_LOG"; for s in "${SNIFFERS[@]}"; do kill "$s" 2>/dev/null; done; stop_daemon; rm -rf "$TMP"; cleanup' EXIT
+T_CLEANUP_HOOKS+=('for s in "${SNIFFERS[@]}"; do kill "$s" 2>/dev/null; done')
+[ -z "${KEEP_LOG:-}" ] || T_CLEANUP_HOOKS+=('cp "$TMP/daemon.log" "$KEEP_LOG"')   # KEEP_LOG=FILE: the daemon's log kept
 SOCK=$TMP/control.sock
 SNIFF=netns-tests/igmp_sniff.py
 TOOL=netns-tests/mcast_tool.py

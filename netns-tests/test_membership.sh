@@ -41,10 +41,10 @@ ip -n "$P" link set pi up; ip -n "$H2" link set h2 up; ip -n "$H3" link set h3 u
 ip netns exec "$H2" sysctl -qw net.ipv4.conf.h2.force_igmp_version=2
 ip netns exec "$H3" sysctl -qw net.ipv4.conf.h3.force_igmp_version=3
 
-TMP=$(mktemp -d)
+tmp_dir TMP
 DAEMON_NS=$P
 JOINER=
-trap '[ -n "$JOINER" ] && kill $JOINER 2>/dev/null; stop_daemon; rm -rf "$TMP"; cleanup' EXIT
+T_CLEANUP_HOOKS+=('[ -z "$JOINER" ] || kill $JOINER 2>/dev/null')
 SOCK=$TMP/control.sock
 
 groups_json() { "$XIGMP" groups --socket "$SOCK" --json; }

@@ -15,7 +15,7 @@ ip -n "$A" link add va numtxqueues 4 numrxqueues 4 type veth peer name vb numtxq
 ip -n "$A" addr add 10.77.0.1/24 dev va; ip -n "$B" addr add 10.77.0.2/24 dev vb
 ip -n "$A" link set va up; ip -n "$B" link set vb up
 X() { "$XIGMP" --netns "$A" "$@"; }
-TMP=$(mktemp -d); trap 'rm -rf "$TMP"; cleanup' EXIT
+tmp_dir TMP
 
 # Everything on B's wire goes to a capture, judged by tshark at the end.
 ip netns exec "$B" tshark -q -i vb -F pcap -w "$TMP/wire.pcap" -f igmp >/dev/null 2>&1 &

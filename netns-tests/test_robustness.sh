@@ -11,9 +11,8 @@ U=xgt-ru-$$ P=xgt-rp-$$ H=xgt-rh-$$
 for ns in $U $P $H; do new_ns "$ns"; done
 veth_pair "$U" uo 10.1.0.1/24 "$P" po 10.1.0.2/24
 veth_pair "$P" pi 10.2.0.1/24 "$H" hi 10.2.0.2/24
-TMP=$(mktemp -d)
+tmp_dir TMP
 DAEMON_NS=$P
-trap 'stop_daemon; rm -rf "$TMP"; cleanup' EXIT
 SOCK=$TMP/control.sock
 ABUSE=netns-tests/abuse_clients.py
 PORT=19757

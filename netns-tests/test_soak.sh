@@ -48,7 +48,7 @@ ip -n "$H" route add default via 10.2.0.1
 for ns in $H4 $H5; do ip -n "$ns" route add default via 10.5.0.1; done
 for ns in $H $H4 $H5; do ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.force_igmp_version=3; done
 
-TMP=$(mktemp -d)
+tmp_dir TMP
 # One binary for the whole soak: a rebuild meanwhile rewrites the file in
 # place ("Text file busy" for the next CLI call).
 cp "$XIGMP" "$TMP/xigmp" && XIGMP=$TMP/xigmp
@@ -61,7 +61,7 @@ stop_loads() {
 	LOADS=() BURSTS=()
 }
 kill_daemon() { [ -n "$DAEMON" ] && kill -KILL "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null; DAEMON=; }
-trap 'stop_loads; stop_daemon; kill_daemon; cleanup; rm -rf "$TMP"' EXIT
+T_CLEANUP_HOOKS+=(stop_loads)
 SOCK=$TMP/control.sock
 PORT=19761
 LOAD=netns-tests/soak_load.py

@@ -13,10 +13,10 @@ U=xgt-nu-$$ P=xgt-np-$$ H=xgt-nh-$$
 for ns in $U $P $H; do new_ns "$ns"; done
 veth_pair "$U" uo 10.1.0.1/24 "$P" po 10.1.0.2/24
 veth_pair "$P" pi 10.2.0.1/24 "$H" hi 10.2.0.2/24
-TMP=$(mktemp -d)
+tmp_dir TMP
 DAEMON_NS=$P
 LISTENER=
-trap 'stop_daemon; [ -z "$LISTENER" ] || kill "$LISTENER" 2>/dev/null; rm -rf "$TMP"; cleanup' EXIT
+T_CLEANUP_HOOKS+=('[ -z "$LISTENER" ] || kill "$LISTENER" 2>/dev/null')
 SOCK=$TMP/control.sock
 LOG=$TMP/notify.jsonl
 cat >"$TMP/d.yaml" <<EOF

@@ -22,11 +22,11 @@ require_root
 HOSTS=${ZAP_TEST_HOSTS:-20} SECS=${ZAP_TEST_SECONDS:-10} CHANNELS=20 PPS=1000
 U=xgz-su-$$ P=xgz-sp-$$ S=xgz-ss-$$
 for ns in $U $P $S; do new_ns "$ns"; done
-TMP=$(mktemp -d)
+tmp_dir TMP
 DAEMON_NS=$P
 SOCK=$TMP/control.sock
 SOURCE= SAMPLER=
-trap 'touch "$TMP/stop"; for p in $SAMPLER $SOURCE; do kill $p 2>/dev/null; wait $p 2>/dev/null; done; stop_daemon; rm -rf "$TMP"; cleanup' EXIT
+T_CLEANUP_HOOKS+=('touch "$TMP/stop"; for p in $SAMPLER $SOURCE; do kill $p 2>/dev/null; wait $p 2>/dev/null; done')
 
 veth_pair "$U" uo 10.1.0.1/24 "$P" po 10.1.0.2/24
 {
