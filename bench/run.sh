@@ -28,6 +28,7 @@ XIGMP=${XIGMP:-.build/release/xigmp}
 export XIGMP
 RESULTS=bench/results
 PY=/usr/bin/python3	# Debian's, with python3-matplotlib (not a pyenv one)
+source netns-tests/lib.sh   # the doctor's namespace, teardown at exit
 
 die() { echo "bench/run.sh: $*" >&2; exit 1; }
 
@@ -37,7 +38,7 @@ die() { echo "bench/run.sh: $*" >&2; exit 1; }
 [ -x "$PY" ] && "$PY" netns-tests/has_module.py matplotlib ||
 	die "Debian's python3 with matplotlib is missing: run \`scripts/deps.sh bench\` (or \`make bench\`)"
 
-tmp=$(mktemp -d /tmp/xigmp-bench.XXXXXX)
+tmp_dir tmp /tmp/xigmp-bench.XXXXXX
 child=0
 doctor_ns=xbench-$$-doctor
 
@@ -57,16 +58,8 @@ sweep_namespaces() {
 		kill -0 "$pid" 2>/dev/null || rm -rf "$d"
 	done
 }
-cleanup() {
-	if [ "$child" != 0 ] && kill -0 "$child" 2>/dev/null; then
-		kill -TERM "$child" 2>/dev/null
-		wait "$child" 2>/dev/null
-	fi
-	ip netns del "$doctor_ns" 2>/dev/null
-	sweep_namespaces
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+# At exit: the running section first, then what it may have left.
+T_CLEANUP_HOOKS+=(sweep_namespaces '[ "$child" = 0 ] || stop_pid "$child"')
 trap 'echo "bench/run.sh: interrupted" >&2; exit 130' INT TERM HUP
 
 if [ -n "${BENCH_QUICK:-}" ]; then
@@ -116,11 +109,10 @@ sweep_namespaces
 total_start=$SECONDS
 # What this kernel can do (xigmp doctor --json), asked in a namespace of the
 # run's own so that its MRT_INIT probe never touches the machine's.
-if ip netns add "$doctor_ns" 2>/dev/null; then
-	"$XIGMP" --netns "$doctor_ns" doctor --json >"$tmp/doctor.json" 2>"$tmp/doctor.err" ||
-		echo "bench/run.sh: xigmp doctor --json failed: $(tail -1 "$tmp/doctor.err")" >&2
-	ip netns del "$doctor_ns"
-fi
+new_ns "$doctor_ns"
+"$XIGMP" --netns "$doctor_ns" doctor --json >"$tmp/doctor.json" 2>"$tmp/doctor.err" ||
+	echo "bench/run.sh: xigmp doctor --json failed: $(tail -1 "$tmp/doctor.err")" >&2
+del_ns "$doctor_ns"
 run_section classifier 180 "$BENCH" classifier "${classifier_args[@]}"
 run_section throughput 300 "$BENCH" throughput "${throughput_args[@]}"
 run_section control_plane 180 "$BENCH" control-plane "${control_args[@]}"

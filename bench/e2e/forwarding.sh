@@ -77,7 +77,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 XIGMP=${XIGMP:-.build/release/xigmp}
-PY=${PY:-/usr/bin/python3}
+source netns-tests/lib.sh   # namespaces, veths, the daemon, teardown at exit
 CC=${CC:-cc}
 IGMPPROXY=${IGMPPROXY:-$(command -v igmpproxy || echo /usr/sbin/igmpproxy)}
 SMCROUTED=${SMCROUTED:-$(command -v smcrouted || echo /usr/sbin/smcrouted)}
@@ -105,9 +105,9 @@ case $RECEIVER_GRO in on | off) ;; *) log "RECEIVER_GRO is on or off, not '$RECE
 
 TAG=xgbf-$$
 U=$TAG-u R=$TAG-r S=$TAG-s
-TMP=$(mktemp -d /tmp/xigmp-fwd.XXXXXX)
-NSS=()
-DAEMON=
+tmp_dir TMP /tmp/xigmp-fwd.XXXXXX
+# The forwarder under test: xigmp, smcrouted or igmpproxy, one at a time (DAEMON).
+DAEMON_NS=$R SOCK=$TMP/xigmp.sock DAEMON_WAIT=10
 BASELINE=	# bridge / mirred while one is set up on R
 GENS=()
 stop_gens() {
@@ -115,14 +115,6 @@ stop_gens() {
 	for p in "${GENS[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	for p in "${GENS[@]}"; do wait "$p" 2>/dev/null; done
 	GENS=()
-}
-stop_daemon() {
-	[ -n "$DAEMON" ] || return 0
-	kill -TERM "$DAEMON" 2>/dev/null
-	for _ in $(seq 50); do kill -0 "$DAEMON" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$DAEMON" 2>/dev/null
-	wait "$DAEMON" 2>/dev/null
-	DAEMON=
 }
 stop_baseline() { # takes down the bridge ports or the mirred filter
 	case $BASELINE in
@@ -133,32 +125,17 @@ stop_baseline() { # takes down the bridge ports or the mirred filter
 	esac
 	BASELINE=
 }
-cleanup() {
-	stop_gens
-	stop_daemon
-	stop_baseline
-	for ns in "${NSS[@]}"; do ip netns del "$ns" 2>/dev/null; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+T_CLEANUP_HOOKS+=(stop_baseline stop_gens)   # the generators first
 
 BLAST=$TMP/mcast_blast
 $CC -O2 -o "$BLAST" bench/e2e/mcast_blast.c || { log "cannot compile bench/e2e/mcast_blast.c with $CC"; exit 1; }
 
-for ns in $U $R $S; do
-	ip netns add "$ns" || { log "cannot create netns $ns"; exit 1; }
-	NSS+=("$ns")
-	ip -n "$ns" link set lo up
-	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-done
+for ns in $U $R $S; do new_ns "$ns"; done
 
 # What this kernel can do, asked in R (MRT_INIT is tried there, so the
 # machine's own namespace is left alone).
 if "$XIGMP" --netns "$R" doctor --json >"$TMP/doctor.json" 2>"$TMP/doctor.err"; then
-	case $($PY netns-tests/jsonq.py -f "$TMP/doctor.json" capabilities/ip_mroute 2>/dev/null) in
-	True) IP_MROUTE=yes ;; False) IP_MROUTE=no ;; *) IP_MROUTE=unknown ;;
-	esac
+	IP_MROUTE=$(feature_state ip_mroute <"$TMP/doctor.json")
 else
 	log "xigmp doctor --json failed ($(tail -1 "$TMP/doctor.err")): trying the MFC baselines anyway"
 	echo '{}' >"$TMP/doctor.json"
@@ -166,16 +143,8 @@ else
 fi
 log "kernel $(uname -r): ip_mroute $IP_MROUTE (xigmp doctor)$([ "$IP_MROUTE" = no ] && echo ": the kernel MFC, smcroute and igmpproxy figures are n/a")"
 
-ip -n "$U" link add uo type veth peer name po netns "$R"
-ip -n "$U" addr add $SRC/24 dev uo
-ip -n "$R" addr add 10.91.0.1/24 dev po
-ip -n "$U" link set uo up; ip -n "$R" link set po up
-for i in 1 2 3 4; do
-	ip -n "$R" link add "pi$i" type veth peer name "h$i" netns "$S"
-	ip -n "$R" addr add "10.92.$i.1/24" dev "pi$i"
-	ip -n "$S" addr add "10.92.$i.2/24" dev "h$i"
-	ip -n "$R" link set "pi$i" up; ip -n "$S" link set "h$i" up
-done
+veth_pair "$U" uo $SRC/24 "$R" po 10.91.0.1/24
+for i in 1 2 3 4; do veth_pair "$R" "pi$i" "10.92.$i.1/24" "$S" "h$i" "10.92.$i.2/24"; done
 # The bridge baseline's bridge, ports added per run: IGMP snooping with the
 # bridge as querier (without a querier a snooping bridge floods), a 1 s
 # response interval so its start-up delay is over within the first run.
@@ -214,7 +183,6 @@ start_xigmp() { # start_xigmp MODE FANOUT|join LOG [XDPMODE]
 	local routes=""
 	[ "$2" = join ] || routes="routes:
   - {group: $GROUP, source: $SRC, out: [$(outs_list "$2")]}"
-	rm -f "$TMP/xigmp.sock"
 	cat >"$TMP/xigmp.yaml" <<YAML
 interfaces: {outside: po, inside: pi1}
 control: {socket: $TMP/xigmp.sock}
@@ -227,20 +195,17 @@ xdpMode: ${4:-auto}
 forwarding: {mode: $1}
 $routes
 YAML
-	"$XIGMP" --netns "$R" run --config "$TMP/xigmp.yaml" >"$3" 2>&1 &
-	DAEMON=$!
-	for _ in $(seq 100); do [ -S "$TMP/xigmp.sock" ] && break; kill -0 "$DAEMON" 2>/dev/null || break; sleep 0.1; done
-	[ -S "$TMP/xigmp.sock" ] || { log "xigmp ($1) did not start:"; tail -5 "$3" >&2; stop_daemon; return 1; }
+	DAEMON_LOG=$3 start_daemon "$TMP/xigmp.yaml" || { log "xigmp ($1) did not start"; return 1; }
 	[ "$2" = join ] && return 0
 	for _ in $(seq 50); do
 		"$XIGMP" routes --socket "$TMP/xigmp.sock" --json >"$TMP/routes.json" 2>/dev/null &&
 			grep -q "$GROUP" "$TMP/routes.json" && return 0
 		sleep 0.1
 	done
-	log "xigmp ($1): the static route did not show up in xigmp routes"; stop_daemon; return 1
+	log "xigmp ($1): the static route did not show up in xigmp routes"; stop_daemon 5; return 1
 }
 route_path() { # the path(s) xigmp's entry for (SRC, GROUP) takes, from the last routes --json
-	$PY netns-tests/jsonq.py -f "$TMP/routes.json" --set --join , --default none "routes/[group=$GROUP]/path" \
+	jsonq -f "$TMP/routes.json" --set --join , --default none "routes/[group=$GROUP]/path" \
 		2>/dev/null || echo unknown
 }
 start_smcroute() { # start_smcroute FANOUT LOG
@@ -258,7 +223,7 @@ start_smcroute() { # start_smcroute FANOUT LOG
 		kill -0 "$DAEMON" 2>/dev/null || break
 		sleep 0.1
 	done
-	log "smcrouted did not install the route:"; tail -5 "$2" >&2; stop_daemon; return 1
+	log "smcrouted did not install the route:"; tail -5 "$2" >&2; stop_daemon 5; return 1
 }
 start_bridge() { # start_bridge FANOUT: po, pi1..pi4 in br0, G registered on pi1..piN
 	local p i
@@ -347,7 +312,7 @@ for round in $(seq "$ROUNDS"); do
 			*) why="unknown configuration" ;;
 			esac
 			note_error "$cfg" "$why: $(tail -1 "$TMP/$cfg.log" 2>/dev/null | cut -c1-160)"
-			stop_daemon; stop_baseline
+			stop_daemon 5; stop_baseline
 			continue
 		}
 		if [ -n "$want" ]; then	# which path xigmp put the entry on
@@ -356,7 +321,7 @@ for round in $(seq "$ROUNDS"); do
 			if [ "$path" != "$want" ]; then
 				FAILED[$cfg]=1
 				note_error "$cfg" "xigmp routes --json says path $path, not $want (the figure would be mislabelled)"
-				stop_daemon
+				stop_daemon 5
 				continue
 			fi
 		fi
@@ -373,7 +338,7 @@ for round in $(seq "$ROUNDS"); do
 		start_gens $GROUP "$(awk -v a="$WARMUP" -v b="$WINDOW" 'BEGIN {print a + b + 1}')"
 		wait "$win"
 		stop_gens
-		stop_daemon
+		stop_daemon 5
 		stop_baseline
 		if [ "$(wc -l <"$out")" -ge 2 ]; then
 			FILES+=("$out")
@@ -401,7 +366,7 @@ if [ "$REPS" -gt 0 ]; then
 	log "first packet: xigmp (track, forwarding xdp), $REPS joins, stream $FIRST_PPS pps"
 	if start_xigmp xdp join "$TMP/xigmp-join.log"; then
 		first xigmp
-		stop_daemon
+		stop_daemon 5
 		first_report xigmp
 	else
 		note_error xigmp "xigmp did not start: $(tail -1 "$TMP/xigmp-join.log" | cut -c1-160)"
@@ -441,7 +406,7 @@ CONF
 			break
 		fi
 		first igmpproxy 1 "-$rep"
-		stop_daemon
+		stop_daemon 5
 	done
 	first_report igmpproxy
 fi

@@ -81,7 +81,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 XIGMP=${XIGMP:-.build/release/xigmp}
-PY=${PY:-/usr/bin/python3}
+source netns-tests/lib.sh   # namespaces, the daemon, teardown at exit
 CC=${CC:-cc}
 if [ -n "${BENCH_QUICK:-}" ]; then
 	JOINS=${JOINS:-6} COLD_JOINS=${COLD_JOINS:-3} STORM_SECONDS=${STORM_SECONDS:-8} QUIET_WAIT=${QUIET_WAIT:-10}
@@ -107,50 +107,23 @@ command -v bridge >/dev/null || { log "bridge (iproute2) missing"; exit 1; }
 
 TAG=xgz-$$
 U=$TAG-u P=$TAG-p H=$TAG-h S=$TAG-s
-TMP=$(mktemp -d /tmp/xigmp-zap.XXXXXX)
-NSS=()
-DAEMON= SOURCE= SAMPLER=
-stop_pid() { # stop_pid PID: TERM, up to 5 s, then KILL
-	[ -n "$1" ] || return 0
-	kill -TERM "$1" 2>/dev/null
-	for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-}
-stop_daemon() { stop_pid "$DAEMON"; DAEMON=; }
-stop_source() { stop_pid "$SOURCE"; SOURCE=; }
-stop_sampler() { touch "$TMP/sample.stop"; stop_pid "$SAMPLER"; SAMPLER=; }
-teardown() {
-	local ns
-	for ns in "${NSS[@]}"; do ip netns del "$ns" 2>/dev/null; done
-	NSS=()
-}
-cleanup() {
-	stop_sampler
-	stop_daemon
-	stop_source
-	teardown
-	if [ -n "${ZAP_KEEP:-}" ]; then log "kept $TMP"; else rm -rf "$TMP"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+tmp_dir TMP /tmp/xigmp-zap.XXXXXX
+[ -z "${ZAP_KEEP:-}" ] || T_CLEANUP_HOOKS+=('log "kept $TMP"; T_TMPDIRS=()')
+# xigmp, one at a time (DAEMON); the upstream source; the route sampler.
+DAEMON_NS=$P SOCK=$TMP/xigmp.sock DAEMON_WAIT=15
+SOURCE= SAMPLER=
+stop_source() { stop_pid "$SOURCE" 5; SOURCE=; }
+stop_sampler() { touch "$TMP/sample.stop"; stop_pid "$SAMPLER" 5; SAMPLER=; }
+teardown() { del_ns "${T_NETNS[@]}"; }   # this phase's namespaces
+T_CLEANUP_HOOKS+=(stop_source stop_sampler)
 
 TOOL=$TMP/zap_tool
 $CC -O2 -o "$TOOL" bench/e2e/zap_tool.c || { log "cannot compile bench/e2e/zap_tool.c with $CC"; exit 1; }
 
-new_ns() {
-	ip netns add "$1" || { log "cannot create netns $1"; return 1; }
-	NSS+=("$1")
-	ip -n "$1" link set lo up
-	ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-}
-
 # What this kernel and this build can do.
-new_ns "$TAG-doc" || exit 1
+new_ns "$TAG-doc"
 if "$XIGMP" --netns "$TAG-doc" doctor --json >"$TMP/doctor.json" 2>"$TMP/doctor.err"; then
-	case $($PY netns-tests/jsonq.py -f "$TMP/doctor.json" capabilities/ip_mroute 2>/dev/null) in
-	True) IP_MROUTE=yes ;; False) IP_MROUTE=no ;; *) IP_MROUTE=unknown ;;
-	esac
+	IP_MROUTE=$(feature_state ip_mroute <"$TMP/doctor.json")
 else
 	echo '{}' >"$TMP/doctor.json"
 	IP_MROUTE=unknown
@@ -199,7 +172,6 @@ start_xigmp() {
 	local mode=auto fl=
 	[ "$1" = tc ] && mode=native
 	[ "$3" = yes ] && fl=", fastLeave: true"
-	rm -f "$TMP/xigmp.sock"
 	cat >"$TMP/xigmp.yaml" <<YAML
 interfaces: {outside: po, inside: "$2"}
 control: {socket: $TMP/xigmp.sock}
@@ -211,10 +183,7 @@ logLevel: notice
 xdpMode: $mode
 forwarding: {mode: xdp}
 YAML
-	"$XIGMP" --netns "$P" run --config "$TMP/xigmp.yaml" >"$4" 2>&1 &
-	DAEMON=$!
-	for _ in $(seq 150); do [ -S "$TMP/xigmp.sock" ] && break; kill -0 "$DAEMON" 2>/dev/null || break; sleep 0.1; done
-	[ -S "$TMP/xigmp.sock" ] || { log "xigmp ($1) did not start: $(tail -3 "$4")"; stop_daemon; return 1; }
+	DAEMON_LOG=$4 start_daemon "$TMP/xigmp.yaml" || { log "xigmp ($1) did not start"; return 1; }
 	# Startup queries answered, every inside taken; with fast leave, past
 	# the first query response interval (1 s), during which xigmp keeps
 	# fast leave off (it has not heard every host yet).
@@ -243,7 +212,7 @@ start_bridge() {
 }
 route_paths() { # the paths of xigmp's entries now
 	"$XIGMP" routes --socket "$TMP/xigmp.sock" --json 2>/dev/null |
-		$PY netns-tests/jsonq.py --set --join , --default none 'routes/*/path' 2>/dev/null || echo unknown
+		jsonq --set --join , --default none 'routes/*/path' 2>/dev/null || echo unknown
 }
 
 ERRORS=() UNAVAILABLE=() PATHS=() FILES=() QUIET=()
@@ -293,7 +262,7 @@ single_run() { # single_run IMPL FL(yes|no) COLD_N
 		ip -n "$H" addr del $WARM/32 dev hi
 		PATHS+=("$label=$path")
 		[ "$path" = "$impl" ] || note_error "$label" "xigmp routes --json says path $path, not $impl"
-		stop_daemon
+		stop_daemon 5
 	fi
 	[ -s "$TMP/$label.json" ] && FILES+=("$TMP/$label.json") &&
 		$PY bench/e2e/zap.py report-single "$TMP/$label.json"
@@ -321,7 +290,7 @@ storm_run() { # storm_run IMPL FL(yes|no)
 		# every inside taken (the glob's interfaces come through rtnetlink)
 		for _ in $(seq 100); do
 			n=$("$XIGMP" status --socket "$TMP/xigmp.sock" --json 2>/dev/null |
-				$PY netns-tests/jsonq.py --count 'daemon/roles/[up,role=inside]' 2>/dev/null || echo 0)
+				jsonq --count 'daemon/roles/[up,role=inside]' 2>/dev/null || echo 0)
 			[ "$n" -ge "$STORM_HOSTS" ] && break
 			sleep 0.2
 		done
@@ -352,12 +321,12 @@ storm_run() { # storm_run IMPL FL(yes|no)
 	FILES+=("$TMP/$label.json")
 	if [ "$impl" != bridge ]; then	# the paths xigmp's entries took during the storm
 		local path
-		path=$($PY netns-tests/jsonq.py -f "$TMP/$label.json" --default unknown paths 2>/dev/null)
+		path=$(jsonq -f "$TMP/$label.json" --default unknown paths 2>/dev/null)
 		PATHS+=("$label=$path")
 		[ "$path" = "$impl" ] || note_error "$label" "xigmp routes said path $path during the storm, not $impl"
 	fi
 	$PY bench/e2e/zap.py report-storm "$TMP/$label.json"
-	stop_daemon
+	stop_daemon 5
 	teardown
 }
 
