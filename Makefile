@@ -108,7 +108,7 @@ unit-test: deps-test swift-debug
 	swift test --skip-build $(SWIFT_FLAGS)
 
 integration-test: deps-test swift-debug
-	XIGMP=$(XIGMP_DEBUG) tests/integration/run.sh
+	XIGMP=$(XIGMP_DEBUG) netns-tests/run.sh
 
 test: deps-test swift-debug
 	scripts/run-tests.sh

@@ -28,16 +28,17 @@ XIGMP=${XIGMP:-.build/release/xigmp}
 export XIGMP
 RESULTS=bench/results
 PY=/usr/bin/python3	# Debian's, with python3-matplotlib (not a pyenv one)
+source netns-tests/lib.sh   # the doctor's namespace, teardown at exit
 
 die() { echo "bench/run.sh: $*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "needs root (loads BPF programs, creates network namespaces, counts allocations with uprobes): run \`sudo make bench\`"
 [ -x "$BENCH" ] || die "$BENCH not found: run \`make build\` first (or \`make bench\`, which does)"
 [ -x "$XIGMP" ] || die "$XIGMP not found: run \`make build\` first (or \`make bench\`, which does)"
-[ -x "$PY" ] && "$PY" -c 'import matplotlib' 2>/dev/null ||
+[ -x "$PY" ] && "$PY" netns-tests/has_module.py matplotlib ||
 	die "Debian's python3 with matplotlib is missing: run \`scripts/deps.sh bench\` (or \`make bench\`)"
 
-tmp=$(mktemp -d /tmp/xigmp-bench.XXXXXX)
+tmp_dir tmp /tmp/xigmp-bench.XXXXXX
 child=0
 doctor_ns=xbench-$$-doctor
 
@@ -57,16 +58,8 @@ sweep_namespaces() {
 		kill -0 "$pid" 2>/dev/null || rm -rf "$d"
 	done
 }
-cleanup() {
-	if [ "$child" != 0 ] && kill -0 "$child" 2>/dev/null; then
-		kill -TERM "$child" 2>/dev/null
-		wait "$child" 2>/dev/null
-	fi
-	ip netns del "$doctor_ns" 2>/dev/null
-	sweep_namespaces
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+# At exit: the running section first, then what it may have left.
+T_CLEANUP_HOOKS+=(sweep_namespaces '[ "$child" = 0 ] || stop_pid "$child"')
 trap 'echo "bench/run.sh: interrupted" >&2; exit 130' INT TERM HUP
 
 if [ -n "${BENCH_QUICK:-}" ]; then
@@ -95,34 +88,7 @@ run_section() {
 	status=$?
 	child=0
 	sleep 0.2	# let tee write the last stderr lines
-	"$PY" - "$name" "$status" "$limit" "$tmp" <<'EOF'
-import json, sys
-name, status, limit, tmp = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-out = open(f"{tmp}/{name}.out", errors="replace").read()
-err = [l for l in open(f"{tmp}/{name}.err", errors="replace").read().splitlines() if l.strip()]
-obj = None
-for line in reversed([l for l in out.splitlines() if l.strip()]):
-    try:
-        obj = json.loads(line)
-        break
-    except ValueError:
-        continue
-if obj is None:
-    try:
-        obj = json.loads(out)
-    except ValueError:
-        pass
-if status == 124 or status == 137:
-    result = {"error": f"timed out after {limit} s"}
-elif status != 0 or not isinstance(obj, dict):
-    why = err[-1] if err else "no output"
-    result = {"error": f"exit {status}: {why}" if status else f"printed no JSON object: {why}"}
-else:
-    # An e2e script may wrap its figures in its section name.
-    result = obj[name] if len(obj) == 1 and isinstance(obj.get(name), dict) else obj
-json.dump(result, open(f"{tmp}/{name}.json", "w"))
-sys.exit(0 if "error" not in result else 1)
-EOF
+	"$PY" bench/results.py section "$name" "$status" "$limit" "$tmp"
 	local ok=$?
 	echo "== $name: $([ $ok = 0 ] && echo done || echo FAILED) in $((SECONDS - start)) s" >&2
 	[ $ok = 0 ] || failed+=("$name")
@@ -143,11 +109,10 @@ sweep_namespaces
 total_start=$SECONDS
 # What this kernel can do (xigmp doctor --json), asked in a namespace of the
 # run's own so that its MRT_INIT probe never touches the machine's.
-if ip netns add "$doctor_ns" 2>/dev/null; then
-	"$XIGMP" --netns "$doctor_ns" doctor --json >"$tmp/doctor.json" 2>"$tmp/doctor.err" ||
-		echo "bench/run.sh: xigmp doctor --json failed: $(tail -1 "$tmp/doctor.err")" >&2
-	ip netns del "$doctor_ns"
-fi
+new_ns "$doctor_ns"
+"$XIGMP" --netns "$doctor_ns" doctor --json >"$tmp/doctor.json" 2>"$tmp/doctor.err" ||
+	echo "bench/run.sh: xigmp doctor --json failed: $(tail -1 "$tmp/doctor.err")" >&2
+del_ns "$doctor_ns"
 run_section classifier 180 "$BENCH" classifier "${classifier_args[@]}"
 run_section throughput 300 "$BENCH" throughput "${throughput_args[@]}"
 run_section control_plane 180 "$BENCH" control-plane "${control_args[@]}"
@@ -159,35 +124,11 @@ run_e2e zap 1500	# ~7 min of work, plus up to 60 s per phase waiting for a quiet
 
 mkdir -p "$RESULTS"
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
-"$PY" - "$tmp" "$RESULTS/latest.json" "$(uname -r)" "$(nproc)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-	"$cpu" "$(systemd-detect-virt 2>/dev/null || echo unknown)" \
-	"$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo -dirty)" \
-	"$(swift --version 2>/dev/null | head -1)" "$((SECONDS - total_start))" "${BENCH_QUICK:+quick}" <<'EOF'
-import json, sys
-tmp, out, kernel, cores, date, cpu, virt, commit, swift, seconds, quick = sys.argv[1:12]
-try:
-    doctor = json.load(open(f"{tmp}/doctor.json"))
-except (OSError, ValueError):
-    doctor = {}
-caps = doctor.get("capabilities")
-results = {"machine": {"kernel": kernel, "cpu": cpu, "cores": int(cores), "date": date,
-                       "capabilities": caps if isinstance(caps, dict) else None,
-                       "cpu_model": cpu, "virtualization": virt, "commit": commit, "swift": swift,
-                       "suite_seconds": int(seconds)}}
-if not isinstance(caps, dict):
-    results["machine"]["capabilities_error"] = "xigmp doctor --json gave no capabilities"
-if quick:
-    results["machine"]["quick"] = True
-for name in ("classifier", "throughput", "translation", "join_latency", "forwarding", "control_plane", "tap_cost",
-             "zap"):
-    try:
-        results[name] = json.load(open(f"{tmp}/{name}.json"))
-    except (OSError, ValueError) as e:
-        results[name] = {"error": f"no result: {e}"}
-with open(out, "w") as f:
-    json.dump(results, f, indent=2)
-    f.write("\n")
-EOF
+"$PY" bench/results.py collect --tmp "$tmp" --out "$RESULTS/latest.json" --kernel "$(uname -r)" \
+	--cores "$(nproc)" --date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --cpu "$cpu" \
+	--virt "$(systemd-detect-virt 2>/dev/null || echo unknown)" \
+	--commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo -dirty)" \
+	--swift "$(swift --version 2>/dev/null | head -1)" --seconds "$((SECONDS - total_start))" ${BENCH_QUICK:+--quick}
 echo
 "$PY" bench/plot.py "$RESULTS/latest.json" --table --png "$RESULTS/latest.png" ||
 	failed+=("plot")

@@ -58,62 +58,10 @@ config_fuzz="$out/config-build/release/ConfigParseFuzz"
 
 # --- Seeds.
 
-# Decoder: every scapy vector as-is, its IPv4 and IGMP layers, and one pcap
-# file of them all, so mutations start from well-formed structure at every
-# entry point.
-python3 - "$root/Tests/IGMPWireTests/Vectors/scapy_vectors.json" "$out/seeds" <<'PY'
-import json, os, struct, sys
-vectors = json.load(open(sys.argv[1]))["vectors"]
-seeds = sys.argv[2]
-pcap = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1)
-for v in vectors:
-    data = bytes.fromhex(v["hex"])
-    open(os.path.join(seeds, v["name"]), "wb").write(data)
-    if v["layer"] == "ethernet" and "expect" in v:
-        off = 14 + 4 * len(v["expect"]["eth"]["vlans"])
-        open(os.path.join(seeds, v["name"] + ".ip"), "wb").write(data[off:])
-        ihl = (data[off] & 0x0F) * 4
-        open(os.path.join(seeds, v["name"] + ".igmp"), "wb").write(data[off + ihl:])
-    pcap += struct.pack("<IIII", 1, 0, len(data), len(data)) + data
-open(os.path.join(seeds, "all.pcap"), "wb").write(pcap)
-PY
-
-# Config: the YAML files (examples/, contrib/, the tests), every multi-line
-# string literal of the config tests without interpolation (each a YAML text,
-# dedented as Swift does), and a dictionary of the key names (from the
-# reference table) and value words.
-python3 - "$root" "$config/seeds" "$config/config.dict" <<'PY'
-import glob, hashlib, os, re, sys
-root, seeds, dict_path = sys.argv[1:]
-texts = [open(p, "rb").read() for d in ("examples", "contrib", "Tests", "tests")
-         for p in sorted(glob.glob(os.path.join(root, d, "**", "*.y*ml"), recursive=True))]
-escapes = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", '"': '"', "'": "'", "\\": "\\"}
-def unescape(s):
-    s = re.sub(r"\\u\{([0-9a-fA-F]+)\}", lambda m: chr(int(m.group(1), 16)), s)
-    return re.sub(r"\\(.)", lambda m: escapes.get(m.group(1), m.group(0)), s)
-for path in sorted(glob.glob(os.path.join(root, "Tests", "XigmpConfigTests", "*.swift"))):
-    for m in re.finditer(r'"""\n(.*?)\n([ \t]*)"""', open(path, encoding="utf-8").read(), re.S):
-        body, indent = m.group(1), m.group(2)
-        if "\\(" in body:
-            continue
-        lines = [l[len(indent):] if l.startswith(indent) else l.lstrip() for l in body.split("\n")]
-        texts.append(unescape("\n".join(lines) + "\n").encode())
-for text in texts:
-    name = hashlib.sha1(text).hexdigest()[:16] + ".yaml"
-    open(os.path.join(seeds, name), "wb").write(text)
-reference = open(os.path.join(root, "Sources", "XigmpConfig", "ConfigReference.swift"), encoding="utf-8").read()
-words = set()
-for key in re.findall(r'row\("([^"]+)"', reference):
-    words.update(part for part in key.split(".") if part != "ROLE")
-words.update(re.findall(r"`([A-Za-z][A-Za-z0-9]*)`", reference))
-words.update(["true", "false", "~", "null", "inside", "outside", "alt", "125s", "100ms", "2m", "1h",
-              "239.1.0.0/16", "232.1.1.1", "10.0.0.5", "127.0.0.1:9740", "/run/xigmp.sock",
-              ": ", "- ", "[", "]", "{", "}", ", ", "\n  ", "---", "&a ", "*a", "!!str ", "<<: ", "'", "\"",
-              "\\x", "\\u", "\\U", "\\N", "\\L", "\\P", "\\e", "\\0", "\\t", "|\n", ">-\n"])
-with open(dict_path, "w") as f:
-    for w in sorted(words):
-        f.write('"' + w.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\x0A") + '"\n')
-PY
+# Decoder: the scapy vectors and their layers; config: the YAML files and
+# texts, and a dictionary of the config's words (fuzz/seeds.py says which).
+python3 "$root/fuzz/seeds.py" decode "$root/Tests/IGMPWireTests/Vectors/scapy_vectors.json" "$out/seeds"
+python3 "$root/fuzz/seeds.py" config "$root" "$config/seeds" "$config/config.dict"
 
 # --- Run, one at a time (the machine has two cores).
 

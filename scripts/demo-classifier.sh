@@ -11,34 +11,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 XIGMP=${XIGMP:-.build/release/xigmp}
+source netns-tests/lib.sh   # namespaces, teardown at exit
 [ "$(id -u)" == 0 ] || { echo "demo: needs root (namespaces, XDP): sudo make demo" >&2; exit 1; }
 [ -x "$XIGMP" ] || { echo "demo: $XIGMP missing: run make demo" >&2; exit 1; }
 
 R=xgdemo-rtr-$$; H1=xgdemo-h1-$$; H2=xgdemo-h2-$$
 WATCH_PID=
-cleanup() {
-	[ -n "$WATCH_PID" ] && kill "$WATCH_PID" 2>/dev/null
-	"$XIGMP" --netns "$R" unload --all >/dev/null 2>&1 || true
-	for ns in $R $H1 $H2; do ip netns del "$ns" 2>/dev/null || true; done
-}
-trap cleanup EXIT
+T_CLEANUP_HOOKS+=('[ -z "$WATCH_PID" ] || kill "$WATCH_PID" 2>/dev/null')
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "topology: $H1 (IGMPv2) and $H2 (IGMPv3) on bridge br0 in $R"
-for ns in $R $H1 $H2; do
-	ip netns add "$ns"
-	ip -n "$ns" link set lo up
-	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-done
+for ns in $R $H1 $H2; do new_ns "$ns"; done
 ip -n "$R" link add br0 type bridge mcast_snooping 1 mcast_querier 1 \
 	mcast_igmp_version 3 mcast_query_interval 400 mcast_query_response_interval 100 mcast_startup_query_count 1
 ip -n "$R" addr add 10.88.0.1/24 dev br0
 i=1
 for h in $H1 $H2; do
-	ip -n "$R" link add rv$i type veth peer name eth0 netns "$h"
-	ip -n "$R" link set rv$i master br0 up
-	ip -n "$h" addr add 10.88.0.1$i/24 dev eth0
-	ip -n "$h" link set eth0 up
+	veth_pair "$h" eth0 10.88.0.1$i/24 "$R" rv$i
+	ip -n "$R" link set rv$i master br0
 	i=$((i + 1))
 done
 ip -n "$R" link set br0 up
@@ -71,7 +61,7 @@ WATCH_PID=
 step "final counters (JSON)"
 json=$("$XIGMP" --netns "$R" stats --json)
 echo "$json"
-get() { python3 -c "import json,sys; d={i['ifname']:i['counters'] for i in json.loads(sys.argv[1])['interfaces']}; print(d['$1']['$2'])" "$json"; }
+get() { jsonq "interfaces/[ifname=$1]/counters/$2" <<<"$json"; }   # get IFACE COUNTER
 v2r=$(get rv1 v2_report); v2l=$(get rv1 v2_leave); v3r=$(get rv2 v3_report); q=$(get rv1 query)
 echo "rv1: $v2r v2 reports, $v2l v2 leaves; rv2: $v3r v3 reports (queries leave the bridge through rv1/rv2, so ingress XDP sees none there: $q)"
 ok=1

@@ -26,54 +26,38 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 XIGMP=${XIGMP:-.build/release/xigmp}
 REPORTER=${REPORTER:-$(dirname "$XIGMP")/membership-reporter}
+source netns-tests/lib.sh   # namespaces, veths, the daemon, teardown at exit
 [ "$(id -u)" == 0 ] || { echo "demo: needs root (namespaces, XDP): sudo make demo" >&2; exit 1; }
 for b in "$XIGMP" "$REPORTER"; do [ -x "$b" ] || { echo "demo: $b missing: run make demo" >&2; exit 1; }; done
 
 UP=xgdemo-up-$$ PX=xgdemo-px-$$ C1=xgdemo-c1-$$ C2=xgdemo-c2-$$ C3=xgdemo-c3-$$ C4=xgdemo-c4-$$
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	for ns in $UP $PX $C1 $C2 $C3 $C4; do ip netns del "$ns" 2>/dev/null || true; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+tmp_dir TMP
+DAEMON_NS=$PX SOCK=$TMP/xigmp.sock
+PIDS=()   # dumps, the reporter, the source: ended at exit, then every child awaited
+T_CLEANUP_HOOKS+=('for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; stop_daemon 5; wait')
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "topology"
-for ns in $UP $PX $C1 $C2 $C3; do
-	ip netns add "$ns"
-	ip -n "$ns" link set lo up
-	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-done
+for ns in $UP $PX $C1 $C2 $C3; do new_ns "$ns"; done
 ip -n "$UP" link add upbr type bridge mcast_snooping 1 mcast_querier 1 mcast_igmp_version 3 \
 	mcast_query_interval 500 mcast_query_response_interval 100 mcast_startup_query_count 1 \
 	mcast_last_member_interval 50 mcast_membership_interval 1200
 ip -n "$UP" addr add 10.10.0.1/24 dev upbr
-ip -n "$UP" link add uo type veth peer name out0 netns "$PX"
-ip -n "$UP" link set uo master upbr up
+veth_pair "$PX" out0 10.10.0.2/24 "$UP" uo
+ip -n "$UP" link set uo master upbr
 ip -n "$UP" link set upbr up
-ip -n "$PX" addr add 10.10.0.2/24 dev out0
-ip -n "$PX" link set out0 up
 ip -n "$PX" link add dockerbr type bridge mcast_snooping 0
 ip -n "$PX" addr add 10.20.0.1/24 dev dockerbr
 ip -n "$PX" link set dockerbr up
 i=1
 for c in $C1 $C2; do
-	ip -n "$PX" link add vc$i type veth peer name eth0 netns "$c"
-	ip -n "$PX" link set vc$i master dockerbr up
-	ip -n "$c" addr add 10.20.0.1$i/24 dev eth0
-	ip -n "$c" link set eth0 up
+	veth_pair "$c" eth0 10.20.0.1$i/24 "$PX" vc$i
+	ip -n "$PX" link set vc$i master dockerbr
 	i=$((i + 1))
 done
 ip netns exec "$C1" sysctl -qw net.ipv4.conf.all.igmpv3_unsolicited_report_interval=500
 # A second inside interface for act 2: a plain veth to c3 (a VM tap, say).
-ip -n "$PX" link add vc3 type veth peer name eth0 netns "$C3"
-ip -n "$PX" addr add 10.30.0.1/24 dev vc3
-ip -n "$PX" link set vc3 up
-ip -n "$C3" addr add 10.30.0.13/24 dev eth0
-ip -n "$C3" link set eth0 up
+veth_pair "$PX" vc3 10.30.0.1/24 "$C3" eth0 10.30.0.13/24
 cat >"$TMP/xigmp.yaml" <<YAML
 # the demo's proxy: both directions, plus unicast translation for c2
 interfaces: {outside: out0, inside: dockerbr}
@@ -86,10 +70,7 @@ echo "up: querier bridge 10.10.0.1 | proxy: out0 10.10.0.2, dockerbr 10.20.0.1 |
 
 step "xigmp run (config below)"
 grep -v '^#' "$TMP/xigmp.yaml"
-"$XIGMP" --netns "$PX" run --config "$TMP/xigmp.yaml" >"$TMP/daemon.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 50); do [ -S "$TMP/xigmp.sock" ] && break; sleep 0.1; done
-[ -S "$TMP/xigmp.sock" ] || { echo "demo: the daemon did not start:"; cat "$TMP/daemon.log"; exit 1; }
+start_daemon "$TMP/xigmp.yaml" || { echo "demo: the daemon did not start" >&2; exit 1; }
 "$XIGMP" --netns "$PX" status --socket "$TMP/xigmp.sock"
 
 # What each side hears, for the side-by-side view at the end.
@@ -120,40 +101,23 @@ echo "upstream table now:"; bridge -n "$UP" mdb show | sed 's/^/   /'; echo "   
 exec 7>&-
 
 step "heard upstream (on upbr) | heard inside (on c1 eth0)"
-python3 - "$TMP/up.json" "$TMP/in.json" <<'PY'
-import json, sys, time
-def load(path, side):
-    out = []
-    for line in open(path):
-        d = json.loads(line)
-        if 'error' in d: what = 'error: ' + d['error']
-        elif d['type'] == 'query': what = f"query v{d['version']} {d['group'] or 'general'} max {d['max_resp_s']}s"
-        elif d['type'] == 'v3_report': what = 'v3 ' + ', '.join(f"{r['type']} {r['group']}" for r in d['records'])
-        else: what = f"{d['type']} {d['group']}"
-        out.append((d['time'], side, f"{d['src']} > {d['dst']}: {what}"))
-    return out
-rows = sorted(load(sys.argv[1], 0) + load(sys.argv[2], 1))
-for t, side, text in rows:
-    clock = time.strftime('%H:%M:%S', time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}"
-    left, right = (text, '') if side == 0 else ('', text)
-    print(f"{clock}  {left:<58.58} | {right}")
-PY
+$PY scripts/demo_views.py heard "$TMP/up.json" "$TMP/in.json"
 
 step "membership-reporter in c2"
 sed 's/^/   /' "$TMP/reporter.log"
 
 step "proxy stats"
 "$XIGMP" --netns "$PX" stats
-ip netns exec "$PX" python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9740/metrics').read().decode())" |
+ip netns exec "$PX" $PY netns-tests/http_get.py http://127.0.0.1:9740/metrics |
 	grep -E '^xigmp_(forwarded_total\{mode="(proxyOutToIn|proxyInToOut|unicastProxyInToOut)".*\} [1-9]|query_to_report_seconds_(count|sum)|policy_total.* [1-9])' | sed 's/^/   /'
 
 step "shutdown"
-kill -TERM "${PIDS[0]}"; wait "${PIDS[0]}" || true
+stop_daemon || true
 tail -2 "$TMP/daemon.log"
 ip -n "$PX" -d link show | grep -q prog/xdp && { echo "demo: XDP left attached" >&2; exit 1; }
 
 # ---- act 2: the same edge as an RFC 4605 proxy that forwards the data ----
-TOOL=tests/integration/mcast_tool.py
+TOOL=netns-tests/mcast_tool.py
 step "act 2: membership tracking (RFC 4605) and multicast data forwarding, two inside interfaces (config below)"
 echo "   what this kernel offers (xigmp doctor):"
 "$XIGMP" doctor | grep -E '^(kernel|tcx|clsact|ip_mroute|forwarding)' | sed 's/^/   /'
@@ -170,11 +134,7 @@ routes:
 control: {socket: $TMP/xigmp.sock}
 YAML
 cat "$TMP/edge.yaml"
-"$XIGMP" --netns "$PX" run --config "$TMP/edge.yaml" >"$TMP/edge.log" 2>&1 &
-EDGE=$!
-PIDS+=($EDGE)
-for _ in $(seq 50); do [ -S "$TMP/xigmp.sock" ] && break; sleep 0.1; done
-[ -S "$TMP/xigmp.sock" ] || { echo "demo: the daemon did not start:"; cat "$TMP/edge.log"; exit 1; }
+DAEMON_LOG=$TMP/edge.log start_daemon "$TMP/edge.yaml" || { echo "demo: the daemon did not start" >&2; exit 1; }
 sleep 0.5
 
 step "c1, c2 (on dockerbr) and c3 (on vc3) join 239.3.3.3, c3 also 239.6.6.6; xigmp is their querier and reports once upstream"
@@ -187,18 +147,12 @@ sleep 2
 echo "upstream querier's table:"; bridge -n "$UP" mdb show | grep 239.3.3.3 | sed 's/^/   /'
 
 step "a source upstream (10.10.0.1) sends 200 datagrams each to 239.3.3.3, 239.6.6.6 and 239.4.4.4 (not joined), TTL 8"
-for c in $C1 $C2 $C3; do ip netns exec "$c" /usr/bin/python3 $TOOL sniff eth0 3 >"$TMP/$c.data" & done
+for c in $C1 $C2 $C3; do ip netns exec "$c" $PY $TOOL sniff eth0 3 >"$TMP/$c.data" & done
 sleep 0.4
-for g in 239.3.3.3 239.6.6.6 239.4.4.4; do ip netns exec "$UP" /usr/bin/python3 $TOOL send $g 200 10.10.0.1; done
+for g in 239.3.3.3 239.6.6.6 239.4.4.4; do ip netns exec "$UP" $PY $TOOL send $g 200 10.10.0.1; done
 sleep 3
 for c in $C1 $C2 $C3; do
-	/usr/bin/python3 - "$TMP/$c.data" "$c" <<'PY'
-import json, sys
-flows = json.loads(open(sys.argv[1]).read().splitlines()[-1])
-for key, f in sorted(flows.items()):
-    print(f"   {sys.argv[2]}: {key}: {f['count']} datagrams, TTL {f['ttls']}, IP checksums {'valid' if f['checksums_ok'] else 'BAD'}")
-if not flows: print(f"   {sys.argv[2]}: nothing")
-PY
+	$PY scripts/demo_views.py flows "$TMP/$c.data" "$c"
 done
 for c in $C1 $C3; do
 	grep -q '"10.10.0.1>239.3.3.3": {"count": 200' "$TMP/$c.data" || { echo "demo: $c did not get the 239.3.3.3 stream" >&2; exit 1; }
@@ -222,7 +176,7 @@ sleep 2
 echo "upstream querier's table for 239.3.3.3:"; bridge -n "$UP" mdb show | grep 239.3.3.3 | sed 's/^/   /' || echo "   (gone)"
 
 step "shutdown"
-kill -TERM "$EDGE"; wait "$EDGE" || true
+stop_daemon || true
 tail -2 "$TMP/edge.log"
 ip -n "$PX" -d link show | grep -q prog/xdp && { echo "demo: XDP left attached" >&2; exit 1; }
 ip netns exec "$PX" ip mroute show 2>/dev/null | grep -q . && { echo "demo: multicast routes left behind" >&2; exit 1; }
@@ -230,8 +184,8 @@ tc -n "$PX" filter show dev out0 ingress 2>/dev/null | grep -q xigmp && { echo "
 
 # ---- act 3: a docker-like network created after xigmp starts, deleted, re-created ----
 step "act 3: docker-style networks come and go (inside: \"br-*\"); xigmp runs first and waits"
-ip netns add "$C4"; ip -n "$C4" link set lo up
-ip netns exec "$C4" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv4.conf.all.force_igmp_version=3
+new_ns "$C4"
+ip netns exec "$C4" sysctl -qw net.ipv4.conf.all.force_igmp_version=3
 cat >"$TMP/docker.yaml" <<YAML
 interfaces: {outside: out0, inside: "br-*"}
 modes: {queryNotify: true}
@@ -242,21 +196,18 @@ forwarding: {mode: xdp}
 control: {socket: $TMP/docker.sock}
 YAML
 cat "$TMP/docker.yaml"
-"$XIGMP" --netns "$PX" run --config "$TMP/docker.yaml" >"$TMP/docker.log" 2>&1 &
-DOCK=$!
-PIDS+=($DOCK)
-for _ in $(seq 50); do [ -S "$TMP/docker.sock" ] && break; sleep 0.1; done
-[ -S "$TMP/docker.sock" ] || { echo "demo: the daemon did not start:"; cat "$TMP/docker.log"; exit 1; }
+SOCK=$TMP/docker.sock DAEMON_LOG=$TMP/docker.log start_daemon "$TMP/docker.yaml" ||
+	{ echo "demo: the daemon did not start" >&2; exit 1; }
 "$XIGMP" --netns "$PX" status --socket "$TMP/docker.sock" | grep -E 'daemon|waiting|inside' | sed 's/^/   /'
 # A source upstream, about 400 packets/s to 239.7.7.7, for the whole act.
-ip netns exec "$UP" /usr/bin/python3 $TOOL send 239.7.7.7 40000 10.10.0.1 >/dev/null 2>&1 &
+ip netns exec "$UP" $PY $TOOL send 239.7.7.7 40000 10.10.0.1 >/dev/null 2>&1 &
 PIDS+=($!)
 network() { # network: `docker network create` + a container on it, as docker does it
 	ip -n "$C4" link del eth0 2>/dev/null || true
 	ip -n "$PX" link add vc4 type veth peer name eth0 netns "$C4"
 	ip -n "$C4" addr add 10.40.0.14/24 dev eth0; ip -n "$C4" link set eth0 up
-	ip netns exec "$C4" /usr/bin/python3 tests/integration/igmp_sniff.py eth0 6 >"$TMP/c4.igmp" &
-	ip netns exec "$C4" /usr/bin/python3 $TOOL sniff eth0 6 >"$TMP/c4.data" &
+	ip netns exec "$C4" $PY netns-tests/igmp_sniff.py eth0 6 >"$TMP/c4.igmp" &
+	ip netns exec "$C4" $PY $TOOL sniff eth0 6 >"$TMP/c4.data" &
 	sleep 0.5
 	T_UP=$(date +%s.%N)
 	ip -n "$PX" link add br-c4 type bridge mcast_snooping 0
@@ -270,18 +221,7 @@ network() { # network: `docker network create` + a container on it, as docker do
 	sleep 5.3
 }
 figures() { # what c4 saw: interface up -> first startup query; its report -> first datagram
-	/usr/bin/python3 - "$TMP/c4.igmp" "$TMP/c4.data" "$T_UP" <<'PY'
-import json, sys
-igmp = [json.loads(l) for l in open(sys.argv[1]) if '"t"' in l]
-data = json.loads(open(sys.argv[2]).read().splitlines()[-1]).get("10.10.0.1>239.7.7.7")
-up = float(sys.argv[3])
-q = next((d["t"] for d in igmp if d["type"] == 0x11 and d["src"] == "10.40.0.1"), None)
-r = next((d["t"] for d in igmp if d["type"] == 0x22 and "239.7.7.7" in d["groups"]), None)
-print(f"   bridge up -> first startup query from xigmp: {'%.1f ms' % ((q - up) * 1000) if q else 'none'}")
-print(f"   c4's report -> first 239.7.7.7 datagram forwarded to it: {'%.1f ms' % ((data['first_t'] - r) * 1000) if data and r else 'none'}"
-      f" ({data['count'] if data else 0} datagrams in 5 s)")
-sys.exit(0 if q and data and data["count"] > 1000 else 1)
-PY
+	$PY scripts/demo_views.py figures "$TMP/c4.igmp" "$TMP/c4.data" "$T_UP"
 }
 step "docker network create: br-c4 with container c4 (10.40.0.14), which joins 239.7.7.7"
 network
@@ -296,7 +236,7 @@ step "re-created (a new ifindex): startup queries, c4 re-joins, the stream resum
 network
 figures || { echo "demo: c4 did not get its group on the re-created bridge" >&2; exit 1; }
 grep -E 'port closed|br-c4: xdp|waiting for' "$TMP/docker.log" | sed 's/^.*\] /   log: /'
-kill -TERM "$DOCK"; wait "$DOCK" || true
+stop_daemon || true
 ip -n "$PX" -d link show | grep -q prog/xdp && { echo "demo: XDP left attached" >&2; exit 1; }
 
 echo "demo: done (nothing left attached; namespaces removed on exit)"

@@ -20,6 +20,7 @@
 # Expect 35-75 s for a trivial CMD, code ~5-10x slower than on the host and
 # file access (exec, imports) 10-100x slower.
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
 
 die() { echo "kernel-guest: $*" >&2; exit 1; }
 usage() { echo 'usage:' >&2; sed -n '8,10s/^#//p' "$0" >&2; exit 2; }
@@ -64,7 +65,7 @@ do_install() {
 		echo "kernel-guest: installing virtme-ng (pip)"
 		local brk=()
 		# Debian's own python3 is "externally managed" (PEP 668); a pyenv one is not.
-		[ ! -e "$(python3 -c 'import sysconfig; print(sysconfig.get_path("stdlib"))')/EXTERNALLY-MANAGED" ] ||
+		[ ! -e "$(python3 "$here/pyinfo.py" stdlib)/EXTERNALLY-MANAGED" ] ||
 			brk=(--break-system-packages)
 		python3 -m pip install -q --root-user-action=ignore "${brk[@]}" virtme-ng ||
 			die "pip install virtme-ng failed"
@@ -91,7 +92,7 @@ do_run() {
 		export -p | grep -vE '^declare -x (PWD|OLDPWD|SHLVL|HOSTNAME|_|TERM)(=|$)' || true
 		# A pyenv shim costs ~15 s per call over the guest's 9p root: call the interpreter itself.
 		if [[ $(command -v python3) == */shims/* ]]; then
-			printf 'PATH=%q:$PATH\n' "$(dirname "$(python3 -c 'import sys; print(sys.executable)')")"
+			printf 'PATH=%q:$PATH\n' "$(dirname "$(python3 "$here/pyinfo.py" executable)")"
 		fi
 		echo 'mountpoint -q /sys/fs/bpf || mount -t bpf -o mode=700 bpf /sys/fs/bpf # vng does not'
 		printf 'cd -- %q || exit 125\n' "$PWD"

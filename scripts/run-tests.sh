@@ -8,7 +8,7 @@ logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 swift test --skip-build ${SWIFT_FLAGS:-} 2>&1 | tee "$logs/unit.log"
 unit_rc=${PIPESTATUS[0]}
-XIGMP=${XIGMP:-.build/debug/xigmp} tests/integration/run.sh 2>&1 | tee "$logs/integration.log"
+XIGMP=${XIGMP:-.build/debug/xigmp} netns-tests/run.sh 2>&1 | tee "$logs/integration.log"
 integ_rc=${PIPESTATUS[0]}
 scripts/test-summary.sh "$logs/unit.log" "$logs/integration.log"
 [ "$unit_rc" == 0 ] && [ "$integ_rc" == 0 ]

@@ -27,7 +27,7 @@ trap 'rm -rf "$logs"' EXIT
 XIGMP=${XIGMP:-.build/debug/xigmp}
 echo "guest kernel $(uname -r)"
 "$XIGMP" doctor | grep -E '^(kernel|tcx|clsact|ip_mroute)'
-if ! "$XIGMP" doctor --json | /usr/bin/python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["ip_mroute"] else 1)'; then
+if ! "$XIGMP" doctor --json | /usr/bin/python3 netns-tests/jsonq.py --test ip_mroute; then
 	echo "test-kernel: this guest kernel has no CONFIG_IP_MROUTE: nothing to test here" >&2
 	exit 1
 fi
@@ -53,8 +53,8 @@ integration() { # integration ENV... SCRIPT: run it, add its counts to the total
 	tp=$((tp + ${p:-0})) tf=$((tf + ${f:-1})) ts=$((ts + ${s:-0}))
 }
 {
-	integration FWD_MODES="tc kernel" FWD_SECTIONS="two-insides bridge" bash tests/integration/test_forwarding.sh
-	integration SOAK_SECONDS=0 bash tests/integration/test_soak.sh
+	integration FWD_MODES="tc kernel" FWD_SECTIONS="two-insides bridge" bash netns-tests/test_forwarding.sh
+	integration SOAK_SECONDS=0 bash netns-tests/test_soak.sh
 	grep -oE '^  SKIP: .*\[[^]]+\]$' <<<"$all" | sed -E 's/.*\[([^]]+)\]$/\1/' | sort | uniq -c |
 		while read -r n why; do echo "integration skipped $n: $why"; done
 	echo "integration: $tp passed, $tf failed, $ts skipped"

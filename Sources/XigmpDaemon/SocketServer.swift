@@ -18,7 +18,7 @@ import Synchronization
 /// Hand-written rather than SwiftNIO's HTTP1 server: the whole job is one
 /// request line or header block per connection on loopback or a UNIX
 /// socket, and the test that matters (50 slowloris clients, a scrape still
-/// answers within 1 s: tests/integration/test_daemon.sh) holds; SwiftNIO
+/// answers within 1 s: netns-tests/test_daemon.sh) holds; SwiftNIO
 /// would add its build (about two minutes on these 2 cores) to every CI run.
 final class SocketServer: @unchecked Sendable {
     /// What the server listens on.

@@ -18,6 +18,13 @@ taken effect), `ip addr add G/32 dev IF autojoin`, then take the first
 report naming G that left the interface and the first data frame of G that
 arrived; then leave (`ip addr del`).
 
+`report-window`, `report-first`: one progress line on stderr about a
+`window` file (offered, forwarded, loss) or the `firstpacket` files of one
+forwarder (samples, p50, max, failures).
+
+`meta`: the run's settings, what failed or is unavailable, the paths xigmp
+took and the notes, as the JSON object `summarize --meta` takes.
+
 `summarize`: folds the per-configuration files into the one JSON object the
 script prints (medians over rounds, ratios of medians, and every round).
 A figure that cannot be measured on this kernel (the --meta's
@@ -35,9 +42,30 @@ import sys
 import time
 
 # The namespace, capture and IGMP-parsing helpers are join_latency.py's.
-from join_latency import capture_socket, igmp_groups, pct, stamped_frames  # noqa: E402
+from join_latency import capture_socket, doctor_capabilities, igmp_groups, pairs, pct, stamped_frames  # noqa: E402
 
 PACKET_OUTGOING = 4
+
+NOTES = (
+    "pps = frames delivered per second summed over the outputs (h1..hN rx_packets); input_pps = that / fan-out; "
+    "offered_pps = the generators' frames (uo tx_packets + tx_dropped); loss = 1 - delivered / (offered x fan-out). "
+    "The generator runs on generator_cpus; po's threaded NAPI kthread (GRO on po, TSO off on uo) on "
+    "forwarder_cpu, where R's receive, the forwarding and the receivers' stack run: pps is what that core "
+    "forwards, the offered load is above it (none = no forwarder, the generator's ceiling) and the excess backs "
+    "up into the generator (uo tx_dropped). GRO on the receivers h1..h4 is receiver_gro in every configuration. "
+    "xdp = xigmp forwarding: xdp with xdpMode auto (generic XDP on veth, xdp_attach), entry on the xdp path "
+    "(devmap redirect); tc = the same with xdpMode: native, where the receivers' veths run no NAPI, so the entry "
+    "takes the tc path (TC ingress on po, bpf_clone_redirect per egress); paths = what xigmp routes --json said. "
+    "bridge = no xigmp, po and pi1..pi4 in a Linux bridge with IGMP snooping, the bridge as querier and a permanent "
+    "mdb entry for the group on pi1..piN (bridge_forwarding says whether only those got it: snooping, or all ports: "
+    "flooding; <key>_nonmember_pps = what h(N+1)..h4 received). mirred = no xigmp, a u32 filter on po's clsact "
+    "ingress with tc action mirred egress mirror to pi1..pi(N-1) and redirect to piN (no TTL decrement and no MAC "
+    "rewrite, like the bridge; xigmp does both). "
+    "kernel = xigmp forwarding: kernel (the MFC, with xigmp's XDP IGMP classifier still attached to po); "
+    "smcroute = the MFC with no XDP program on po; both need CONFIG_IP_MROUTE (ip_mroute, from xigmp doctor "
+    "--json), and are null with <key>_reason where the kernel lacks it. first_packet = host report leaving h1 -> "
+    "first data frame of the group arriving on h1 (one socket, kernel timestamps); the stream period "
+    "(1/first_packet_stream_pps) adds up to one period.")
 
 
 def log(*a):
@@ -195,6 +223,48 @@ def firstpacket(a):
     print(json.dumps({"label": a.label, "latencies_us": lat, "failures": failures}))
 
 
+# ------------------------------------------------- progress lines and meta
+
+def last_line(path):
+    with open(path) as f:
+        return json.loads([l for l in f.read().splitlines() if l.strip()][-1])
+
+
+def report_window(a):
+    r = last_line(a.file)
+    loss = r["loss"] if r["loss"] is None else round(r["loss"], 5)
+    print(f"forwarding: round {r['round']} {r['label']}: offered {r['offered_pps'] / 1e3:.0f} kpps, "
+          f"forwarded {r['forwarded_pps'] / 1e3:.0f} kpps (fan-out {r['fanout']}), loss {loss}"
+          + (f", to non-members {r['idle_pps']:.0f} pps" if r.get("idle_pps") else ""), file=sys.stderr)
+
+
+def report_first(a):
+    v, fails = [], []
+    for p in a.files:
+        r = json.load(open(p))
+        v += r["latencies_us"]
+        fails += r["failures"]
+    v.sort()
+    print(f"forwarding: {a.label} first packet: {len(v)} samples"
+          + (f", p50 {v[len(v) // 2]:.0f} us, max {v[-1]:.0f} us" if v else "")
+          + (f", failures: {fails[:2]}" if fails else ""), file=sys.stderr)
+
+
+def meta(a):
+    print(json.dumps({
+        "errors": pairs(a.errors), "unavailable": pairs(a.unavailable),
+        "kernel": a.kernel, "cpu": a.cpu,
+        "capabilities": doctor_capabilities(a.doctor), "ip_mroute": {"yes": True, "no": False}.get(a.ip_mroute),
+        "paths": pairs(a.paths), "receiver_gro": a.receiver_gro,
+        "rounds_n": a.rounds, "window_s": a.window,
+        "warmup_s": a.warmup, "generator_cpus": a.generator_cpus.split(), "forwarder_cpu": a.forwarder_cpu,
+        "payload_bytes": a.payload,
+        "frame_bytes": 14 + 20 + 8 + a.payload, "first_packet_stream_pps": a.first_pps, "first_packet_joins": a.reps,
+        "xdp_attach": a.xdp_attach or "unknown", "tc_xdp_attach": "xdpMode: native",
+        "smcroute_version": a.smcroute_version, "igmpproxy_version": a.igmpproxy_version,
+        "notes": NOTES}))
+
+
 # ------------------------------------------------------------- summarize
 
 def summarize(a):
@@ -338,11 +408,37 @@ def main():
     f.add_argument("--quiet-timeout", type=float, default=8.0)
     f.add_argument("--timeout", type=float, default=3.0)
     f.add_argument("--spacing", type=float, default=0.2)
+    r = sub.add_parser("report-window")
+    r.add_argument("file", help="a window run's output")
+    r = sub.add_parser("report-first")
+    r.add_argument("label")
+    r.add_argument("files", nargs="*", help="that forwarder's firstpacket outputs")
+    m = sub.add_parser("meta")
+    m.add_argument("--errors", nargs="*", default=[], metavar="LABEL=REASON")
+    m.add_argument("--unavailable", nargs="*", default=[], metavar="LABEL=REASON")
+    m.add_argument("--paths", nargs="*", default=[], metavar="LABEL=PATH")
+    m.add_argument("--doctor", required=True, help="xigmp doctor --json's output")
+    m.add_argument("--ip-mroute", default="unknown", help="yes, no or unknown")
+    m.add_argument("--rounds", type=int, required=True)
+    m.add_argument("--window", type=float, required=True)
+    m.add_argument("--warmup", type=float, required=True)
+    m.add_argument("--generator-cpus", required=True, help="space-separated")
+    m.add_argument("--forwarder-cpu", type=int, required=True)
+    m.add_argument("--payload", type=int, required=True)
+    m.add_argument("--first-pps", type=int, required=True)
+    m.add_argument("--reps", type=int, required=True)
+    m.add_argument("--xdp-attach", default="")
+    m.add_argument("--smcroute-version", default="none")
+    m.add_argument("--igmpproxy-version", default="none")
+    m.add_argument("--receiver-gro", required=True)
+    m.add_argument("--kernel", required=True)
+    m.add_argument("--cpu", required=True)
     s = sub.add_parser("summarize")
     s.add_argument("--meta", default="{}")
     s.add_argument("files", nargs="*")
     a = ap.parse_args()
-    {"window": window, "firstpacket": firstpacket, "summarize": summarize}[a.cmd](a)
+    {"window": window, "firstpacket": firstpacket, "report-window": report_window, "report-first": report_first,
+     "meta": meta, "summarize": summarize}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -77,7 +77,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 XIGMP=${XIGMP:-.build/release/xigmp}
-PY=${PY:-/usr/bin/python3}
+source netns-tests/lib.sh   # namespaces, veths, the daemon, teardown at exit
 CC=${CC:-cc}
 IGMPPROXY=${IGMPPROXY:-$(command -v igmpproxy || echo /usr/sbin/igmpproxy)}
 SMCROUTED=${SMCROUTED:-$(command -v smcrouted || echo /usr/sbin/smcrouted)}
@@ -105,9 +105,9 @@ case $RECEIVER_GRO in on | off) ;; *) log "RECEIVER_GRO is on or off, not '$RECE
 
 TAG=xgbf-$$
 U=$TAG-u R=$TAG-r S=$TAG-s
-TMP=$(mktemp -d /tmp/xigmp-fwd.XXXXXX)
-NSS=()
-DAEMON=
+tmp_dir TMP /tmp/xigmp-fwd.XXXXXX
+# The forwarder under test: xigmp, smcrouted or igmpproxy, one at a time (DAEMON).
+DAEMON_NS=$R SOCK=$TMP/xigmp.sock DAEMON_WAIT=10
 BASELINE=	# bridge / mirred while one is set up on R
 GENS=()
 stop_gens() {
@@ -115,14 +115,6 @@ stop_gens() {
 	for p in "${GENS[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	for p in "${GENS[@]}"; do wait "$p" 2>/dev/null; done
 	GENS=()
-}
-stop_daemon() {
-	[ -n "$DAEMON" ] || return 0
-	kill -TERM "$DAEMON" 2>/dev/null
-	for _ in $(seq 50); do kill -0 "$DAEMON" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$DAEMON" 2>/dev/null
-	wait "$DAEMON" 2>/dev/null
-	DAEMON=
 }
 stop_baseline() { # takes down the bridge ports or the mirred filter
 	case $BASELINE in
@@ -133,30 +125,17 @@ stop_baseline() { # takes down the bridge ports or the mirred filter
 	esac
 	BASELINE=
 }
-cleanup() {
-	stop_gens
-	stop_daemon
-	stop_baseline
-	for ns in "${NSS[@]}"; do ip netns del "$ns" 2>/dev/null; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+T_CLEANUP_HOOKS+=(stop_baseline stop_gens)   # the generators first
 
 BLAST=$TMP/mcast_blast
 $CC -O2 -o "$BLAST" bench/e2e/mcast_blast.c || { log "cannot compile bench/e2e/mcast_blast.c with $CC"; exit 1; }
 
-for ns in $U $R $S; do
-	ip netns add "$ns" || { log "cannot create netns $ns"; exit 1; }
-	NSS+=("$ns")
-	ip -n "$ns" link set lo up
-	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-done
+for ns in $U $R $S; do new_ns "$ns"; done
 
 # What this kernel can do, asked in R (MRT_INIT is tried there, so the
 # machine's own namespace is left alone).
 if "$XIGMP" --netns "$R" doctor --json >"$TMP/doctor.json" 2>"$TMP/doctor.err"; then
-	IP_MROUTE=$($PY -c "import json,sys; d=json.load(open(sys.argv[1])); v=d.get('capabilities', {}).get('ip_mroute', d.get('ip_mroute')); print({True: 'yes', False: 'no'}.get(v, 'unknown'))" "$TMP/doctor.json" 2>/dev/null || echo unknown)
+	IP_MROUTE=$(feature_state ip_mroute <"$TMP/doctor.json")
 else
 	log "xigmp doctor --json failed ($(tail -1 "$TMP/doctor.err")): trying the MFC baselines anyway"
 	echo '{}' >"$TMP/doctor.json"
@@ -164,16 +143,8 @@ else
 fi
 log "kernel $(uname -r): ip_mroute $IP_MROUTE (xigmp doctor)$([ "$IP_MROUTE" = no ] && echo ": the kernel MFC, smcroute and igmpproxy figures are n/a")"
 
-ip -n "$U" link add uo type veth peer name po netns "$R"
-ip -n "$U" addr add $SRC/24 dev uo
-ip -n "$R" addr add 10.91.0.1/24 dev po
-ip -n "$U" link set uo up; ip -n "$R" link set po up
-for i in 1 2 3 4; do
-	ip -n "$R" link add "pi$i" type veth peer name "h$i" netns "$S"
-	ip -n "$R" addr add "10.92.$i.1/24" dev "pi$i"
-	ip -n "$S" addr add "10.92.$i.2/24" dev "h$i"
-	ip -n "$R" link set "pi$i" up; ip -n "$S" link set "h$i" up
-done
+veth_pair "$U" uo $SRC/24 "$R" po 10.91.0.1/24
+for i in 1 2 3 4; do veth_pair "$R" "pi$i" "10.92.$i.1/24" "$S" "h$i" "10.92.$i.2/24"; done
 # The bridge baseline's bridge, ports added per run: IGMP snooping with the
 # bridge as querier (without a querier a snooping bridge floods), a 1 s
 # response interval so its start-up delay is over within the first run.
@@ -212,7 +183,6 @@ start_xigmp() { # start_xigmp MODE FANOUT|join LOG [XDPMODE]
 	local routes=""
 	[ "$2" = join ] || routes="routes:
   - {group: $GROUP, source: $SRC, out: [$(outs_list "$2")]}"
-	rm -f "$TMP/xigmp.sock"
 	cat >"$TMP/xigmp.yaml" <<YAML
 interfaces: {outside: po, inside: pi1}
 control: {socket: $TMP/xigmp.sock}
@@ -225,23 +195,18 @@ xdpMode: ${4:-auto}
 forwarding: {mode: $1}
 $routes
 YAML
-	"$XIGMP" --netns "$R" run --config "$TMP/xigmp.yaml" >"$3" 2>&1 &
-	DAEMON=$!
-	for _ in $(seq 100); do [ -S "$TMP/xigmp.sock" ] && break; kill -0 "$DAEMON" 2>/dev/null || break; sleep 0.1; done
-	[ -S "$TMP/xigmp.sock" ] || { log "xigmp ($1) did not start:"; tail -5 "$3" >&2; stop_daemon; return 1; }
+	DAEMON_LOG=$3 start_daemon "$TMP/xigmp.yaml" || { log "xigmp ($1) did not start"; return 1; }
 	[ "$2" = join ] && return 0
 	for _ in $(seq 50); do
 		"$XIGMP" routes --socket "$TMP/xigmp.sock" --json >"$TMP/routes.json" 2>/dev/null &&
 			grep -q "$GROUP" "$TMP/routes.json" && return 0
 		sleep 0.1
 	done
-	log "xigmp ($1): the static route did not show up in xigmp routes"; stop_daemon; return 1
+	log "xigmp ($1): the static route did not show up in xigmp routes"; stop_daemon 5; return 1
 }
 route_path() { # the path(s) xigmp's entry for (SRC, GROUP) takes, from the last routes --json
-	$PY -c "import json,sys
-r = json.load(open(sys.argv[1]))
-print(','.join(sorted({x.get('path', '?') for x in r.get('routes', []) if x.get('group') == sys.argv[2]})) or 'none')" \
-		"$TMP/routes.json" "$GROUP" 2>/dev/null || echo unknown
+	jsonq -f "$TMP/routes.json" --set --join , --default none "routes/[group=$GROUP]/path" \
+		2>/dev/null || echo unknown
 }
 start_smcroute() { # start_smcroute FANOUT LOG
 	local i to=""
@@ -258,7 +223,7 @@ start_smcroute() { # start_smcroute FANOUT LOG
 		kill -0 "$DAEMON" 2>/dev/null || break
 		sleep 0.1
 	done
-	log "smcrouted did not install the route:"; tail -5 "$2" >&2; stop_daemon; return 1
+	log "smcrouted did not install the route:"; tail -5 "$2" >&2; stop_daemon 5; return 1
 }
 start_bridge() { # start_bridge FANOUT: po, pi1..pi4 in br0, G registered on pi1..piN
 	local p i
@@ -347,7 +312,7 @@ for round in $(seq "$ROUNDS"); do
 			*) why="unknown configuration" ;;
 			esac
 			note_error "$cfg" "$why: $(tail -1 "$TMP/$cfg.log" 2>/dev/null | cut -c1-160)"
-			stop_daemon; stop_baseline
+			stop_daemon 5; stop_baseline
 			continue
 		}
 		if [ -n "$want" ]; then	# which path xigmp put the entry on
@@ -356,7 +321,7 @@ for round in $(seq "$ROUNDS"); do
 			if [ "$path" != "$want" ]; then
 				FAILED[$cfg]=1
 				note_error "$cfg" "xigmp routes --json says path $path, not $want (the figure would be mislabelled)"
-				stop_daemon
+				stop_daemon 5
 				continue
 			fi
 		fi
@@ -373,11 +338,11 @@ for round in $(seq "$ROUNDS"); do
 		start_gens $GROUP "$(awk -v a="$WARMUP" -v b="$WINDOW" 'BEGIN {print a + b + 1}')"
 		wait "$win"
 		stop_gens
-		stop_daemon
+		stop_daemon 5
 		stop_baseline
 		if [ "$(wc -l <"$out")" -ge 2 ]; then
 			FILES+=("$out")
-			$PY -c "import json,sys; r=json.load(open(sys.argv[1])); print(f\"forwarding: round $round $cfg: offered {r['offered_pps']/1e3:.0f} kpps, forwarded {r['forwarded_pps']/1e3:.0f} kpps (fan-out {r['fanout']}), loss {r['loss'] if r['loss'] is None else round(r['loss'],5)}\" + (f\", to non-members {r['idle_pps']:.0f} pps\" if r.get('idle_pps') else ''), file=sys.stderr)" <(tail -1 "$out")
+			$PY bench/e2e/forwarding.py report-window "$out"
 		fi
 		ip -n "$R" mroute show 2>/dev/null | grep -q . && log "warning: MFC entries left after $cfg: $(ip -n "$R" mroute show | head -2 | tr '\n' ' ')"
 	done
@@ -395,18 +360,13 @@ first() { # first LABEL [COUNT [SUFFIX]]: COUNT joins against a steady stream
 	[ -s "$f" ] && FILES+=("$f")
 }
 first_report() { # first_report LABEL: one line on stderr
-	$PY -c "import json,sys
-v, fails = [], []
-for p in sys.argv[1:]:
-    r = json.load(open(p)); v += r['latencies_us']; fails += r['failures']
-v.sort()
-print(f\"forwarding: $1 first packet: {len(v)} samples\" + (f\", p50 {v[len(v)//2]:.0f} us, max {v[-1]:.0f} us\" if v else '') + (f\", failures: {fails[:2]}\" if fails else ''), file=sys.stderr)" "$TMP"/first-"$1"*.json
+	$PY bench/e2e/forwarding.py report-first "$1" "$TMP"/first-"$1"*.json
 }
 if [ "$REPS" -gt 0 ]; then
 	log "first packet: xigmp (track, forwarding xdp), $REPS joins, stream $FIRST_PPS pps"
 	if start_xigmp xdp join "$TMP/xigmp-join.log"; then
 		first xigmp
-		stop_daemon
+		stop_daemon 5
 		first_report xigmp
 	else
 		note_error xigmp "xigmp did not start: $(tail -1 "$TMP/xigmp-join.log" | cut -c1-160)"
@@ -446,54 +406,16 @@ CONF
 			break
 		fi
 		first igmpproxy 1 "-$rep"
-		stop_daemon
+		stop_daemon 5
 	done
 	first_report igmpproxy
 fi
 
-pairs_json() { $PY -c "import json,sys; print(json.dumps(dict(a.split('=',1) for a in sys.argv[1:])))" "$@"; }
-errors_json=$(pairs_json "${ERRORS[@]}")
-unavailable_json=$(pairs_json "${UNAVAILABLE[@]}")
-paths_json=$(pairs_json "${PATHS[@]}")
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
-meta=$($PY -c "
-import json, sys
-(errors, unavailable, paths, doctor, ip_mroute, rounds, window, warmup, cpus, payload, fpps, reps, mode, smc, ipx,
- fwd, gro, kernel, cpu) = sys.argv[1:20]
-try:
-    doc = json.load(open(doctor))
-except (OSError, ValueError):
-    doc = {}
-print(json.dumps({'errors': json.loads(errors), 'unavailable': json.loads(unavailable),
-  'kernel': kernel, 'cpu': cpu,
-  'capabilities': doc.get('capabilities', {}), 'ip_mroute': {'yes': True, 'no': False}.get(ip_mroute),
-  'paths': json.loads(paths), 'receiver_gro': gro,
-  'rounds_n': int(rounds), 'window_s': float(window),
-  'warmup_s': float(warmup), 'generator_cpus': cpus.split(), 'forwarder_cpu': int(fwd), 'payload_bytes': int(payload),
-  'frame_bytes': 14 + 20 + 8 + int(payload), 'first_packet_stream_pps': int(fpps), 'first_packet_joins': int(reps),
-  'xdp_attach': mode or 'unknown', 'tc_xdp_attach': 'xdpMode: native', 'smcroute_version': smc, 'igmpproxy_version': ipx,
-  'notes': 'pps = frames delivered per second summed over the outputs (h1..hN rx_packets); input_pps = that / fan-out; '
-           'offered_pps = the generators\' frames (uo tx_packets + tx_dropped); loss = 1 - delivered / (offered x fan-out). '
-           'The generator runs on generator_cpus; po\'s threaded NAPI kthread (GRO on po, TSO off on uo) on '
-           'forwarder_cpu, where R\'s receive, the forwarding and the receivers\' stack run: pps is what that core '
-           'forwards, the offered load is above it (none = no forwarder, the generator\'s ceiling) and the excess backs '
-           'up into the generator (uo tx_dropped). GRO on the receivers h1..h4 is receiver_gro in every configuration. '
-           'xdp = xigmp forwarding: xdp with xdpMode auto (generic XDP on veth, xdp_attach), entry on the xdp path '
-           '(devmap redirect); tc = the same with xdpMode: native, where the receivers\' veths run no NAPI, so the entry '
-           'takes the tc path (TC ingress on po, bpf_clone_redirect per egress); paths = what xigmp routes --json said. '
-           'bridge = no xigmp, po and pi1..pi4 in a Linux bridge with IGMP snooping, the bridge as querier and a permanent '
-           'mdb entry for the group on pi1..piN (bridge_forwarding says whether only those got it: snooping, or all ports: '
-           'flooding; <key>_nonmember_pps = what h(N+1)..h4 received). mirred = no xigmp, a u32 filter on po\'s clsact '
-           'ingress with tc action mirred egress mirror to pi1..pi(N-1) and redirect to piN (no TTL decrement and no MAC '
-           'rewrite, like the bridge; xigmp does both). '
-           'kernel = xigmp forwarding: kernel (the MFC, with xigmp\'s XDP IGMP classifier still attached to po); '
-           'smcroute = the MFC with no XDP program on po; both need CONFIG_IP_MROUTE (ip_mroute, from xigmp doctor '
-           '--json), and are null with <key>_reason where the kernel lacks it. first_packet = host report leaving h1 -> '
-           'first data frame of the group arriving on h1 (one socket, kernel timestamps); the stream period '
-           '(1/first_packet_stream_pps) adds up to one period.'}))" \
-	"$errors_json" "$unavailable_json" "$paths_json" "$TMP/doctor.json" "$IP_MROUTE" \
-	"$ROUNDS" "$WINDOW" "$WARMUP" "$GEN_CPUS" "$PAYLOAD" "$FIRST_PPS" "$REPS" "$xdp_mode" \
-	"$(dpkg-query -W -f='${Version}' smcroute 2>/dev/null || echo none)" \
-	"$(dpkg-query -W -f='${Version}' igmpproxy 2>/dev/null || echo none)" "$FWD_CPU" "$RECEIVER_GRO" \
-	"$(uname -r)" "$cpu")
+meta=$($PY bench/e2e/forwarding.py meta --errors "${ERRORS[@]}" --unavailable "${UNAVAILABLE[@]}" --paths "${PATHS[@]}" \
+	--doctor "$TMP/doctor.json" --ip-mroute "$IP_MROUTE" --rounds "$ROUNDS" --window "$WINDOW" --warmup "$WARMUP" \
+	--generator-cpus "$GEN_CPUS" --forwarder-cpu "$FWD_CPU" --payload "$PAYLOAD" --first-pps "$FIRST_PPS" \
+	--reps "$REPS" --xdp-attach "$xdp_mode" --receiver-gro "$RECEIVER_GRO" --kernel "$(uname -r)" --cpu "$cpu" \
+	--smcroute-version "$(dpkg-query -W -f='${Version}' smcroute 2>/dev/null || echo none)" \
+	--igmpproxy-version "$(dpkg-query -W -f='${Version}' igmpproxy 2>/dev/null || echo none)")
 $PY bench/e2e/forwarding.py summarize --meta "$meta" "${FILES[@]}"

@@ -10,6 +10,11 @@ at a time (`ip addr add G/32 dev IF autojoin`), spaced out, and reports per
 group the time from the first report naming the group on the inside wire to
 the first report naming it from the proxy on the outside wire.
 
+`report`: one progress line on stderr from a run's file (propagated, p50, max).
+
+`meta`: the run's settings and notes as the JSON object `summarize --meta`
+takes.
+
 `summarize`: folds the per-run files into the benchmark's JSON object.
 """
 import argparse
@@ -197,6 +202,34 @@ def pct(v, p):
     return v[k - 1]
 
 
+def pairs(items):
+    """{"label": "text"} from LABEL=TEXT arguments (a script's ERRORS, PATHS, ... arrays)."""
+    return dict(x.split("=", 1) for x in items)
+
+
+def doctor_capabilities(path):
+    """The capabilities of a saved `xigmp doctor --json`; {} when it is missing or unreadable."""
+    try:
+        doc = json.load(open(path))
+    except (OSError, ValueError):
+        doc = {}
+    return doc.get("capabilities", {})
+
+
+def report(a):
+    r = json.load(open(a.file))
+    v = sorted(r["latencies_us"])
+    print(f"join_latency:   {r['propagated']}/{r['groups']} propagated"
+          + (f", p50 {v[len(v) // 2]:.1f} us, max {v[-1]:.1f} us" if v else ""), file=sys.stderr)
+
+
+def meta(a):
+    print(json.dumps({"igmpproxy_notes": a.igmpproxy_notes, "host_igmp_max_memberships": a.host_max_memberships,
+                      "spacing_s": a.spacing, "proxy_default_igmp_max_memberships": a.proxy_default_max_memberships,
+                      "ip_mroute": {"yes": True, "no": False}.get(a.ip_mroute),
+                      "unavailable": {"igmpproxy": a.igmpproxy_unavailable} if a.igmpproxy_unavailable else {}}))
+
+
 def summarize(a):
     runs = {}
     for f in a.files:
@@ -254,11 +287,20 @@ def main():
     m.add_argument("--count", type=int, default=60)
     m.add_argument("--spacing", type=float, default=0.15)
     m.add_argument("--settle", type=float, default=1.0)
+    r = sub.add_parser("report")
+    r.add_argument("file")
+    t = sub.add_parser("meta")
+    t.add_argument("--igmpproxy-notes", default="")
+    t.add_argument("--host-max-memberships", type=int, required=True)
+    t.add_argument("--spacing", type=float, required=True)
+    t.add_argument("--proxy-default-max-memberships", type=int, required=True)
+    t.add_argument("--ip-mroute", default="unknown", help="yes, no or unknown (xigmp doctor)")
+    t.add_argument("--igmpproxy-unavailable", default="", help="why igmpproxy could not run here")
     s = sub.add_parser("summarize")
     s.add_argument("--meta")
     s.add_argument("files", nargs="*")
     a = ap.parse_args()
-    measure(a) if a.cmd == "measure" else summarize(a)
+    {"measure": measure, "report": report, "meta": meta, "summarize": summarize}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 XIGMP=${XIGMP:-.build/release/xigmp}
-PY=${PY:-/usr/bin/python3}
+source netns-tests/lib.sh   # namespaces, veths, the daemon, teardown at exit
 IGMPPROXY=${IGMPPROXY:-$(command -v igmpproxy || echo /usr/sbin/igmpproxy)}
 N=${GROUPS_N:-60}
 SPACING=${SPACING:-0.15}
@@ -35,38 +35,14 @@ log() { echo "join_latency: $*" >&2; }
 
 TAG=xgbj-$$
 H=$TAG-h P=$TAG-p U=$TAG-u
-TMP=$(mktemp -d /tmp/xigmp-join.XXXXXX)
-NSS=()
-PROXY=
-stop_proxy() {
-	[ -n "$PROXY" ] || return 0
-	kill -TERM "$PROXY" 2>/dev/null
-	for _ in $(seq 50); do kill -0 "$PROXY" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$PROXY" 2>/dev/null
-	wait "$PROXY" 2>/dev/null
-	PROXY=
-}
-cleanup() {
-	stop_proxy
-	for ns in "${NSS[@]}"; do ip netns del "$ns" 2>/dev/null; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+tmp_dir TMP /tmp/xigmp-join.XXXXXX
+# The proxy under test, xigmp or igmpproxy, one at a time: DAEMON.
+DAEMON_NS=$P SOCK=$TMP/xigmp.sock DAEMON_WAIT=10
+stop_proxy() { stop_daemon 5 || true; }
 
-for ns in $H $P $U; do
-	ip netns add "$ns" || { log "cannot create netns $ns"; exit 1; }
-	NSS+=("$ns")
-	ip -n "$ns" link set lo up
-	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-done
-ip -n "$H" link add hi type veth peer name pi netns "$P"
-ip -n "$P" link add po type veth peer name uo netns "$U"
-ip -n "$H" addr add 10.81.0.2/24 dev hi
-ip -n "$P" addr add 10.81.0.1/24 dev pi
-ip -n "$P" addr add 10.82.0.1/24 dev po
-ip -n "$U" addr add 10.82.0.2/24 dev uo
-ip -n "$H" link set hi up; ip -n "$P" link set pi up; ip -n "$P" link set po up; ip -n "$U" link set uo up
+for ns in $H $P $U; do new_ns "$ns"; done
+veth_pair "$H" hi 10.81.0.2/24 "$P" pi 10.81.0.1/24
+veth_pair "$P" po 10.82.0.1/24 "$U" uo 10.82.0.2/24
 H_MAXMEM=$((N + 64))
 ip netns exec "$H" sysctl -qw net.ipv4.igmp_max_memberships=$H_MAXMEM
 P_DEFAULT_MAXMEM=$(ip netns exec "$P" sysctl -n net.ipv4.igmp_max_memberships)
@@ -78,9 +54,7 @@ measure() { # measure LABEL GROUP_BASE [COUNT]
 		--inside-ns "$H" --inside-if hi --inside-src 10.81.0.2 \
 		--outside-ns "$U" --outside-if uo --outside-src 10.82.0.1 >"$TMP/$1.json" || { log "$1: capture failed"; return 1; }
 	RUNS+=("$TMP/$1.json")
-	$PY -c "
-import json,sys; r=json.load(open('$TMP/$1.json')); v=sorted(r['latencies_us'])
-print(f\"join_latency:   {r['propagated']}/{r['groups']} propagated\" + (f\", p50 {v[len(v)//2]:.1f} us, max {v[-1]:.1f} us\" if v else ''), file=sys.stderr)"
+	$PY bench/e2e/join_latency.py report "$TMP/$1.json"
 }
 leave_all() { # the host leaves every group it joined (while no proxy runs)
 	ip -n "$H" -4 addr show dev hi | awk '/inet 2(2[4-9]|3[0-9])\./ {print "addr del", $2, "dev hi"}' |
@@ -98,10 +72,7 @@ modes: {proxyInToOut: true}
 control: {socket: $TMP/xigmp.sock}
 logLevel: warning
 YAML
-	"$XIGMP" --netns "$P" run --config "$TMP/xigmp-$dp.yaml" >"$TMP/xigmp-$dp.log" 2>&1 &
-	PROXY=$!
-	for _ in $(seq 100); do [ -S "$TMP/xigmp.sock" ] && break; sleep 0.1; done
-	[ -S "$TMP/xigmp.sock" ] || { log "xigmp ($dp) did not start:"; cat "$TMP/xigmp-$dp.log" >&2; exit 1; }
+	DAEMON_LOG=$TMP/xigmp-$dp.log start_daemon "$TMP/xigmp-$dp.yaml" || { log "xigmp ($dp) did not start"; exit 1; }
 	sleep 0.3
 	base=239.$([ $dp == xdp ] && echo 10 || echo 11).0.1
 	measure "xigmp-$dp" "$base"
@@ -112,9 +83,7 @@ xigmp_maxmem=$(ip netns exec "$P" sysctl -n net.ipv4.igmp_max_memberships)
 
 # ---- igmpproxy: it needs the kernel's multicast routing (MRT_INIT) to start
 # at all; whether the kernel has it is asked of `xigmp doctor --json` in P.
-ip_mroute=$("$XIGMP" --netns "$P" doctor --json 2>/dev/null | $PY -c "import json,sys
-d = json.load(sys.stdin); v = d.get('capabilities', {}).get('ip_mroute', d.get('ip_mroute'))
-print({True: 'yes', False: 'no'}.get(v, 'unknown'))" 2>/dev/null || echo unknown)
+ip_mroute=$("$XIGMP" --netns "$P" doctor --json 2>/dev/null | feature_state ip_mroute)
 igmpproxy_reason=
 if [ "$ip_mroute" = no ]; then
 	igmpproxy_reason="kernel lacks CONFIG_IP_MROUTE"
@@ -133,9 +102,9 @@ phyint lo disabled
 CONF
 	start_igmpproxy() { # start_igmpproxy LOG
 		ip netns exec "$P" "$IGMPPROXY" -n -d -v "$TMP/igmpproxy.conf" >"$1" 2>&1 &
-		PROXY=$!
+		DAEMON=$!
 		sleep 1.5 # its start-up: VIFs, MRT_INIT, first queries downstream
-		kill -0 "$PROXY" 2>/dev/null || { log "igmpproxy exited at start:"; tail -5 "$1" >&2; return 1; }
+		kill -0 "$DAEMON" 2>/dev/null || { log "igmpproxy exited at start:"; tail -5 "$1" >&2; return 1; }
 	}
 	# 1. as installed: the upstream joins ride one kernel socket, capped by
 	#    net.ipv4.igmp_max_memberships.
@@ -155,10 +124,11 @@ CONF
 		stop_proxy
 	}
 	ip netns exec "$P" sysctl -qw net.ipv4.igmp_max_memberships="$P_DEFAULT_MAXMEM"
-	prop_default=$($PY -c "import json; r=json.load(open('$TMP/igmpproxy-default.json')); print(f\"{r['propagated']}/{r['groups']}\")" 2>/dev/null)
+	prop_default=$(jsonq -f "$TMP/igmpproxy-default.json" --join / propagated groups 2>/dev/null)
 	igmpproxy_notes="$(dpkg-query -W -f='igmpproxy ${Version}' igmpproxy 2>/dev/null || echo igmpproxy): with P's net.ipv4.igmp_max_memberships at its default $P_DEFAULT_MAXMEM only $prop_default groups reached upstream (the cap counts every membership of its one socket, so fewer than the cap; log: $cap_errors membership errors, e.g. '$cap_line'); it needed 'sysctl -w net.ipv4.igmp_max_memberships=$P_MAXMEM' in P's namespace for $N groups. Each upstream join is an IP_ADD_MEMBERSHIP on one socket, so P's kernel sends the report from its IGMP timer. xigmp ran with the sysctl at $xigmp_maxmem and forwarded all groups (it re-sends the host's report, no socket membership per group). No querier upstream (neither needs one); igmpproxy queries downstream itself."
 fi
 
-meta=$($PY -c "import json,sys; print(json.dumps({'igmpproxy_notes': sys.argv[1], 'host_igmp_max_memberships': int(sys.argv[2]), 'spacing_s': float(sys.argv[3]), 'proxy_default_igmp_max_memberships': int(sys.argv[4]), 'ip_mroute': {'yes': True, 'no': False}.get(sys.argv[5]), 'unavailable': {'igmpproxy': sys.argv[6]} if sys.argv[6] else {}}))" \
-	"${igmpproxy_notes:-}" "$H_MAXMEM" "$SPACING" "$P_DEFAULT_MAXMEM" "$ip_mroute" "$igmpproxy_reason")
+meta=$($PY bench/e2e/join_latency.py meta --igmpproxy-notes "${igmpproxy_notes:-}" --host-max-memberships "$H_MAXMEM" \
+	--spacing "$SPACING" --proxy-default-max-memberships "$P_DEFAULT_MAXMEM" --ip-mroute "$ip_mroute" \
+	--igmpproxy-unavailable "$igmpproxy_reason")
 $PY bench/e2e/join_latency.py summarize --meta "$meta" "${RUNS[@]}"

@@ -11,27 +11,20 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 XIGMP=${XIGMP:-.build/release/xigmp}
+source netns-tests/lib.sh   # namespaces, veths, teardown at exit
 CC=${CC:-cc}
 ROUNDS=${ROUNDS:-5}
 [ -n "${BENCH_QUICK:-}" ] && ROUNDS=2
 SECS=${SECS:-3}
 A=xbench-$$-tapa B=xbench-$$-tapb
-TMP=$(mktemp -d /tmp/xigmp-tap.XXXXXX)
+tmp_dir TMP /tmp/xigmp-tap.XXXXXX
 DUMP=0
-cleanup() {
-	[ "$DUMP" != 0 ] && kill "$DUMP" 2>/dev/null && wait "$DUMP" 2>/dev/null
-	ip netns del "$A" 2>/dev/null; ip netns del "$B" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+T_CLEANUP_HOOKS+=('[ "$DUMP" = 0 ] || stop_pid "$DUMP"')
 log() { echo "tap_cost: $*" >&2; }
 [ -x "$XIGMP" ] || { log "$XIGMP not built"; exit 1; }
 $CC -O2 -o "$TMP/blast" bench/e2e/mcast_blast.c || { log "cannot compile mcast_blast.c"; exit 1; }
-ip netns add "$A" && ip netns add "$B" || exit 1
-ip -n "$A" link add va type veth peer name vb netns "$B"
-ip -n "$A" addr add 10.77.0.1/24 dev va; ip -n "$B" addr add 10.77.0.2/24 dev vb
-ip -n "$A" link set va up; ip -n "$B" link set vb up; ip -n "$B" link set lo up
+new_ns "$A"; new_ns "$B"
+veth_pair "$A" va 10.77.0.1/24 "$B" vb 10.77.0.2/24
 # B joins the group, so the frames climb its IP stack to UDP (NoPorts).
 ip -n "$B" addr add 239.77.7.7/32 dev vb autojoin
 inreceives() { ip netns exec "$B" awk '/^Ip: [0-9]/ {print $4}' /proc/net/snmp; }  # Forwarding DefaultTTL InReceives
@@ -53,12 +46,4 @@ for r in $(seq "$ROUNDS"); do
 	on+=("$(round)")
 	kill "$DUMP"; wait "$DUMP" 2>/dev/null; DUMP=0
 done
-/usr/bin/python3 - "${off[*]}" "${on[*]}" <<'PY'
-import json, statistics, sys
-off = [int(x) for x in sys.argv[1].split()]
-on = [int(x) for x in sys.argv[2].split()]
-mo, mn = statistics.median(off), statistics.median(on)
-print(json.dumps({"no_tap_pps": mo, "tap_pps": mn, "tap_over_no_tap": round(mn / mo, 3) if mo else None,
-                  "no_tap_rounds": off, "tap_rounds": on,
-                  "method": "UDP flat out over a veth, IpInReceives of the receiving namespace, rounds alternating"}))
-PY
+$PY bench/e2e/tap_cost.py "${off[*]}" "${on[*]}"

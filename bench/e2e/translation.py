@@ -26,6 +26,8 @@ import time
 
 INSIDE_ADDR = "10.71.0.1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# One HTTP GET, run in the proxy's namespace (its metrics listen on its loopback).
+HTTP_GET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "netns-tests", "http_get.py")
 
 
 def log(*a):
@@ -93,9 +95,8 @@ def link_counters(ns, ifname):
 
 def proxy_metrics(ns):
     """The daemon's port and policy counters from its metrics endpoint."""
-    code = ("import urllib.request;print(urllib.request.urlopen('http://127.0.0.1:19750/metrics',timeout=2)"
-            ".read().decode())")
-    r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", code], capture_output=True, text=True)
+    r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, HTTP_GET, "http://127.0.0.1:19750/metrics",
+                        "--timeout", "2"], capture_output=True, text=True)
     out = {}
     for line in r.stdout.splitlines():
         if line.startswith("#") or not line.strip():

@@ -20,31 +20,16 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 XIGMP=${XIGMP:-.build/release/xigmp}
 GEN=${GEN:-.build/release/xigmp-gen}
-PY=${PY:-/usr/bin/python3}
+source netns-tests/lib.sh   # namespaces, veths, the daemons, teardown at exit
 log() { echo "translation: $*" >&2; }
 [ "$(id -u)" == 0 ] || { log "needs root (namespaces, XDP, AF_XDP): sudo $0"; exit 1; }
 for b in "$XIGMP" "$GEN"; do [ -x "$b" ] || { log "$b missing: run make build"; exit 1; }; done
 
 TAG=xgbt-$$
-TMP=$(mktemp -d /tmp/xigmp-translation.XXXXXX)
-NSS=()
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	for ns in "${NSS[@]}"; do ip netns del "$ns" 2>/dev/null; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-new_ns() {
-	ip netns add "$1" || { log "cannot create netns $1"; exit 1; }
-	NSS+=("$1")
-	ip -n "$1" link set lo up
-	ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-}
-mac_of() { ip -n "$1" -j link show "$2" | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["address"])'; }
+tmp_dir TMP /tmp/xigmp-translation.XXXXXX
+PIDS=()   # both daemons run at once: each start_daemon's DAEMON moves here
+T_CLEANUP_HOOKS+=('for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done; for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done')
+mac_of() { ip -n "$1" -j link show "$2" | jsonq 0/address; }
 
 NCPU=$(nproc)
 PIN=${PIN:-1}
@@ -55,13 +40,8 @@ ARGS=()
 for dp in xdp kernel; do
 	G=$TAG-g-$dp P=$TAG-p-$dp S=$TAG-s-$dp
 	for ns in $G $P $S; do new_ns "$ns"; done
-	ip -n "$G" link add gi type veth peer name pi netns "$P"
-	ip -n "$P" link add po type veth peer name si netns "$S"
-	ip -n "$G" addr add 10.71.0.2/24 dev gi
-	ip -n "$P" addr add 10.71.0.1/24 dev pi
-	ip -n "$P" addr add 10.72.0.1/24 dev po
-	ip -n "$S" addr add 10.72.0.2/24 dev si
-	ip -n "$G" link set gi up; ip -n "$P" link set pi up; ip -n "$P" link set po up; ip -n "$S" link set si up
+	veth_pair "$G" gi 10.71.0.2/24 "$P" pi 10.71.0.1/24
+	veth_pair "$P" po 10.72.0.1/24 "$S" si 10.72.0.2/24
 	if [ "$PIN" == 1 ]; then
 		# The sink's receive processing (softirq) would otherwise run in the
 		# proxy's context when it transmits and be charged to it: steer it
@@ -76,15 +56,13 @@ control: {socket: $TMP/$dp.sock}
 metrics: {listen: "127.0.0.1:19750"}
 logLevel: warning
 YAML
-	if [ "$PIN" == 1 ]; then
-		taskset -c $PROXY_CPU "$XIGMP" --netns "$P" run --config "$TMP/$dp.yaml" >"$TMP/$dp.log" 2>&1 &
-	else
-		"$XIGMP" --netns "$P" run --config "$TMP/$dp.yaml" >"$TMP/$dp.log" 2>&1 &
-	fi
-	pid=$!
+	wrap=()
+	[ "$PIN" == 1 ] && wrap=(taskset -c $PROXY_CPU)
+	DAEMON_NS=$P SOCK=$TMP/$dp.sock DAEMON_LOG=$TMP/$dp.log DAEMON_WAIT=10 start_daemon "$TMP/$dp.yaml" "${wrap[@]}" ||
+		{ log "the $dp daemon did not start"; exit 1; }
+	pid=$DAEMON
 	PIDS+=("$pid")
-	for _ in $(seq 100); do [ -S "$TMP/$dp.sock" ] && break; sleep 0.1; done
-	[ -S "$TMP/$dp.sock" ] || { log "the $dp daemon did not start:"; cat "$TMP/$dp.log" >&2; exit 1; }
+	DAEMON=
 	log "$dp: daemon pid $pid in $P ($(ip -n "$P" -d link show pi | grep -o 'prog/xdp[a-z]*' | head -1 || echo no-xdp) on pi)"
 	ARGS+=(--topology "$dp,$G,$P,$S,$(mac_of "$P" pi),$pid")
 done

@@ -36,6 +36,13 @@ monotonic time, as JSON.
 `storm`: folds zap_tool storm's output and log, the upstream's log, the
 route samples and two cpusnaps into one configuration's storm figures.
 
+`report-single`, `report-storm`: one progress line on stderr about a
+`single` or `storm` output.
+
+`meta`: the run's settings, what failed or is unavailable, the paths xigmp
+took, how busy the machine was before each phase and the notes, as the JSON
+object `summarize --meta` takes.
+
 `summarize`: every configuration's files into the one JSON object.
 """
 import argparse
@@ -49,11 +56,30 @@ import subprocess
 import sys
 import time
 
-from join_latency import capture_socket, pct, setns, stamped_frames  # noqa: E402
+from join_latency import capture_socket, doctor_capabilities, pairs, pct, setns, stamped_frames  # noqa: E402
 
 PACKET_OUTGOING = 4
 CLONE_NEWNET = 0x40000000
 libc = ctypes.CDLL(None, use_errno=True)
+NO_FAST_LEAVE = "this build has no querier.<role>.fastLeave"
+
+NOTES = (
+    "Instants are kernel timestamps (SO_TIMESTAMPNS) of AF_PACKET sockets: the join/leave instant is the "
+    "host report (IGMPv3 TO_EX / TO_IN{}) leaving the host interface, seen by a socket on that interface; "
+    "data arrival is the frame arriving there. Every data frame carries its CLOCK_MONOTONIC send time; only "
+    "frames sent after the join count for join figures (stamp + (REALTIME - MONOTONIC) >= join instant). "
+    "leave_stop = last frame arriving - leave instant (data stopped: 0.3 s without a frame). Fast leave off: "
+    "group-specific queries every last_member_query_interval, count 2 (xigmp lastMemberQueryInterval; the "
+    "bridge mcast_last_member_interval). xdp/tc = xigmp forwarding: xdp with xdpMode auto (generic XDP, xdp "
+    "path) or native (tc path, the hosts' veths run no NAPI); paths = what xigmp routes --json said. "
+    "bridge = the Linux bridge snooping on the same veths (po a permanent router port, the bridge querier, "
+    "IGMPv3, fastleave per port). Storm: one veth per host on the forwarder, hosts in one namespace "
+    "(IGMP state is per interface), one IP_DROP + IP_ADD per zap; upstream reports = IGMP messages heard on "
+    "uo during the storm / zaps; cpu = the daemon process (percent of one core) and the machine (all cores) "
+    "over the storm; routes = groups with an entry (bridge: mdb groups with a port), live = groups some host "
+    "watched during the sample, stale = entries whose group no host watched within stale_slack_ms before it. "
+    "foreign_cpu_pct = CPU of processes that are not the benchmark's (other work on the VM) during the storm; "
+    "busy_pct_before = the machine's busy share just before each phase (it waits up to QUIET_WAIT s for <= QUIET_BUSY %).")
 
 
 def log(*a):
@@ -495,6 +521,47 @@ def storm(a):
 
 # --------------------------------------------------------------- summarize
 
+# ------------------------------------------------- progress lines and meta
+
+def report_single(a):
+    r = json.load(open(a.file))
+
+    def p50(v):
+        return f"{sorted(v)[len(v) // 2]:.0f}" if v else "-"
+    print(f"zap: {r['label']}: join p50 {p50(r['join_us'])} us ({len(r['join_us'])}), "
+          f"cold p50 {p50(r['cold_join_us'])} us ({len(r['cold_join_us'])}), "
+          f"leave stop p50 {p50(r['leave_stop_us'])} us, upstream leave p50 {p50(r['leave_upstream_us'])} us"
+          + (f", failures: {r['failures'][:2]}" if r["failures"] else ""), file=sys.stderr)
+
+
+def report_storm(a):
+    r = json.load(open(a.file))
+    print("zap: " + (r["label"] + ": " + r["error"] if "error" in r else
+          f"{r['label']}: {r['zaps']} zaps, join misses {r['join_misses']}, leave misses {r['leave_misses']}, "
+          f"join p50 {r['join_p50_us']} us, "
+          f"{r['upstream_reports_per_zap']} upstream reports/zap, daemon cpu {r.get('daemon_cpu_pct')} %, "
+          f"machine {r.get('machine_cpu_pct')} %, "
+          f"routes max {r['routes_max']} live max {r['live_max']} stale max {r['stale_routes_max']}"), file=sys.stderr)
+
+
+def meta(a):
+    m = {"errors": pairs(a.errors), "unavailable": pairs(a.unavailable), "paths": pairs(a.paths),
+         "impls": a.impls.split(), "kernel": a.kernel, "cpu": a.cpu, "capabilities": doctor_capabilities(a.doctor),
+         "ip_mroute": {"yes": True, "no": False}.get(a.ip_mroute), "xigmp_fast_leave": a.fast_leave == "yes",
+         "joins": a.joins, "cold_joins": a.cold_joins, "stream_pps": a.stream_pps,
+         "last_member_query_interval": a.lmqi,
+         "last_member_query_count": 2, "storm_seconds": a.storm_seconds, "storm_hosts": a.storm_hosts,
+         "storm_channels": a.storm_channels, "storm_channel_pps": a.storm_pps,
+         "storm_zaps_per_s_per_host": a.zaps_per_s,
+         "storm_join_bound_ms": 50, "storm_leave_bound_ms": 5,
+         "busy_pct_before": {k: float(v) for k, v in pairs(a.quiet).items()},
+         "xigmp_binary": a.binary, "xigmp_sha256": a.sha256, "commit": a.commit,
+         "notes": NOTES}
+    if not a.fast_leave == "yes":
+        m["fast_leave_reason"] = NO_FAST_LEAVE
+    print(json.dumps(m))
+
+
 def summarize(a):
     meta = json.loads(a.meta)
     out = {}
@@ -641,6 +708,33 @@ def main():
     q = sub.add_parser("quiet")
     q.add_argument("--busy", type=float, default=10)
     q.add_argument("--timeout", type=float, default=120)
+    r = sub.add_parser("report-single")
+    r.add_argument("file", help="a single run's output")
+    r = sub.add_parser("report-storm")
+    r.add_argument("file", help="a storm run's output")
+    e = sub.add_parser("meta")
+    e.add_argument("--errors", nargs="*", default=[], metavar="LABEL=REASON")
+    e.add_argument("--unavailable", nargs="*", default=[], metavar="KEY=REASON")
+    e.add_argument("--paths", nargs="*", default=[], metavar="LABEL=PATH")
+    e.add_argument("--quiet", nargs="*", default=[], metavar="LABEL=BUSY_PCT")
+    e.add_argument("--doctor", required=True, help="xigmp doctor --json's output")
+    e.add_argument("--ip-mroute", default="unknown", help="yes, no or unknown")
+    e.add_argument("--fast-leave", default="no", help="yes when this build has querier fastLeave")
+    e.add_argument("--impls", required=True, help="space-separated")
+    e.add_argument("--joins", type=int, required=True)
+    e.add_argument("--cold-joins", type=int, required=True)
+    e.add_argument("--stream-pps", type=int, required=True)
+    e.add_argument("--lmqi", required=True)
+    e.add_argument("--storm-seconds", type=float, required=True)
+    e.add_argument("--storm-hosts", type=int, required=True)
+    e.add_argument("--storm-channels", type=int, required=True)
+    e.add_argument("--storm-pps", type=int, required=True)
+    e.add_argument("--zaps-per-s", type=float, required=True)
+    e.add_argument("--kernel", required=True)
+    e.add_argument("--cpu", required=True)
+    e.add_argument("--binary", required=True)
+    e.add_argument("--sha256", required=True)
+    e.add_argument("--commit", required=True)
     m = sub.add_parser("summarize")
     m.add_argument("--meta", default="{}")
     m.add_argument("files", nargs="*")
@@ -649,7 +743,7 @@ def main():
         print(offset())
         return
     {"single": single, "sample": sample, "cpusnap": cpusnap, "storm": storm, "summarize": summarize,
-     "quiet": quiet}[a.cmd](a)
+     "quiet": quiet, "report-single": report_single, "report-storm": report_storm, "meta": meta}[a.cmd](a)
 
 
 if __name__ == "__main__":

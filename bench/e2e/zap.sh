@@ -81,7 +81,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 XIGMP=${XIGMP:-.build/release/xigmp}
-PY=${PY:-/usr/bin/python3}
+source netns-tests/lib.sh   # namespaces, the daemon, teardown at exit
 CC=${CC:-cc}
 if [ -n "${BENCH_QUICK:-}" ]; then
 	JOINS=${JOINS:-6} COLD_JOINS=${COLD_JOINS:-3} STORM_SECONDS=${STORM_SECONDS:-8} QUIET_WAIT=${QUIET_WAIT:-10}
@@ -99,7 +99,6 @@ ZAP_IMPLS=${ZAP_IMPLS:-xdp tc bridge}
 ZAP_PHASES=${ZAP_PHASES:-single storm}
 SRC=10.93.0.2 WARM=239.2.0.1 COLD=239.3.0.0/16
 NO_MROUTE="kernel lacks CONFIG_IP_MROUTE"
-NO_FL="this build has no querier.<role>.fastLeave"
 log() { echo "zap: $*" >&2; }
 [ "$(id -u)" == 0 ] || { log "needs root (namespaces, XDP, TC, bridges): sudo $0"; exit 1; }
 [ -x "$XIGMP" ] || { log "$XIGMP missing: run make build"; exit 1; }
@@ -108,48 +107,23 @@ command -v bridge >/dev/null || { log "bridge (iproute2) missing"; exit 1; }
 
 TAG=xgz-$$
 U=$TAG-u P=$TAG-p H=$TAG-h S=$TAG-s
-TMP=$(mktemp -d /tmp/xigmp-zap.XXXXXX)
-NSS=()
-DAEMON= SOURCE= SAMPLER=
-stop_pid() { # stop_pid PID: TERM, up to 5 s, then KILL
-	[ -n "$1" ] || return 0
-	kill -TERM "$1" 2>/dev/null
-	for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-}
-stop_daemon() { stop_pid "$DAEMON"; DAEMON=; }
-stop_source() { stop_pid "$SOURCE"; SOURCE=; }
-stop_sampler() { touch "$TMP/sample.stop"; stop_pid "$SAMPLER"; SAMPLER=; }
-teardown() {
-	local ns
-	for ns in "${NSS[@]}"; do ip netns del "$ns" 2>/dev/null; done
-	NSS=()
-}
-cleanup() {
-	stop_sampler
-	stop_daemon
-	stop_source
-	teardown
-	if [ -n "${ZAP_KEEP:-}" ]; then log "kept $TMP"; else rm -rf "$TMP"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+tmp_dir TMP /tmp/xigmp-zap.XXXXXX
+[ -z "${ZAP_KEEP:-}" ] || T_CLEANUP_HOOKS+=('log "kept $TMP"; T_TMPDIRS=()')
+# xigmp, one at a time (DAEMON); the upstream source; the route sampler.
+DAEMON_NS=$P SOCK=$TMP/xigmp.sock DAEMON_WAIT=15
+SOURCE= SAMPLER=
+stop_source() { stop_pid "$SOURCE" 5; SOURCE=; }
+stop_sampler() { touch "$TMP/sample.stop"; stop_pid "$SAMPLER" 5; SAMPLER=; }
+teardown() { del_ns "${T_NETNS[@]}"; }   # this phase's namespaces
+T_CLEANUP_HOOKS+=(stop_source stop_sampler)
 
 TOOL=$TMP/zap_tool
 $CC -O2 -o "$TOOL" bench/e2e/zap_tool.c || { log "cannot compile bench/e2e/zap_tool.c with $CC"; exit 1; }
 
-new_ns() {
-	ip netns add "$1" || { log "cannot create netns $1"; return 1; }
-	NSS+=("$1")
-	ip -n "$1" link set lo up
-	ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-}
-
 # What this kernel and this build can do.
-new_ns "$TAG-doc" || exit 1
+new_ns "$TAG-doc"
 if "$XIGMP" --netns "$TAG-doc" doctor --json >"$TMP/doctor.json" 2>"$TMP/doctor.err"; then
-	IP_MROUTE=$($PY -c "import json,sys; d=json.load(open(sys.argv[1])); v=d.get('capabilities', {}).get('ip_mroute', d.get('ip_mroute')); print({True: 'yes', False: 'no'}.get(v, 'unknown'))" "$TMP/doctor.json" 2>/dev/null || echo unknown)
+	IP_MROUTE=$(feature_state ip_mroute <"$TMP/doctor.json")
 else
 	echo '{}' >"$TMP/doctor.json"
 	IP_MROUTE=unknown
@@ -198,7 +172,6 @@ start_xigmp() {
 	local mode=auto fl=
 	[ "$1" = tc ] && mode=native
 	[ "$3" = yes ] && fl=", fastLeave: true"
-	rm -f "$TMP/xigmp.sock"
 	cat >"$TMP/xigmp.yaml" <<YAML
 interfaces: {outside: po, inside: "$2"}
 control: {socket: $TMP/xigmp.sock}
@@ -210,10 +183,7 @@ logLevel: notice
 xdpMode: $mode
 forwarding: {mode: xdp}
 YAML
-	"$XIGMP" --netns "$P" run --config "$TMP/xigmp.yaml" >"$4" 2>&1 &
-	DAEMON=$!
-	for _ in $(seq 150); do [ -S "$TMP/xigmp.sock" ] && break; kill -0 "$DAEMON" 2>/dev/null || break; sleep 0.1; done
-	[ -S "$TMP/xigmp.sock" ] || { log "xigmp ($1) did not start: $(tail -3 "$4")"; stop_daemon; return 1; }
+	DAEMON_LOG=$4 start_daemon "$TMP/xigmp.yaml" || { log "xigmp ($1) did not start"; return 1; }
 	# Startup queries answered, every inside taken; with fast leave, past
 	# the first query response interval (1 s), during which xigmp keeps
 	# fast leave off (it has not heard every host yet).
@@ -241,9 +211,8 @@ start_bridge() {
 	sleep 1.5
 }
 route_paths() { # the paths of xigmp's entries now
-	"$XIGMP" routes --socket "$TMP/xigmp.sock" --json 2>/dev/null | $PY -c "import json,sys
-r = json.load(sys.stdin)
-print(','.join(sorted({x.get('path', '?') for x in r.get('routes', [])})) or 'none')" 2>/dev/null || echo unknown
+	"$XIGMP" routes --socket "$TMP/xigmp.sock" --json 2>/dev/null |
+		jsonq --set --join , --default none 'routes/*/path' 2>/dev/null || echo unknown
 }
 
 ERRORS=() UNAVAILABLE=() PATHS=() FILES=() QUIET=()
@@ -293,13 +262,10 @@ single_run() { # single_run IMPL FL(yes|no) COLD_N
 		ip -n "$H" addr del $WARM/32 dev hi
 		PATHS+=("$label=$path")
 		[ "$path" = "$impl" ] || note_error "$label" "xigmp routes --json says path $path, not $impl"
-		stop_daemon
+		stop_daemon 5
 	fi
 	[ -s "$TMP/$label.json" ] && FILES+=("$TMP/$label.json") &&
-		$PY -c "import json,sys
-r = json.load(open(sys.argv[1]))
-def p50(v): return f'{sorted(v)[len(v)//2]:.0f}' if v else '-'
-print(f\"zap: {r['label']}: join p50 {p50(r['join_us'])} us ({len(r['join_us'])}), cold p50 {p50(r['cold_join_us'])} us ({len(r['cold_join_us'])}), leave stop p50 {p50(r['leave_stop_us'])} us, upstream leave p50 {p50(r['leave_upstream_us'])} us\" + (f\", failures: {r['failures'][:2]}\" if r['failures'] else ''), file=sys.stderr)" "$TMP/$label.json"
+		$PY bench/e2e/zap.py report-single "$TMP/$label.json"
 }
 
 storm_run() { # storm_run IMPL FL(yes|no)
@@ -323,9 +289,8 @@ storm_run() { # storm_run IMPL FL(yes|no)
 		start_xigmp "$impl" "pi*" "$fl" "$TMP/$label.log" || { note_error "$label" "xigmp did not start"; stop_source; teardown; return 1; }
 		# every inside taken (the glob's interfaces come through rtnetlink)
 		for _ in $(seq 100); do
-			n=$("$XIGMP" status --socket "$TMP/xigmp.sock" --json 2>/dev/null | $PY -c "import json,sys
-d = json.load(sys.stdin)['daemon']
-print(sum(1 for r in d.get('roles', []) if r.get('up') and r.get('role') == 'inside'))" 2>/dev/null || echo 0)
+			n=$("$XIGMP" status --socket "$TMP/xigmp.sock" --json 2>/dev/null |
+				jsonq --count 'daemon/roles/[up,role=inside]' 2>/dev/null || echo 0)
 			[ "$n" -ge "$STORM_HOSTS" ] && break
 			sleep 0.2
 		done
@@ -356,17 +321,12 @@ print(sum(1 for r in d.get('roles', []) if r.get('up') and r.get('role') == 'ins
 	FILES+=("$TMP/$label.json")
 	if [ "$impl" != bridge ]; then	# the paths xigmp's entries took during the storm
 		local path
-		path=$($PY -c "import json,sys; print(json.load(open(sys.argv[1])).get('paths', 'unknown'))" "$TMP/$label.json" 2>/dev/null)
+		path=$(jsonq -f "$TMP/$label.json" --default unknown paths 2>/dev/null)
 		PATHS+=("$label=$path")
 		[ "$path" = "$impl" ] || note_error "$label" "xigmp routes said path $path during the storm, not $impl"
 	fi
-	$PY -c "import json,sys
-r = json.load(open(sys.argv[1]))
-print('zap: ' + (r['label'] + ': ' + r['error'] if 'error' in r else
-      f\"{r['label']}: {r['zaps']} zaps, join misses {r['join_misses']}, leave misses {r['leave_misses']}, join p50 {r['join_p50_us']} us, \"
-      f\"{r['upstream_reports_per_zap']} upstream reports/zap, daemon cpu {r.get('daemon_cpu_pct')} %, machine {r.get('machine_cpu_pct')} %, \"
-      f\"routes max {r['routes_max']} live max {r['live_max']} stale max {r['stale_routes_max']}\"), file=sys.stderr)" "$TMP/$label.json"
-	stop_daemon
+	$PY bench/e2e/zap.py report-storm "$TMP/$label.json"
+	stop_daemon 5
 	teardown
 }
 
@@ -396,47 +356,12 @@ for impl in $ZAP_IMPLS; do
 	fi
 done
 
-pairs_json() { $PY -c "import json,sys; print(json.dumps(dict(a.split('=',1) for a in sys.argv[1:])))" "$@"; }
-meta=$($PY -c "
-import json, sys
-(errors, unavailable, paths, doctor, ip_mroute, fl, impls, joins, cold, fpps, lmqi, secs, hosts, chans, spps, zps,
- kernel, cpu, quiet, binary, sha, commit) = sys.argv[1:23]
-try:
-    doc = json.load(open(doctor))
-except (OSError, ValueError):
-    doc = {}
-m = {'errors': json.loads(errors), 'unavailable': json.loads(unavailable), 'paths': json.loads(paths),
-     'impls': impls.split(), 'kernel': kernel, 'cpu': cpu, 'capabilities': doc.get('capabilities', {}),
-     'ip_mroute': {'yes': True, 'no': False}.get(ip_mroute), 'xigmp_fast_leave': fl == 'yes',
-     'joins': int(joins), 'cold_joins': int(cold), 'stream_pps': int(fpps), 'last_member_query_interval': lmqi,
-     'last_member_query_count': 2, 'storm_seconds': float(secs), 'storm_hosts': int(hosts),
-     'storm_channels': int(chans), 'storm_channel_pps': int(spps), 'storm_zaps_per_s_per_host': float(zps),
-     'storm_join_bound_ms': 50, 'storm_leave_bound_ms': 5,
-     'busy_pct_before': {k: float(v) for k, v in json.loads(quiet).items()},
-     'xigmp_binary': binary, 'xigmp_sha256': sha, 'commit': commit,
-     'notes': 'Instants are kernel timestamps (SO_TIMESTAMPNS) of AF_PACKET sockets: the join/leave instant is the '
-              'host report (IGMPv3 TO_EX / TO_IN{}) leaving the host interface, seen by a socket on that interface; '
-              'data arrival is the frame arriving there. Every data frame carries its CLOCK_MONOTONIC send time; only '
-              'frames sent after the join count for join figures (stamp + (REALTIME - MONOTONIC) >= join instant). '
-              'leave_stop = last frame arriving - leave instant (data stopped: 0.3 s without a frame). Fast leave off: '
-              'group-specific queries every last_member_query_interval, count 2 (xigmp lastMemberQueryInterval; the '
-              'bridge mcast_last_member_interval). xdp/tc = xigmp forwarding: xdp with xdpMode auto (generic XDP, xdp '
-              'path) or native (tc path, the hosts\\' veths run no NAPI); paths = what xigmp routes --json said. '
-              'bridge = the Linux bridge snooping on the same veths (po a permanent router port, the bridge querier, '
-              'IGMPv3, fastleave per port). Storm: one veth per host on the forwarder, hosts in one namespace '
-              '(IGMP state is per interface), one IP_DROP + IP_ADD per zap; upstream reports = IGMP messages heard on '
-              'uo during the storm / zaps; cpu = the daemon process (percent of one core) and the machine (all cores) '
-              'over the storm; routes = groups with an entry (bridge: mdb groups with a port), live = groups some host '
-              'watched during the sample, stale = entries whose group no host watched within stale_slack_ms before it. '
-              'foreign_cpu_pct = CPU of processes that are not the benchmark\\'s (other work on the VM) during the storm; '
-              'busy_pct_before = the machine\\'s busy share just before each phase (it waits up to QUIET_WAIT s for <= QUIET_BUSY %).'}
-if not fl == 'yes':
-    m['fast_leave_reason'] = '$NO_FL'
-print(json.dumps(m))" \
-	"$(pairs_json "${ERRORS[@]}")" "$(pairs_json "${UNAVAILABLE[@]}")" "$(pairs_json "${PATHS[@]}")" "$TMP/doctor.json" \
-	"$IP_MROUTE" "$FAST_LEAVE" "$ZAP_IMPLS" "$JOINS" "$COLD_JOINS" "$FIRST_PPS" "$LMQI" "$STORM_SECONDS" \
-	"$STORM_HOSTS" "$STORM_CHANNELS" "$STORM_PPS" "$ZAPS_PER_S" "$(uname -r)" \
-	"$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" "$(pairs_json "${QUIET[@]}")" \
-	"$XIGMP" "$(sha256sum "$XIGMP" | cut -c1-16)" \
-	"$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo -dirty)")
+meta=$($PY bench/e2e/zap.py meta --errors "${ERRORS[@]}" --unavailable "${UNAVAILABLE[@]}" --paths "${PATHS[@]}" \
+	--quiet "${QUIET[@]}" --doctor "$TMP/doctor.json" --ip-mroute "$IP_MROUTE" --fast-leave "$FAST_LEAVE" \
+	--impls "$ZAP_IMPLS" --joins "$JOINS" --cold-joins "$COLD_JOINS" --stream-pps "$FIRST_PPS" --lmqi "$LMQI" \
+	--storm-seconds "$STORM_SECONDS" --storm-hosts "$STORM_HOSTS" --storm-channels "$STORM_CHANNELS" \
+	--storm-pps "$STORM_PPS" --zaps-per-s "$ZAPS_PER_S" --kernel "$(uname -r)" \
+	--cpu "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" \
+	--binary "$XIGMP" --sha256 "$(sha256sum "$XIGMP" | cut -c1-16)" \
+	--commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo -dirty)")
 $PY bench/e2e/zap.py summarize --meta "$meta" "${FILES[@]}"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * zap_tool.c - the traffic programs of bench/e2e/zap.sh and
- * tests/integration/test_zap_storm.sh, compiled by them with the system cc
+ * netns-tests/test_zap_storm.sh, compiled by them with the system cc
  * into their temp dir (nothing is installed).  Two commands, each run in the
  * caller's network namespace (`ip netns exec`):
  *

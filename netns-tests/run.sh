@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # run.sh - every namespace integration test; prints "N passed, N failed,
 # N skipped", skips counted by reason ("SKIP: ... [reason]" lines).
-cd "$(dirname "$0")/../.." || exit 1
+cd "$(dirname "$0")/.." || exit 1
 total_pass=0 total_fail=0 total_skip=0
 declare -A reasons=()
-for t in tests/integration/test_*.sh; do
+for t in netns-tests/test_*.sh; do
 	echo "### $t"
 	out=$(bash "$t" 2>&1); rc=$?
 	echo "$out"

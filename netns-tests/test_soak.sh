@@ -16,8 +16,8 @@
 # SOAK_SECONDS (default 120) shortens it for debugging: the warm-up is a
 # quarter of it, the first RSS sample at half. SOAK_LEAK (debugging the test
 # itself, see leak_before_end_sample) makes a check see a leak.
-cd "$(dirname "$0")/../.." || exit 1
-source tests/integration/lib.sh
+cd "$(dirname "$0")/.." || exit 1
+source netns-tests/lib.sh
 require_root
 command -v bpftool >/dev/null || { echo "FAIL: bpftool missing: make test installs it (scripts/deps.sh test)" >&2; exit 1; }
 
@@ -48,7 +48,7 @@ ip -n "$H" route add default via 10.2.0.1
 for ns in $H4 $H5; do ip -n "$ns" route add default via 10.5.0.1; done
 for ns in $H $H4 $H5; do ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.force_igmp_version=3; done
 
-TMP=$(mktemp -d)
+tmp_dir TMP
 # One binary for the whole soak: a rebuild meanwhile rewrites the file in
 # place ("Text file busy" for the next CLI call).
 cp "$XIGMP" "$TMP/xigmp" && XIGMP=$TMP/xigmp
@@ -61,11 +61,11 @@ stop_loads() {
 	LOADS=() BURSTS=()
 }
 kill_daemon() { [ -n "$DAEMON" ] && kill -KILL "$DAEMON" 2>/dev/null && wait "$DAEMON" 2>/dev/null; DAEMON=; }
-trap 'stop_loads; stop_daemon; kill_daemon; cleanup; rm -rf "$TMP"' EXIT
+T_CLEANUP_HOOKS+=(stop_loads)
 SOCK=$TMP/control.sock
 PORT=19761
-LOAD=tests/integration/soak_load.py
-ABUSE=tests/integration/abuse_clients.py
+LOAD=netns-tests/soak_load.py
+ABUSE=netns-tests/abuse_clients.py
 ASM=(239.77.0.1 239.77.0.2 239.77.0.3 239.77.0.4 239.77.0.5 239.77.0.6)
 SSM=(232.77.0.1@10.1.0.1 232.77.0.2@10.1.0.1)
 config() { # config FILE SOCKET [EXTRA-MODES]: the soak's daemon
@@ -243,8 +243,7 @@ soak() {
 	scrapes=$(grep -c . "$TMP/scrapes.txt") ok200=$(grep -c ' 200 ' "$TMP/scrapes.txt")
 	check "every scrape during a 40-client slowloris answered 200 ($ok200 of $scrapes, slowest $(grep ' 200 ' "$TMP/scrapes.txt" | sort -n | tail -1 | cut -d' ' -f1) s)" \
 		test "$scrapes" -gt 0 -a "$scrapes" = "$ok200"
-	received=$(cat "$TMP/mh.json" "$TMP/mh4.json" "$TMP/mh5.json" 2>/dev/null |
-		$PY -c 'import json,sys; r=[json.loads(l) for l in sys.stdin if "received" in l]; print(len(r), sum(d["received"] for d in r), sum(d["joins"] for d in r), sum(d["leaves"] for d in r))')
+	received=$($PY $LOAD tally "$TMP/mh.json" "$TMP/mh4.json" "$TMP/mh5.json")
 	read -r nhosts rx joins leaves <<<"$received"
 	echo "    hosts: $joins joins, $leaves leaves, $rx datagrams received"
 	check "forwarding was on: the 3 hosts ($joins joins, $leaves leaves) received forwarded data ($rx datagrams)" \
@@ -256,8 +255,7 @@ soak() {
 		expect_eq "descriptors after the ${WARM} s warm-up and at the end" "$w_fds" "$e_fds"
 		expect_eq "BPF programs, links, maps held after the warm-up and at the end" \
 			"$w_progs $w_links $w_maps" "$e_progs $e_links $e_maps"
-		same=$($PY -c 'import json,sys; a,b=(json.load(open(f)) for f in sys.argv[1:]); print("the same" if all(a[k]==b[k] for k in ("prog_ids","link_ids","map_ids")) else "not the same")' \
-			"$TMP/warm.ids" "$TMP/end.ids")
+		same=$($PY $LOAD same "$TMP/warm.ids" "$TMP/end.ids")
 		echo "    their kernel ids at the warm-up and at the end: $same"
 		expect_eq "no program, link or map of ours held by no process (after the warm-up; at the end)" \
 			"0 progs, 0 links, 0 maps; 0 progs, 0 links, 0 maps" "$(cat "$TMP/warm.left"); $(cat "$TMP/end.left")"
@@ -294,7 +292,7 @@ tc_filters() { # the tc filters in the namespace, on one line
 	done | sort -u | paste -sd, -
 }
 only_tc_left() { # no tcx: what is left is clsact filters' programs only, no XDP
-	$PY -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if not d["link"] and all(p[2] == "sched_cls" for p in d["prog"]) else 1)' "$TMP/left.json" &&
+	$PY $LOAD only-tc "$TMP/left.json" &&
 		! ip -n "$P" -d link show | grep -q prog/xdp
 }
 # kill_now WHAT: the daemon must still live (it must not have died on its

@@ -12,7 +12,10 @@
                                                when the first one arrived (first_t, epoch s);
                                                with STOP (a file name) it listens at least
                                                SECONDS and until STOP exists, plus 0.2 s
-  mcast_tool.py hold GROUP SOURCE SECONDS      an IGMPv3 source-specific join held open
+  mcast_tool.py hold GROUP SOURCE SECONDS [IFADDR]
+                                               an IGMPv3 source-specific join held open,
+                                               on the interface with address IFADDR (by
+                                               default the one the route to GROUP takes)
   mcast_tool.py report IFACE SRC v2|v3 GROUP... one join per group, sent once, written
                                                byte by byte on AF_PACKET (Router Alert,
                                                TTL 1): v2 reports, or one v3 report of
@@ -88,9 +91,9 @@ def sniff(iface, seconds, stop_file=None):
     print(json.dumps(flows), flush=True)
 
 
-def hold(group, source, seconds):
+def hold(group, source, seconds, ifaddr="0.0.0.0"):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    mreq = socket.inet_aton(group) + socket.inet_aton("0.0.0.0") + socket.inet_aton(source)
+    mreq = socket.inet_aton(group) + socket.inet_aton(ifaddr) + socket.inet_aton(source)
     s.setsockopt(socket.IPPROTO_IP, 39, mreq)  # IP_ADD_SOURCE_MEMBERSHIP: imr_multiaddr, imr_interface, imr_sourceaddr
     time.sleep(float(seconds))
 
@@ -136,6 +139,6 @@ if __name__ == "__main__":
     elif cmd == "sniff":
         sniff(sys.argv[2], float(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else None)
     elif cmd == "hold":
-        hold(sys.argv[2], sys.argv[3], sys.argv[4])
+        hold(*sys.argv[2:6])
     elif cmd == "report":
         report(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:])

@@ -4,8 +4,8 @@
 # datapaths; every frame xigmp sends passes tshark; unicast reaches its
 # target; IGMP on each of 4 RX queues is received; pcap round trip; a tun
 # device (no Ethernet) is served by the kernel path.
-cd "$(dirname "$0")/../.." || exit 1
-source tests/integration/lib.sh
+cd "$(dirname "$0")/.." || exit 1
+source netns-tests/lib.sh
 require_root
 command -v tshark >/dev/null || { echo "FAIL: tshark missing: make test installs it"; exit 1; }
 
@@ -15,8 +15,7 @@ ip -n "$A" link add va numtxqueues 4 numrxqueues 4 type veth peer name vb numtxq
 ip -n "$A" addr add 10.77.0.1/24 dev va; ip -n "$B" addr add 10.77.0.2/24 dev vb
 ip -n "$A" link set va up; ip -n "$B" link set vb up
 X() { "$XIGMP" --netns "$A" "$@"; }
-TMP=$(mktemp -d); trap 'rm -rf "$TMP"; cleanup' EXIT
-jq_py() { $PY -c "import json,sys; $1" ; }
+tmp_dir TMP
 
 # Everything on B's wire goes to a capture, judged by tshark at the end.
 ip netns exec "$B" tshark -q -i vb -F pcap -w "$TMP/wire.pcap" -f igmp >/dev/null 2>&1 &
@@ -35,7 +34,7 @@ X query --iface va --datapath xdp --igmp-version 3 --max-resp 500ms >"$TMP/q2.ou
 wait $D
 cat "$TMP/k.json"
 expect_eq "kernel dump: a v3 report with is_ex{} for 239.5.5.5" "v3_report is_ex 239.5.5.5 True" \
-	"$(jq_py "d=json.loads(open('$TMP/k.json').readline()); r=d['records'][0]; print(d['type'], r['type'], r['group'], d['checksum_ok'])")"
+	"$(jsonq -f "$TMP/k.json" --lines first type records/0/type records/0/group checksum_ok)"
 check "the query went out over XDP" grep -q "\[xdp\]" "$TMP/q2.out"
 check "no classifier left behind by the tools" bash -c "! ip -n $A -d link show va | grep -q prog/xdp"
 
@@ -48,7 +47,7 @@ X query --iface va --igmp-version 2 --max-resp 500ms >"$TMP/q1.out" 2>&1
 wait $D
 cat "$TMP/xdp.json"
 expect_eq "xdp dump: a v2 report for 239.5.5.5 from B" "v2_report 239.5.5.5 10.77.0.2 True True" \
-	"$(jq_py "d=json.loads(open('$TMP/xdp.json').readline()); print(d['type'], d['group'], d['src'], d['router_alert'], d['checksum_ok'])")"
+	"$(jsonq -f "$TMP/xdp.json" --lines first type group src router_alert checksum_ok)"
 check "xdp dump reports the RX queue" grep -q '"queue":' "$TMP/xdp.json"
 check "ALLMULTI restored when the port closed" bash -c "ip -n $A -d link show va | grep -q 'allmulti 0'"
 check "query fell back to the kernel path while dump held the AF_XDP queue" grep -q "\[kernel\]" "$TMP/q1.out"
@@ -68,18 +67,11 @@ echo "== 4 RX queues: reports from 64 sources spread over the queues, all receiv
 # see traffic; native XDP runs per RX queue (NAPI).
 X dump --iface va --datapath xdp --xdp-mode native --json --count 64 >"$TMP/mq.json" 2>/dev/null &
 D=$!; sleep 1.5
-ip netns exec "$B" $PY - <<'PYEOF'
-from scapy.all import Ether, IP, sendp, conf
-from scapy.contrib.igmp import IGMP
-from scapy.layers.inet import IPOption_Router_Alert
-conf.verb = 0
-sendp([Ether(dst='01:00:5e:07:07:07')/IP(src='10.77.1.%d' % i, dst='239.7.7.7', ttl=1,
-       options=[IPOption_Router_Alert()])/IGMP(type=0x16, gaddr='239.7.7.7') for i in range(1, 65)], iface='vb')
-PYEOF
+ip netns exec "$B" $PY netns-tests/scapy_send.py spread vb 239.7.7.7 10.77.1 64
 timeout 10 tail --pid=$D -f /dev/null
 expect_eq "64 reports received" 64 "$(grep -c v2_report "$TMP/mq.json")"
 expect_eq "seen on all 4 RX queues" "0 1 2 3" \
-	"$(jq_py "print(' '.join(map(str, sorted({json.loads(l)['queue'] for l in open('$TMP/mq.json')}))))")"
+	"$(jsonq -f "$TMP/mq.json" --lines all --set '*/queue')"
 
 echo "== tshark judges every frame xigmp sent"
 sleep 0.5; kill $TSHARK; wait $TSHARK 2>/dev/null
@@ -118,7 +110,7 @@ expect_exit "a duration needs a unit" 64 "max-resp" X query --iface va --max-res
 expect_exit "v1 has no leave" 64 "IGMPv1 has no leave" X leave --iface va --group 239.1.1.1 --igmp-version 1
 
 echo "== tun (no Ethernet): auto picks the kernel path"
-ip netns exec "$A" $PY tests/integration/tun_feed.py "$XIGMP" >"$TMP/tun.out" 2>&1
+ip netns exec "$A" $PY netns-tests/tun_feed.py "$XIGMP" >"$TMP/tun.out" 2>&1
 rc=$?; cat "$TMP/tun.out"
 expect_eq "tun feed script" 0 "$rc"
 

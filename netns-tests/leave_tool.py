@@ -1,4 +1,4 @@
-"""Receivers and leaves for the fast-leave test (tests/integration/test_fast_leave.sh).
+"""Receivers and leaves for the fast-leave test (netns-tests/test_fast_leave.sh).
 
   leave_tool.py watch IFACE GROUP SECONDS [LEAVE_AT]
       joins GROUP on UDP port 5000 (the kernel's own IGMP sends the reports),

@@ -21,6 +21,14 @@ usage: soak_load.py source PPS GROUP...         UDP datagrams to GROUP:5000 (TTL
                                                  progs, N links, N maps", writes them to FILE
                                                  as {"prog": [[id, name, type]], "link": [[id,
                                                  type, prog_id]], "map": [[id, name]]}
+       soak_load.py tally FILE...                what the members printed (missing files
+                                                 skipped): "HOSTS RECEIVED JOINS LEAVES"
+       soak_load.py same FILE FILE               whether two `held` files name the same
+                                                 prog, link and map ids: "the same" or
+                                                 "not the same"
+       soak_load.py only-tc FILE                 exit 0 when an `ours` FILE lists no link and
+                                                 only TC (sched_cls) programs: what a crash
+                                                 leaves where TC programs are clsact filters
 
 bpftool lists every object of the machine, not of one namespace: the ids
 after the baseline, minus what a live process or a bpffs pin holds, keep
@@ -197,6 +205,26 @@ def ours(base_prog, base_link, base_map, path):
     print(f"{len(progs)} progs, {len(links)} links, {len(maps)} maps")
 
 
+def tally(paths):
+    rows = []
+    for path in paths:
+        try:
+            rows += [json.loads(l) for l in open(path) if "received" in l]
+        except OSError:
+            continue
+    print(len(rows), *(sum(r[k] for r in rows) for k in ("received", "joins", "leaves")))
+
+
+def same(a_path, b_path):
+    a, b = (json.load(open(p)) for p in (a_path, b_path))
+    print("the same" if all(a[k] == b[k] for k in ("prog_ids", "link_ids", "map_ids")) else "not the same")
+
+
+def only_tc(path):
+    d = json.load(open(path))
+    sys.exit(0 if not d["link"] and all(p[2] == "sched_cls" for p in d["prog"]) else 1)
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "source":
@@ -209,5 +237,11 @@ if __name__ == "__main__":
         baseline()
     elif cmd == "ours":
         ours(*(int(a) for a in sys.argv[2:5]), sys.argv[5])
+    elif cmd == "tally":
+        tally(sys.argv[2:])
+    elif cmd == "same":
+        same(sys.argv[2], sys.argv[3])
+    elif cmd == "only-tc":
+        only_tc(sys.argv[2])
     else:
         sys.exit(__doc__)

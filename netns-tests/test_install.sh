@@ -4,13 +4,12 @@
 # systemd-analyze, completions that know the subcommands, the example
 # config valid, an edited config kept; uninstall leaves only that.
 # Installs $XIGMP (the binary under test), not a fresh release build.
-cd "$(dirname "$0")/../.." || exit 1
-source tests/integration/lib.sh
+cd "$(dirname "$0")/.." || exit 1
+source netns-tests/lib.sh
 require_root
 
-D=$(mktemp -d)
-TMP=$(mktemp -d)
-trap 'rm -rf "$D" "$TMP"; cleanup' EXIT
+tmp_dir D
+tmp_dir TMP
 mk() { make --no-print-directory -s XIGMP="$XIGMP" DESTDIR="$D" "$@" >"$TMP/make.out" 2>&1 || { cat "$TMP/make.out"; return 1; }; }
 
 echo "== make install DESTDIR PREFIX=/usr"

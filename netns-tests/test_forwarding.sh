@@ -12,8 +12,8 @@
 #   U (10.1.0.1, .9) uo ── po [P: xigmp] pi ── hi (H, 10.2.0.2)
 #                                        pb ── [S: br0] ── h2 (H2), h3 (H3)
 #                                        dk0 (a bridge in P, like docker0) ── h4 (H4), h5 (H5)
-cd "$(dirname "$0")/../.." || exit 1
-source tests/integration/lib.sh
+cd "$(dirname "$0")/.." || exit 1
+source netns-tests/lib.sh
 require_root
 
 U=xgt-wu-$$ P=xgt-wp-$$ H=xgt-wh-$$ S=xgt-ws-$$ H2=xgt-wh2-$$ H3=xgt-wh3-$$ H4=xgt-wh4-$$ H5=xgt-wh5-$$ J=xgt-wj-$$
@@ -39,12 +39,12 @@ bridge_port "$P" dk0 d5 "$H5" h5 10.5.0.5/24
 ip -n "$P" link set dk0 up
 for ns in $H $H2 $H3 $H4 $H5 $J; do ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.force_igmp_version=3; done
 
-TMP=$(mktemp -d)
+tmp_dir TMP
 DAEMON_NS=$P
 HOLD=
-trap '[ -n "$HOLD" ] && kill $HOLD 2>/dev/null; stop_daemon; rm -rf "$TMP"; cleanup' EXIT
+T_CLEANUP_HOOKS+=('[ -z "$HOLD" ] || kill $HOLD 2>/dev/null')
 SOCK=$TMP/control.sock
-TOOL=tests/integration/mcast_tool.py
+TOOL=netns-tests/mcast_tool.py
 
 send() { ip netns exec "$U" $PY $TOOL send "$@"; }                 # send GROUP COUNT [SOURCE]
 SNIFFERS=()
@@ -75,17 +75,10 @@ wait_for() { # wait_for EXPECTED CMD...: up to 3 s for CMD to print EXPECTED
 }
 flow() { # flow NAME SRC GROUP FIELD: a field of one flow of a sniff, or 0 (its window ends now, never before the senders)
 	sniff_done "$1"
-	$PY -c "import json,sys
-lines=open('$TMP/$1.json').read().split('\n')
-d=json.loads([l for l in lines if l.strip()][-1])
-f=d.get('$2>$3')
-print(f['$4'] if f else 0)"
+	jsonq -f "$TMP/$1.json" --lines last --default 0 "$2>$3/$4"
 }
 route_field() { # route_field SRC GROUP FIELD
-	"$XIGMP" routes --socket "$SOCK" --json | $PY -c "import json,sys
-d=json.load(sys.stdin)
-r=[r for r in d['routes'] if r['source']=='$1' and r['group']=='$2']
-print(r[0]['$3'] if r else 'none')"
+	"$XIGMP" routes --socket "$SOCK" --json | jsonq --first --default none "routes/[source=$1,group=$2]/$3"
 }
 config() { # config FILE MODE INSIDE [EXTRA-YAML]
 	cat >"$1" <<EOF
@@ -195,16 +188,13 @@ for MODE in ${FWD_MODES:-xdp tc tc-kernel kernel}; do
 done
 
 routes_out() { # routes_out GROUP: the out list of (*,GROUP), comma-separated, or none
-	"$XIGMP" routes --socket "$SOCK" --json | $PY -c "import json,sys
-r=[r for r in json.load(sys.stdin)['routes'] if r['source']=='*' and r['group']=='$1']
-print(','.join(r[0]['out']) if r else 'none')"
+	"$XIGMP" routes --socket "$SOCK" --json | jsonq --join , --default none "routes/[source=*,group=$1]/out/*"
 }
 groups_field() { # groups_field GROUP: the inside interfaces that have GROUP, then the upstream's mode for it
-	"$XIGMP" groups --socket "$SOCK" --json | $PY -c "import json,sys
-d=json.load(sys.stdin)
-ins=[i['interface'] for i in d['interfaces'] if i['role']=='inside' and any(g['group']=='$1' for g in i['groups'])]
-up=[g['filter_mode'] for g in d['upstream']['groups'] if g['group']=='$1']
-print(','.join(sorted(ins)) or 'none', up[0] if up else 'none')"
+	local j
+	j=$("$XIGMP" groups --socket "$SOCK" --json)
+	echo "$(jsonq --sort --join , --default none "interfaces/[role=inside,groups/*/group=$1]/interface" <<<"$j")" \
+		"$(jsonq --first --default none "upstream/groups/[group=$1]/filter_mode" <<<"$j")"
 }
 
 want two-insides && {
@@ -325,7 +315,7 @@ want tun && {
 echo "== a tun outside (no Ethernet: an IPTV WAN): the tc path pushes a MAC header"
 # The source is behind the tun; xigmp's outside is the tun (kernel datapath),
 # its inside the veth pi to H.
-ip netns exec "$P" $PY tests/integration/tun_source.py xt1 10.66.0.1/24 10.66.0.2 239.66.6.6 20 6 9 >"$TMP/tun.out" 2>&1 &
+ip netns exec "$P" $PY netns-tests/tun_source.py xt1 10.66.0.1/24 10.66.0.2 239.66.6.6 20 6 9 >"$TMP/tun.out" 2>&1 &
 TUNPID=$!
 for _ in $(seq 100); do grep -q ready "$TMP/tun.out" 2>/dev/null && break; sl 0.05; done
 cat >"$TMP/tun.yaml" <<EOF
@@ -399,25 +389,11 @@ want provisional && {
 # the route map no bigger than the joins the policy accepted, and no
 # provisional entry behind.  xdp: generic XDP on po; tc: native XDP on po,
 # which cannot transmit to pi (its peer has no NAPI), so the TC path.
-classifier_map() { # classifier_map NAME [inner]: entries of map NAME of the classifier on po (inner: of the map in its slot 0)
-	ip netns exec "$P" bpftool net show dev po -j | $PY -c "
-import json, subprocess, sys
-def j(*a): return json.loads(subprocess.check_output(['bpftool', *a, '-j']))
-prog = [x for e in json.load(sys.stdin) for x in e.get('xdp', [])][0]['id']
-for m in j('prog', 'show', 'id', str(prog))['map_ids']:
-    if j('map', 'show', 'id', str(m))['name'] != '$1': continue
-    if '${2:-}' == 'inner':
-        rows = j('map', 'dump', 'id', str(m))
-        v = rows[0].get('inner_map_id', rows[0].get('value')) if rows else None
-        inner = int.from_bytes(bytes(int(b, 16) for b in v), 'little') if isinstance(v, list) else v
-        print(len(j('map', 'dump', 'id', str(inner))) if inner is not None else 0)
-    else:
-        print(len(j('map', 'dump', 'id', str(m))))
-"
+classifier_map() { # classifier_map NAME [--inner]: entries of map NAME of the classifier on po (--inner: of the map in its slot 0)
+	ip netns exec "$P" $PY netns-tests/classifier_map.py po "$@"
 }
 installs() { # provisional entries the classifier on pi wrote so far
-	"$XIGMP" groups --socket "$SOCK" --json | $PY -c "import json,sys
-print(json.load(sys.stdin)['counters'].get('pi', {}).get('xdp_provisional_installed', 0))"
+	"$XIGMP" groups --socket "$SOCK" --json | jsonq --default 0 counters/pi/xdp_provisional_installed
 }
 for MODE in ${FWD_MODES:-xdp tc}; do
 	[ "$MODE" = xdp ] || [ "$MODE" = tc ] || continue
@@ -456,7 +432,7 @@ EOF
 	check "$MODE: the route carries the stream on" test "$(flow pr 10.1.0.1 239.1.1.1 count)" -gt 0
 	expect_eq "$MODE: 239.2.2.2 still does not arrive" 0 "$(flow pr 10.1.0.1 239.2.2.2 count)"
 	kill $S1 $S2 2>/dev/null; wait $S1 $S2 2>/dev/null
-	expect_eq "$MODE: no provisional entry outlives its batch" 0 "$(classifier_map xigmp_fwd_prov inner)"
+	expect_eq "$MODE: no provisional entry outlives its batch" 0 "$(classifier_map xigmp_fwd_prov --inner)"
 
 	before=$(installs)
 	ip netns exec "$H" $PY $TOOL report hi 10.2.0.2 v2 $(for i in $(seq 200); do echo 239.1.$((i / 250)).$((i % 250 + 1)); done) \
@@ -465,10 +441,10 @@ EOF
 	sl 1
 	routes=$(classifier_map xigmp_fwd_route)
 	check "$MODE: after a flood of 350 joins the route map holds $routes routes, no more than the 40 the table accepts" test "$routes" -le 40
-	expect_eq "$MODE: ... exactly the entries xigmp routes lists" "$("$XIGMP" routes --socket "$SOCK" --json | $PY -c "import json,sys; print(len(json.load(sys.stdin)['routes']))")" "$routes"
+	expect_eq "$MODE: ... exactly the entries xigmp routes lists" "$("$XIGMP" routes --socket "$SOCK" --json | jsonq 'routes/#')" "$routes"
 	got=$(( $(installs) - before ))
 	check "$MODE: the flood went through the classifier's provisional path ($got entries written; 250 allowed joins)" test "$got" -ge 40
-	expect_eq "$MODE: and left no provisional entry" 0 "$(classifier_map xigmp_fwd_prov inner)"
+	expect_eq "$MODE: and left no provisional entry" 0 "$(classifier_map xigmp_fwd_prov --inner)"
 	stop_daemon
 	check "$MODE: the daemon exits 0" test $? -eq 0
 done

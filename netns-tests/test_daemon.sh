@@ -3,8 +3,8 @@
 # the XDP datapath. Modes on and off, unicast translation, alt switching at
 # runtime, no loop in full-proxy mode on a reflecting segment, clean
 # shutdown, bad configs refused with nothing attached.
-cd "$(dirname "$0")/../.." || exit 1
-source tests/integration/lib.sh
+cd "$(dirname "$0")/.." || exit 1
+source netns-tests/lib.sh
 require_root
 
 U=xgt-du-$$ U2=xgt-du2-$$ P=xgt-dp-$$ H=xgt-dh-$$
@@ -13,9 +13,8 @@ veth_pair "$U" uo 10.1.0.1/24 "$P" po 10.1.0.2/24
 veth_pair "$U2" ua 10.3.0.1/24 "$P" pa 10.3.0.2/24
 veth_pair "$P" pi 10.2.0.1/24 "$H" hi 10.2.0.2/24
 ip netns exec "$H" sysctl -qw net.ipv4.conf.hi.force_igmp_version=3
-TMP=$(mktemp -d)
+tmp_dir TMP
 DAEMON_NS=$P
-trap 'stop_daemon; rm -rf "$TMP"; cleanup' EXIT
 SOCK=$TMP/control.sock
 
 config() { # config FILE MODES...
@@ -79,7 +78,7 @@ expect_eq "nothing leaves through the inactive primary" 0 "$(seen "$U" "d.get('s
 "$XIGMP" outside primary --socket "$SOCK" >/dev/null
 
 echo "== metrics"
-m=$(ip netns exec "$P" python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:19741/metrics').read().decode())")
+m=$(ip netns exec "$P" $PY netns-tests/http_get.py http://127.0.0.1:19741/metrics)
 check "per-mode forwarded counters" grep -qE 'xigmp_forwarded_total\{mode="proxyInToOut",role="outside",ifname="po"\} [1-9]' <<<"$m"
 check "query->report latency histogram" grep -qE 'xigmp_query_to_report_seconds_count [1-9]' <<<"$m"
 check "policy counters (inactive outside dropped)" grep -qE 'xigmp_policy_total\{counter="dropped_inactive_outside"\} [1-9]' <<<"$m"

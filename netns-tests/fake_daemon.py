@@ -2,7 +2,8 @@
 daemon's version checks.
 
 usage: fake_daemon.py serve SOCKET REPLY|--silent   answer every request with REPLY (one line), or read and never answer
-       fake_daemon.py ask SOCKET REQUEST            send one request line, print the reply line
+       fake_daemon.py ask SOCKET REQUEST            send one request line, print the reply line;
+                                                    exit 1 when it is a refusal ("ok":false)
 """
 import os, socket, sys, threading, time
 
@@ -42,5 +43,6 @@ elif cmd == "ask":
             break
         data += chunk
     sys.stdout.write(data.decode())
+    sys.exit(1 if b'"ok":false' in data else 0)
 else:
     sys.exit(__doc__)

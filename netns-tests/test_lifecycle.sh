@@ -6,8 +6,8 @@
 # with an alt and `activeOutside: auto`; 50 delete/re-create cycles without
 # a leak; kill -9 during a re-creation storm. Real Linux hosts join with
 # their own IGMP stack; the upstream is watched with an AF_PACKET sniffer.
-cd "$(dirname "$0")/../.." || exit 1
-source tests/integration/lib.sh
+cd "$(dirname "$0")/.." || exit 1
+source netns-tests/lib.sh
 require_root
 
 U=xgt-lu-$$ P=xgt-lp-$$ H=xgt-lh-$$ J=xgt-lj-$$ A=xgt-la-$$
@@ -16,13 +16,14 @@ veth_pair "$U" uo 10.1.0.1/24 "$P" po 10.1.0.2/24
 veth_pair "$A" ua 10.7.0.1/24 "$P" pa 10.7.0.2/24
 ip -n "$U" route add default via 10.1.0.2
 for ns in $H $J; do ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.force_igmp_version=3; done
-TMP=$(mktemp -d)
+tmp_dir TMP
 DAEMON_NS=$P
 SNIFFERS=()
-trap '[ -n "${KEEP_LOG:-}" ] && cp "$TMP/daemon.log" "$KEEP_LOG"; for s in "${SNIFFERS[@]}"; do kill "$s" 2>/dev/null; done; stop_daemon; rm -rf "$TMP"; cleanup' EXIT
+T_CLEANUP_HOOKS+=('for s in "${SNIFFERS[@]}"; do kill "$s" 2>/dev/null; done')
+[ -z "${KEEP_LOG:-}" ] || T_CLEANUP_HOOKS+=('cp "$TMP/daemon.log" "$KEEP_LOG"')   # KEEP_LOG=FILE: the daemon's log kept
 SOCK=$TMP/control.sock
-SNIFF=tests/integration/igmp_sniff.py
-TOOL=tests/integration/mcast_tool.py
+SNIFF=netns-tests/igmp_sniff.py
+TOOL=netns-tests/mcast_tool.py
 
 # sniff NS IF SECONDS NAME [PREFIX]: IGMP on IF into $TMP/NAME.jsonl, awaited;
 # with PREFIX only reports for groups starting with it (queries: none given).
@@ -32,16 +33,9 @@ sniff() {
 	SNIFFERS+=($!)
 	for _ in $(seq 60); do grep -q ready "$TMP/$4.jsonl" 2>/dev/null && return; sleep 0.05; done
 }
-# heard NAME PYEXPR: lines of $TMP/NAME.jsonl matching (d: the line; type 0x22 = v3 report).
-heard() {
-	$PY -c "import json
-n=0
-for l in open('$TMP/$1.jsonl'):
-    d=json.loads(l)
-    if 'ready' in d: continue
-    if $2: n+=1
-print(n)"
-}
+# heard NAME CONDITION: lines of $TMP/NAME.jsonl matching (CONDITION: a Python
+# expression over d, the line; type 0x22 = v3 report).
+heard() { jsonl_count "$TMP/$1.jsonl" "$2"; }
 # wait_heard NAME PYEXPR SECONDS: until one such line is there.
 wait_heard() {
 	local i
@@ -55,24 +49,22 @@ delivered() {
 	for _ in $(seq 200); do grep -q ready "$TMP/flow.json" 2>/dev/null && break; sleep 0.05; done
 	ip netns exec "$U" $PY $TOOL send "$3" 30 10.1.0.1
 	wait $sn
-	$PY -c "import json
-lines=[l for l in open('$TMP/flow.json').read().split('\n') if l.strip()]
-f=json.loads(lines[-1]).get('10.1.0.1>$3')
-print(f['count'] if f else 0)"
+	jsonq -f "$TMP/flow.json" --lines last --default 0 "10.1.0.1>$3/count"
 }
 # routed GROUP IF: until the daemon's entry for (*,GROUP) goes out IF (5 s).
 routed() {
 	local i
 	for i in $(seq 100); do
-		"$XIGMP" routes --socket "$SOCK" --json 2>/dev/null | $PY -c "import json,sys
-r=[r for r in json.load(sys.stdin)['routes'] if r['group']=='$1' and '$2' in r['out']]
-sys.exit(0 if r else 1)" && return 0
+		"$XIGMP" routes --socket "$SOCK" --json 2>/dev/null | jsonq --test "routes/[group=$1,out/*=$2]" && return 0
 		sleep 0.05
 	done
 	return 1
 }
 status_json() { "$XIGMP" status --socket "$SOCK" --json; }
-daemon_field() { status_json | $PY -c "import json,sys; d=json.load(sys.stdin)['daemon']; print($1)"; }
+# status_field [JSONQ-OPTIONS] PATH...: from status --json (jsonq.py)
+status_field() { status_json | jsonq "$@"; }
+# role_down_with IFACE TEXT: True when IFACE's role is down for a reason saying TEXT
+role_down_with() { status_field --test "daemon/roles/[interface=$1,up=False,reason~=$2]" && echo True || echo False; }
 # mkhost HOSTNS HOSTIF HOSTADDR PORT: a host's veth, its other end PORT in P (not enslaved yet).
 mkhost() {
 	ip -n "$1" link del "$2" 2>/dev/null
@@ -97,13 +89,13 @@ forwarding: {mode: xdp}
 control: {socket: $SOCK}
 EOF
 
-bpf_ours() { bpftool -j prog show 2>/dev/null | $PY -c "import json,sys; print(sum(1 for p in json.load(sys.stdin) if p.get('name','').startswith('xigmp')))"; }
+bpf_ours() { bpftool -j prog show 2>/dev/null | jsonq --count '[name^=xigmp]'; }
 bpf_base=$(bpf_ours)
 
 echo "== the inside bridge does not exist yet: the daemon starts and waits"
 start_daemon "$TMP/d.yaml" || exit 1
 check "the daemon runs without its inside" kill -0 "$DAEMON"
-expect_eq "status says what it waits for" "['br-*']" "$(daemon_field "d.get('waiting')")"
+expect_eq "status says what it waits for" "['br-*']" "$(status_field --default None daemon/waiting)"
 check "the log says it once" test "$(grep -c 'waiting for br-\*' "$TMP/daemon.log")" = 1
 
 echo "== br-one (name matched by br-*) and its host appear 1 s later; the host joins"
@@ -115,9 +107,9 @@ ip -n "$P" link add br-ignored type bridge; ip -n "$P" addr add 10.9.0.1/24 dev 
 ip -n "$H" addr add 239.1.1.1/32 dev hi autojoin
 check "the upstream hears xigmp's report for 239.1.1.1 from 10.1.0.2" \
 	wait_heard up1 "d['src']=='10.1.0.2' and d['type']==0x22 and '239.1.1.1' in d['groups']" 5
-roles=$(daemon_field "sorted(r['interface'] for r in d['roles'])")
-expect_eq "br-one took the inside role; its enslaved port vh and the excluded br-ignored did not" "['br-one', 'po']" "$roles"
-expect_eq "nothing is waited for any more" "[]" "$(daemon_field "d.get('waiting')")"
+roles=$(status_field --sort 'daemon/roles/*/interface')
+expect_eq "br-one took the inside role; its enslaved port vh and the excluded br-ignored did not" "br-one po" "$roles"
+expect_eq "nothing is waited for any more" "[]" "$(status_field --default None daemon/waiting)"
 routed 239.1.1.1 br-one
 expect_eq "the host receives the group's data from upstream" 30 "$(delivered "$H" hi 239.1.1.1)"
 
@@ -127,7 +119,7 @@ t1=$(date +%s.%N)
 ip -n "$P" link del br-one
 check "TO_IN({}) for 239.1.1.1 upstream within 1 s" \
 	wait_heard up2 "d['src']=='10.1.0.2' and d['type']==0x22 and '239.1.1.1' in d['groups'] and d['t'] - $t1 < 1.0" 2
-expect_eq "status: br-* waited for again" "['br-*']" "$(daemon_field "d.get('waiting')")"
+expect_eq "status: br-* waited for again" "['br-*']" "$(status_field --default None daemon/waiting)"
 check "the routes went with it" bash -c "'$XIGMP' routes --socket '$SOCK' --json | grep -q '\"routes\":\[\]'"
 
 echo "== re-created (a new ifindex): startup queries, the host re-joins, data flows again"
@@ -169,8 +161,7 @@ echo "== link down/up on the inside: startup queries on up"
 sniff "$H" hi 6 host6
 ip -n "$P" link set br-one down
 sl 0.5
-expect_eq "status shows br-one down with the link" "True" \
-	"$(daemon_field "any(not r['up'] and 'link down' in (r.get('reason') or '') for r in d['roles'] if r['interface']=='br-one')")"
+expect_eq "status shows br-one down with the link" "True" "$(role_down_with br-one 'link down')"
 t2=$(date +%s.%N)
 ip -n "$P" link set br-one up
 check "a query within 2 s of link up" wait_heard host6 "d['src']=='10.4.0.1' and d['type']==0x11 and d['t'] > $t2" 3
@@ -194,7 +185,7 @@ expect_eq "fd, program and link counts equal after 50 cycles" "$before" "$after"
 expect_eq "xigmp programs in the kernel (bpftool) equal" "$bpf0" "$bpf1"
 check "RSS within 2 MB ($rss0 -> $rss1 kB)" test $((rss1 - rss0)) -lt 2048
 check "the daemon still runs" kill -0 "$DAEMON"
-expect_eq "and br-one is its inside again" "['br-one', 'po']" "$(daemon_field "sorted(r['interface'] for r in d['roles'])")"
+expect_eq "and br-one is its inside again" "br-one po" "$(status_field --sort 'daemon/roles/*/interface')"
 stop_daemon
 expect_eq "SIGTERM: exit 0" 0 "$?"
 
@@ -216,13 +207,13 @@ t3=$(date +%s.%N)
 ip -n "$U" link set uo down
 check "the alt upstream hears the union (239.1.1.5) within 1 s" \
 	wait_heard alt1 "d['src']=='10.7.0.2' and d['type']==0x22 and '239.1.1.5' in d['groups'] and d['t'] - $t3 < 1.0" 2
-expect_eq "status: the alt is active" "alt" "$(daemon_field "d['active_outside']")"
+expect_eq "status: the alt is active" "alt" "$(status_field daemon/active_outside)"
 sniff "$U" uo 8 up7 239.
 ip -n "$U" link set uo up
 sl 1
-expect_eq "1 s after the primary is back: still on alt (hold-down 2 s)" "alt" "$(daemon_field "d['active_outside']")"
+expect_eq "1 s after the primary is back: still on alt (hold-down 2 s)" "alt" "$(status_field daemon/active_outside)"
 sl 2
-expect_eq "after the hold-down: back on the primary" "primary" "$(daemon_field "d['active_outside']")"
+expect_eq "after the hold-down: back on the primary" "primary" "$(status_field daemon/active_outside)"
 check "the primary upstream hears the union again" wait_heard up7 "d['src']=='10.1.0.2' and '239.1.1.5' in d['groups']" 3
 check "failovers are counted" bash -c "grep -q 'activeOutside auto: failed over to the alt' '$TMP/daemon.log'"
 echo "== the upstream address changes: the union is reported from the new one"

@@ -8,8 +8,8 @@
 #
 #   U uo ── po [P: xigmp, track] pi ── si [S: br0] ── sf ── hf (F, the flooder)
 #                                                 └── sl ── hl (L, a Linux host)
-cd "$(dirname "$0")/../.." || exit 1
-source tests/integration/lib.sh
+cd "$(dirname "$0")/.." || exit 1
+source netns-tests/lib.sh
 require_root
 GEN=${GEN:-$(dirname "$XIGMP")/xigmp-gen}
 [ -x "$GEN" ] || { echo "FAIL: $GEN not built: run make test" >&2; exit 1; }
@@ -25,9 +25,10 @@ ip -n "$S" link set br0 up
 ip netns exec "$S" bridge link set dev si mcast_router 2
 ip netns exec "$L" sysctl -qw net.ipv4.conf.hl.force_igmp_version=3
 
-TMP=$(mktemp -d)
+tmp_dir TMP
 DAEMON_NS=$P
-trap 'stop_daemon; [ -n "${KEEP:-}" ] && cp -r "$TMP" /tmp/flood-debug; rm -rf "$TMP"; cleanup' EXIT
+# KEEP=1: what the run left in $TMP, daemon log complete, to /tmp/flood-debug.
+[ -z "${KEEP:-}" ] || T_CLEANUP_HOOKS+=('stop_daemon; cp -r "$TMP" /tmp/flood-debug')
 SOCK=$TMP/control.sock
 cat >"$TMP/flood.yaml" <<EOF
 interfaces: {outside: po, inside: pi}
@@ -52,9 +53,9 @@ GENPID=$!
 peak=$rss_before
 for _ in $(seq 8); do sleep 0.5; r=$(rss); [ "$r" -gt "$peak" ] && peak=$r; done
 # A legitimate join in the middle of the flood, timed on the wire at both ends.
-ip netns exec "$S" $PY tests/integration/igmp_sniff.py sl 4 239.77. >"$TMP/l.json" &
+ip netns exec "$S" $PY netns-tests/igmp_sniff.py sl 4 239.77. >"$TMP/l.json" &
 SNIFF1=$!
-ip netns exec "$U" $PY tests/integration/igmp_sniff.py uo 4 239.77. >"$TMP/u.json" &
+ip netns exec "$U" $PY netns-tests/igmp_sniff.py uo 4 239.77. >"$TMP/u.json" &
 SNIFF2=$!
 # Python starts slowly on two cores busy with the flood: join only once both
 # sniffers listen.
@@ -65,40 +66,37 @@ wait $GENPID $SNIFF1 $SNIFF2
 sleep 1
 rss_after=$(rss)
 
-sent=$($PY -c "import json; d=json.load(open('$TMP/gen.json')); print(d.get('sent', 0))" 2>/dev/null || echo 0)
-rate=$($PY -c "import json; d=json.load(open('$TMP/gen.json')); print(int(d.get('sent',0)/max(d.get('seconds', d.get('elapsed_s', 10)),1e-9)))" 2>/dev/null || echo 0)
+sent=$(jsonq -f "$TMP/gen.json" --default 0 sent 2>/dev/null || echo 0)
+secs=$(jsonq -f "$TMP/gen.json" --default 10 seconds 2>/dev/null || echo 10)
+rate=$(awk -v n="$sent" -v s="$secs" 'BEGIN { printf "%d\n", n / (s > 1e-9 ? s : 1e-9) }')
 echo "  flood: $sent reports sent, $rate/s; daemon RSS ${rss_before} kB before, ${peak} kB peak, ${rss_after} kB after"
 check "the flood reached at least 100k reports/s ($rate/s)" test "$rate" -ge 100000
 check "the daemon's memory stayed bounded (peak $peak kB ≤ before $rss_before kB + 32 MiB)" test "$peak" -le $((rss_before + 32768))
 check "the daemon is still running" kill -0 "$DAEMON"
 
-latency=$($PY - "$TMP/l.json" "$TMP/u.json" <<'PYEOF'
-import json, sys
-def first(path, src_prefix):
-    for line in open(path):
-        d = json.loads(line)
-        if d.get("groups") and "239.77.0.1" in d["groups"] and d["src"].startswith(src_prefix):
-            return d["t"]
-l = first(sys.argv[1], "10.2.0.7")
-u = first(sys.argv[2], "10.1.0.2")
-print("none" if l is None or u is None else round((u - l) * 1000, 2))
-PYEOF
-)
+first_seen() { # first_seen FILE SRC-PREFIX: when the first report naming 239.77.0.1 from there was captured
+	jsonq -f "$1" --lines all --first "[groups/*=239.77.0.1,src^=$2]/t"
+}
+# In ms with at most two decimals (12.3, 12.05), or none.
+latency=$(awk -v l="$(first_seen "$TMP/l.json" 10.2.0.7)" -v u="$(first_seen "$TMP/u.json" 10.1.0.2)" 'BEGIN {
+	if (l == "" || u == "") { print "none"; exit }
+	x = sprintf("%.2f", (u - l) * 1000); sub(/0$/, "", x); print x
+}')
 echo "  legitimate join: L's report → xigmp's report upstream: $latency ms"
 check "the legitimate join reached the outside within 100 ms during the flood ($latency ms)" \
-	$PY -c "import sys; sys.exit(0 if '$latency' != 'none' and float('$latency') < 100 else 1)"
+	num_cmp "$latency" '<' 100
 
 "$XIGMP" groups --socket "$SOCK" --json >"$TMP/groups.json"
 # (A file, not an argument: 512 groups with their hosts pass 128 KiB.)
-field() { $PY -c "import json,sys; d=json.load(open(sys.argv[1])); print($1)" "$TMP/groups.json"; }
-echo "  counters: $(field "d['counters']")"
+field() { jsonq -f "$TMP/groups.json" "$@"; }
+echo "  counters: $(field counters)"
 [ -n "${NO_XDP_LIMIT:-}" ] || check "the XDP token bucket dropped the flood (xdp_rate_limited > 0)" \
-	test "$(field "d['counters'].get('pi',{}).get('xdp_rate_limited',0)")" -gt 0
+	test "$(field --default 0 counters/pi/xdp_rate_limited)" -gt 0
 check "the per-host group cap bit (dropped_host_group_limit > 0)" \
-	test "$(field "d['counters'].get('pi',{}).get('dropped_host_group_limit',0)")" -gt 0
+	test "$(field --default 0 counters/pi/dropped_host_group_limit)" -gt 0
 check "the table holds at most 512 flood groups plus L's" \
-	test "$(field "len(d['interfaces'][0]['groups'])")" -le 513
-check "L's group is in the table" test "$(field "sum(g['group']=='239.77.0.1' for g in d['interfaces'][0]['groups'])")" -eq 1
+	test "$(field 'interfaces/0/groups/#')" -le 513
+check "L's group is in the table" test "$(field --count 'interfaces/0/groups/[group=239.77.0.1]')" -eq 1
 stop_daemon
 check "the daemon exits 0 after the flood" test $? -eq 0
 

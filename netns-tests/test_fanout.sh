@@ -7,8 +7,8 @@
 #
 #   U (10.1.0.1) uo ── po [P: xigmp] pi ── hi (H, inside)
 #                                    f0..f39 ── g0..g39 (R, counted)
-cd "$(dirname "$0")/../.." || exit 1
-source tests/integration/lib.sh
+cd "$(dirname "$0")/.." || exit 1
+source netns-tests/lib.sh
 require_root
 
 N=40
@@ -23,20 +23,30 @@ for i in $(seq 0 $((N - 1))); do
 	ip -n "$P" link set "f$i" up; ip -n "$R" link set "g$i" up
 	outs+=("f$i")
 done
-TMP=$(mktemp -d)
+tmp_dir TMP
 DAEMON_NS=$P
-trap 'stop_daemon; rm -rf "$TMP"; cleanup' EXIT
 SOCK=$TMP/control.sock
-TOOL=tests/integration/mcast_tool.py
+TOOL=netns-tests/mcast_tool.py
 rx() { # rx: the 40 receivers' rx_packets, space-separated
 	local i out=()
 	for i in $(seq 0 $((N - 1))); do out+=("$(ip netns exec "$R" cat "/sys/class/net/g$i/statistics/rx_packets")"); done
 	echo "${out[*]}"
 }
-path_of() {
-	"$XIGMP" routes --socket "$SOCK" --json | $PY -c "import json,sys
-r=[r for r in json.load(sys.stdin)['routes'] if r['group']=='232.40.40.40']
-print(r[0]['path'] + ' ' + str(len(r[0]['out'])) if r else 'none')"
+path_of() { # the path of the route for 232.40.40.40 and how many interfaces it goes out of
+	"$XIGMP" routes --socket "$SOCK" --json |
+		jsonq --first --default none 'routes/[group=232.40.40.40]/path' 'routes/[group=232.40.40.40]/out/#'
+}
+gained() { # gained BEFORE AFTER (rx() lists): how many gained >= 100, the least and the most gained
+	awk -v b="$1" -v a="$2" 'BEGIN {
+		n = split(b, x); split(a, y)
+		for (i = 1; i <= n; i++) {
+			d = y[i] - x[i]
+			if (d >= 100) k++
+			if (i == 1 || d < lo) lo = d
+			if (i == 1 || d > hi) hi = d
+		}
+		print k + 0, lo, hi
+	}'
 }
 list=$(IFS=,; echo "${outs[*]}")
 for MODE in xdp tc; do
@@ -58,7 +68,7 @@ EOF
 	ip netns exec "$U" $PY $TOOL send 232.40.40.40 100
 	sleep 1
 	after=$(rx)
-	got=$($PY -c "import sys; b=sys.argv[1].split(); a=sys.argv[2].split(); d=[int(y)-int(x) for x,y in zip(b,a)]; print(sum(1 for v in d if v>=100), min(d), max(d))" "$before" "$after")
+	got=$(gained "$before" "$after")
 	expect_eq "$MODE: all $N receivers got the 100 packets (receivers, min, max)" "$N 100 100" "$got"
 	stop_daemon
 	check "$MODE: the daemon exits 0" test $? -eq 0

@@ -11,8 +11,8 @@
 #                                                                       ── h3 (H3 10.5.0.13, the spoofer)
 # The bridge floods (snooping off), so what H2's wire carries is what xigmp
 # forwards: nothing in the bridge keeps or cuts the group on its own.
-cd "$(dirname "$0")/../.." || exit 1
-source tests/integration/lib.sh
+cd "$(dirname "$0")/.." || exit 1
+source netns-tests/lib.sh
 require_root
 
 U=xgt-lu-$$ P=xgt-lp-$$ H1=xgt-l1-$$ H2=xgt-l2-$$ H3=xgt-l3-$$
@@ -30,12 +30,12 @@ for ns in $H1 $H2 $H3; do
 	ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.force_igmp_version=3
 done
 
-TMP=$(mktemp -d)
+tmp_dir TMP
 DAEMON_NS=$P
 SENDER=
-trap '[ -n "$SENDER" ] && kill $SENDER 2>/dev/null; stop_daemon; rm -rf "$TMP"; cleanup' EXIT
+T_CLEANUP_HOOKS+=('[ -z "$SENDER" ] || kill $SENDER 2>/dev/null')
 SOCK=$TMP/control.sock
-TOOL=tests/integration/leave_tool.py
+TOOL=netns-tests/leave_tool.py
 G=239.7.7.7
 
 config() { # config FASTLEAVE
@@ -51,16 +51,14 @@ YAML
 }
 groups_json() { "$XIGMP" groups --socket "$SOCK" --json; }
 hosts_of() { # hosts_of GROUP: the tracked hosts' addresses, comma-separated
-	groups_json | $PY -c "import json,sys
-d=json.load(sys.stdin)
-print(','.join(h['address'] for i in d['interfaces'] for g in i['groups'] if g['group']=='$1' for h in (g.get('hosts') or [])))"
+	groups_json | jsonq --join , --default '' "interfaces/*/groups/[group=$1]/hosts/*/address"
 }
 counter_of() { # counter_of NAME: the inside's membership counter
-	groups_json | $PY -c "import json,sys
-d=json.load(sys.stdin)
-print(sum(c.get('$1',0) for c in d['counters'].values()))"
+	groups_json | jsonq --sum "counters/*/$1"
 }
-field() { $PY -c "import json,sys; print(json.loads([l for l in open('$1') if l.strip()][-1]).get('$2'))"; }
+field() { jsonq -f "$1" --lines last --default None "$2"; }   # field FILE KEY: from its last line
+# stopped_within MS LIMIT: no frame after the leave (None), or the last one within LIMIT ms
+stopped_within() { [ "$1" = None ] || num_cmp "$1" '<=' "$2"; }
 watch() { # watch NS IF NAME LEAVE_AT: in the background
 	rm -f "$TMP/$3.json"   # not the last case's: ready and done_ read this file
 	ip netns exec "$1" $PY $TOOL watch "$2" $G "$(scaled 10)" "$(scaled "$4")" >"$TMP/$3.json" &
@@ -72,7 +70,7 @@ run_case() { # run_case FASTLEAVE
 	config "$1"
 	start_daemon "$TMP/xigmp.yaml" || exit 1
 	sl 1.5   # fast leave acts once the startup query's response interval is over
-	ip netns exec "$U" $PY tests/integration/mcast_tool.py send $G 12000 - 0.0008 &
+	ip netns exec "$U" $PY netns-tests/mcast_tool.py send $G 12000 - 0.0008 &
 	SENDER=$!
 	watch "$H1" h1 w1 3; watch "$H2" h2 w2 8
 	ready w1; ready w2
@@ -99,10 +97,10 @@ gap=$(field "$TMP/w2.json" max_gap_ms) lost=$(field "$TMP/w2.json" max_missing_r
 # largest gap in time is shown, not judged: it includes the sender's own
 # pauses on a busy machine.)
 check "H2 kept receiving through H1's leave and the spoofs: no 20 ms of the stream lost (longest run lost: ${lost} datagrams; largest gap ${gap} ms; $(field "$TMP/w2.json" packets_before_leave) frames)" \
-	$PY -c "import sys; sys.exit(0 if '$lost' not in ('', 'None') and int('$lost') < 25 else 1)"
+	num_cmp "$lost" '<' 25
 last=$(field "$TMP/w2.json" last_after_leave_ms)
 check "after the last host's leave the data stopped within 5 ms (last frame ${last} ms after the leave)" \
-	$PY -c "import sys; sys.exit(0 if '$last' == 'None' or ('$last' != '' and float('$last') <= 5) else 1)"
+	stopped_within "$last" 5
 expect_eq "one fast leave cut the group (fast_leave; H1's leave cut nothing)" 1 "$(counter_of fast_leave)"
 expect_eq "the group is gone from the table" "" "$(hosts_of $G)"
 kill $SENDER 2>/dev/null; wait $SENDER 2>/dev/null; SENDER=
@@ -114,7 +112,7 @@ run_case false
 done_ w1; done_ w2
 last=$(field "$TMP/w2.json" last_after_leave_ms)
 check "the data went on after the last leave until the queries ran out (${last} ms; lastMemberQueryInterval 1 s × 2)" \
-	$PY -c "import sys; sys.exit(0 if '$last' not in ('', 'None') and float('$last') >= 500 else 1)"
+	num_cmp "$last" '>=' 500
 expect_eq "no fast leave counted" 0 "$(counter_of fast_leave)"
 kill $SENDER 2>/dev/null; wait $SENDER 2>/dev/null; SENDER=
 stop_daemon

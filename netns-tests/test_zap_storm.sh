@@ -15,18 +15,18 @@
 # query time, 2 x 100 ms, and a margin; 250 ms with fast leave);
 # with fast leave (`querier.inside.fastLeave`, when this build has it) no
 # host receives its old channel more than 5 ms after its leave report.
-cd "$(dirname "$0")/../.." || exit 1
-source tests/integration/lib.sh
+cd "$(dirname "$0")/.." || exit 1
+source netns-tests/lib.sh
 require_root
 
 HOSTS=${ZAP_TEST_HOSTS:-20} SECS=${ZAP_TEST_SECONDS:-10} CHANNELS=20 PPS=1000
 U=xgz-su-$$ P=xgz-sp-$$ S=xgz-ss-$$
 for ns in $U $P $S; do new_ns "$ns"; done
-TMP=$(mktemp -d)
+tmp_dir TMP
 DAEMON_NS=$P
 SOCK=$TMP/control.sock
 SOURCE= SAMPLER=
-trap 'touch "$TMP/stop"; for p in $SAMPLER $SOURCE; do kill $p 2>/dev/null; wait $p 2>/dev/null; done; stop_daemon; rm -rf "$TMP"; cleanup' EXIT
+T_CLEANUP_HOOKS+=('touch "$TMP/stop"; for p in $SAMPLER $SOURCE; do kill $p 2>/dev/null; wait $p 2>/dev/null; done')
 
 veth_pair "$U" uo 10.1.0.1/24 "$P" po 10.1.0.2/24
 {
@@ -59,10 +59,8 @@ logLevel: notice
 forwarding: {mode: xdp}
 EOF
 start_daemon "$TMP/storm.yaml" || { fail "the daemon did not start"; finish; exit 1; }
-insides() {
-	"$XIGMP" status --socket "$SOCK" --json 2>/dev/null | $PY -c "import json,sys
-d = json.load(sys.stdin)['daemon']
-print(sum(1 for r in d.get('roles', []) if r.get('up') and r.get('role') == 'inside'))" 2>/dev/null || echo 0
+insides() { # how many insides are up
+	"$XIGMP" status --socket "$SOCK" --json 2>/dev/null | jsonq --count 'daemon/roles/[up,role=inside]' 2>/dev/null || echo 0
 }
 for _ in $(seq 100); do [ "$(insides)" -ge "$HOSTS" ] && break; sl 0.1; done
 expect_eq "all $HOSTS veths are insides (the glob pi*)" "$HOSTS" "$(insides)"
@@ -89,7 +87,7 @@ kill $SOURCE 2>/dev/null; wait $SOURCE 2>/dev/null; SOURCE=
 $PY bench/e2e/zap.py storm --label storm --tool-out "$TMP/tool.json" --tool-log "$TMP/zaps.log" \
 	--up-log "$TMP/up.log" --samples "$TMP/samples.jsonl" --cpu "$TMP/cpu.jsonl" --groups "$groups" \
 	--offset "$offset" --slack-ms $((SLACK + 200)) --daemon $([ $FL = yes ] && echo --fast-leave) >"$TMP/storm.json"
-field() { $PY -c "import json,sys; print(json.load(open('$TMP/storm.json')).get('$1'))"; }
+field() { jsonq -f "$TMP/storm.json" --default None "$1"; }
 echo "  $(cat "$TMP/storm.json")"
 check "every host zapped about 5 times a second ($(field zaps) zaps)" test "$(field zaps)" -ge $((HOSTS * SECS * 5 * 9 / 10))
 expect_eq "the capture dropped nothing" 0 "$(field capture_drops)"

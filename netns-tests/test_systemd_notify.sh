@@ -5,18 +5,18 @@
 # and WATCHDOG=1 from the proxy loop at least every WATCHDOG_USEC/2. An
 # abstract '@name' socket works across --netns; a NOTIFY_SOCKET nobody
 # listens on costs one warning, nothing else.
-cd "$(dirname "$0")/../.." || exit 1
-source tests/integration/lib.sh
+cd "$(dirname "$0")/.." || exit 1
+source netns-tests/lib.sh
 require_root
 
 U=xgt-nu-$$ P=xgt-np-$$ H=xgt-nh-$$
 for ns in $U $P $H; do new_ns "$ns"; done
 veth_pair "$U" uo 10.1.0.1/24 "$P" po 10.1.0.2/24
 veth_pair "$P" pi 10.2.0.1/24 "$H" hi 10.2.0.2/24
-TMP=$(mktemp -d)
+tmp_dir TMP
 DAEMON_NS=$P
 LISTENER=
-trap 'stop_daemon; [ -z "$LISTENER" ] || kill "$LISTENER" 2>/dev/null; rm -rf "$TMP"; cleanup' EXIT
+T_CLEANUP_HOOKS+=('[ -z "$LISTENER" ] || kill "$LISTENER" 2>/dev/null')
 SOCK=$TMP/control.sock
 LOG=$TMP/notify.jsonl
 cat >"$TMP/d.yaml" <<EOF
@@ -28,7 +28,7 @@ EOF
 # listen ADDRESS: the stand-in for systemd, recording into $LOG.
 listen_notify() {
 	: >"$LOG"
-	$PY tests/integration/notify_listener.py "$1" "$LOG" 120 >"$TMP/listener.out" 2>&1 &
+	$PY netns-tests/notify_listener.py "$1" "$LOG" 120 >"$TMP/listener.out" 2>&1 &
 	LISTENER=$!
 	for _ in $(seq 50); do grep -q listening "$TMP/listener.out" 2>/dev/null && return 0; sleep 0.1; done
 	echo "the notify listener did not start:"; cat "$TMP/listener.out"; return 1
@@ -36,10 +36,7 @@ listen_notify() {
 stop_listener() { kill "$LISTENER" 2>/dev/null; wait "$LISTENER" 2>/dev/null; LISTENER=; }
 # wait_for N TEXT SECONDS: until the log holds N datagrams equal to TEXT
 # or starting with TEXT followed by a newline.
-count_msg() { $PY -c "
-import json, sys
-n = sum(1 for l in open(sys.argv[1]) if (m := json.loads(l)['msg']) == sys.argv[2] or m.startswith(sys.argv[2] + '\n'))
-print(n)" "$LOG" "$1"; }
+count_msg() { $PY netns-tests/notify_log.py count "$LOG" "$1"; }
 wait_for() {
 	local end=$(( $(date +%s%N) + $(scaled "$3") * 1000000000 ))
 	while [ "$(date +%s%N)" -lt "$end" ]; do
@@ -67,43 +64,7 @@ sl 0.3
 stop_listener
 
 # One line per fact: KEY VALUE.
-$PY - "$LOG" "$PID" "$WD_USEC" "$TIME_SCALE" >"$TMP/facts" <<'PYEOF'
-import json, sys
-log, pid, usec, scale = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
-rows = [json.loads(l) for l in open(log)]
-def fields(m): return dict(kv.split("=", 1) for kv in m.split("\n") if "=" in kv)
-kinds = []
-for r in rows:
-    f = fields(r["msg"])
-    for k in ("READY", "RELOADING", "STOPPING"):
-        if f.get(k) == "1":
-            kinds.append(k)
-print("order", " ".join(kinds))
-print("senders", " ".join(sorted({str(r["pid"]) for r in rows})))
-ready = [r for r in rows if fields(r["msg"]).get("READY") == "1"]
-first = fields(ready[0]["msg"]) if ready else {}
-print("mainpid", first.get("MAINPID", "none"))
-print("status", first.get("STATUS", "none"))
-rel = [r for r in rows if fields(r["msg"]).get("RELOADING") == "1"]
-if rel:
-    mono = int(fields(rel[0]["msg"]).get("MONOTONIC_USEC", "0")) / 1e6
-    # CLOCK_MONOTONIC at the send, against the listener's at the receipt.
-    print("monotonic", "ok" if 0 <= rel[0]["t"] - mono < 1 else f"off by {rel[0]['t'] - mono:.3f}s")
-else:
-    print("monotonic", "no RELOADING")
-stop = [r["t"] for r in rows if fields(r["msg"]).get("STOPPING") == "1"]
-pings = [r["t"] for r in rows if r["msg"] == "WATCHDOG=1" and (not stop or r["t"] <= stop[0])]
-print("pings", len(pings))
-if pings and ready and stop:
-    # From the first ping to STOPPING: the gaps between pings, and from the
-    # last one to STOPPING (the loop keeps pinging until it is stopped).
-    ts = pings + [stop[0]]
-    print("maxgap", f"{max(b - a for a, b in zip(ts, ts[1:])):.3f}")
-    print("firstping", f"{max(0.0, pings[0] - ready[0]['t']):.3f}")
-else:
-    print("maxgap", "none")
-    print("firstping", "none")
-PYEOF
+$PY netns-tests/notify_log.py facts "$LOG" >"$TMP/facts"
 fact() { sed -n "s/^$1 //p" "$TMP/facts"; }
 expect_eq "in order: READY=1, RELOADING=1, READY=1, STOPPING=1 (WATCHDOG=1 aside)" \
 	"READY RELOADING READY STOPPING" "$(fact order)"
@@ -117,9 +78,9 @@ limit=$(scaled 1.25)
 gap=$(fact maxgap)
 check "WATCHDOG=1 pings arrive ($(fact pings) of them)" test "$(fact pings)" -ge 4
 check "WATCHDOG=1 at least every WATCHDOG_USEC/2 until STOPPING (largest gap ${gap} s, limit $limit s)" \
-	$PY -c "import sys; sys.exit(0 if '$gap' != 'none' and float('$gap') <= float('$limit') else 1)"
+	num_cmp "$gap" '<=' "$limit"
 check "the first WATCHDOG=1 within WATCHDOG_USEC/2 of READY=1 ($(fact firstping) s)" \
-	$PY -c "import sys; sys.exit(0 if '$(fact firstping)' != 'none' and float('$(fact firstping)') <= float('$limit') else 1)"
+	num_cmp "$(fact firstping)" '<=' "$limit"
 
 echo "== an abstract '@name' NOTIFY_SOCKET, with the daemon in another netns"
 listen_notify "@xigmp-notify-test-$$" || exit 1

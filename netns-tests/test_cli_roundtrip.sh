@@ -3,8 +3,8 @@
 # status, real IGMP from scapy counted exactly, verdicts with visible
 # effects on the kernel's own IGMP stack, foreign programs left alone,
 # unload leaves nothing behind.
-cd "$(dirname "$0")/../.." || exit 1
-source tests/integration/lib.sh
+cd "$(dirname "$0")/.." || exit 1
+source netns-tests/lib.sh
 require_root
 
 A=xgt-a-$$   # runs xigmp
@@ -18,7 +18,8 @@ out=$(X load --iface va 2>&1); rc=$?
 expect_eq "load exits 0" 0 "$rc"
 check "load reports the pin path" grep -q "pinned at /sys/fs/bpf/xigmp/@$A/va" <<<"$out"
 st=$(X status --json)
-expect_eq "status shows va pinned" "va True True" "$($PY -c "import json,sys; i=json.loads(sys.argv[1])['interfaces'][0]; print(i['ifname'], i['pinned'], i['prog_id']>0)" "$st")"
+expect_eq "status shows va pinned" "va True True" \
+	"$(jsonq interfaces/0/ifname interfaces/0/pinned <<<"$st") $(num_cmp "$(jsonq interfaces/0/prog_id <<<"$st")" '>' 0 && echo True)"
 check "the kernel reports an XDP program on va" bash -c "ip -n $A -d link show va | grep -q 'prog/xdp'"
 check "pinned link survives the command" test -e "/sys/fs/bpf/xigmp/@$A/va/link"
 
@@ -38,7 +39,7 @@ check "refused load left the classifier in place" bash -c "$XIGMP --netns $A sta
 
 echo "== counters move by exactly what scapy sent"
 before=$(counters "$A" va)
-ip netns exec "$B" $PY tests/integration/scapy_send.py vb 10.77.0.2 \
+ip netns exec "$B" $PY netns-tests/scapy_send.py frames vb 10.77.0.2 \
 	queryx3 query_noRAx1 v1_reportx1 v2_reportx2 v2_leavex1 v3_reportx2 malformedx1 udpx4
 sleep 0.3
 after=$(counters "$A" va)
@@ -50,21 +51,8 @@ expect_eq "stats --watch --count 2 prints 2 JSON lines" 2 "$lines"
 
 echo "== verdicts act on the kernel: pass lets A's kernel answer a query, drop silences it"
 ip -n "$A" addr add 239.9.9.9/32 dev va autojoin
-answers() { # general queries from B; count A's reports for 239.9.9.9 seen on B
-	ip netns exec "$B" $PY - <<'PYEOF'
-from scapy.all import AsyncSniffer, Ether, IP, sendp, conf
-from scapy.contrib.igmp import IGMP
-from scapy.layers.inet import IPOption_Router_Alert
-import time
-conf.verb = 0
-s = AsyncSniffer(iface='vb', filter='igmp and src 10.77.0.1')
-s.start(); time.sleep(0.3)
-q = Ether(dst='01:00:5e:00:00:01')/IP(src='10.77.0.2', dst='224.0.0.1', ttl=1, options=[IPOption_Router_Alert()])/IGMP(type=0x11, mrcode=5, gaddr='0.0.0.0')
-sendp(q, iface='vb')
-time.sleep(1.5)
-pk = s.stop()
-print(sum(1 for p in pk if p.haslayer(IGMP) and p[IGMP].gaddr == '239.9.9.9'))
-PYEOF
+answers() { # a general query from B; count A's reports for 239.9.9.9 seen on B
+	ip netns exec "$B" $PY netns-tests/scapy_send.py answers vb 10.77.0.2 10.77.0.1 239.9.9.9
 }
 sleep 1   # let the join's own unsolicited reports go by
 n=$(answers)
@@ -78,7 +66,7 @@ check "dropped counter moved" test "$(counter "$A" va dropped)" -ge 1
 echo "== generic mode"
 out=$(X load --iface va --force --mode generic 2>&1)
 check "load --mode generic" grep -q "in generic mode" <<<"$out"
-expect_eq "status reports generic" generic "$(X status --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["interfaces"][0]["mode"])')"
+expect_eq "status reports generic" generic "$(X status --json | jsonq interfaces/0/mode)"
 
 echo "== unload"
 out=$(X unload --iface va 2>&1); rc=$?
