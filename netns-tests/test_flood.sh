@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A report flood against the daemon (issue 6): one inside host sends IGMPv3
+# A report flood against the daemon: one inside host sends IGMPv3
 # reports for 65,536 different groups as fast as AF_XDP lets it (at least
 # 100k/s) for 10 s. The daemon's memory must stay bounded, the counters must
 # show the drops (the XDP per-source token bucket and the per-host group cap),

@@ -381,7 +381,7 @@ v3_case "$S" br0 pb xdp "$H2" h2 "$H3" h3 10.4.0.1
 }
 
 want provisional && {
-# Provisional forwarding (issue 16): the inside's classifier writes the
+# Provisional forwarding: the inside's classifier writes the
 # (*,G) entry at the report, before the daemon's route.  With the daemon
 # stopped (SIGSTOP) that entry is all there is: an allowed group's data
 # arrives, for about the 100 ms the forwarders trust an entry; a group that

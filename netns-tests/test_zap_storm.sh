@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A zap storm through xigmp's XDP forwarding path (issue 16): HOSTS hosts
+# A zap storm through xigmp's XDP forwarding path: HOSTS hosts
 # (20), each its own veth on the proxy with its own address and MAC (the far
 # ends in one namespace, where the kernel keeps IGMP state per interface),
 # CHANNELS channels (20) at 1000 pps each flowing into the outside, every

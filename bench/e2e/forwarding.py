@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Measurements for bench/e2e/forwarding.sh (issue 8: multicast data forwarding).
+"""Measurements for bench/e2e/forwarding.sh (multicast data forwarding).
 
 `window`: after --warmup seconds, snapshots the interface counters of the
 namespaces named (`ip -n NS -s -j link`, 64-bit counters), waits --window

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# forwarding.sh - issue 8: multicast data forwarding, xigmp's two forwarding
+# forwarding.sh - multicast data forwarding, xigmp's two forwarding
 # paths (XDP and TC, no kernel MFC) against what any kernel has (the Linux
 # bridge, tc mirred) and, where the kernel routes multicast
 # (CONFIG_IP_MROUTE), against the kernel MFC driven by xigmp, smcroute and

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# join_latency.sh - issue 7 item 4: join propagation, xigmp versus igmpproxy.
+# join_latency.sh - join propagation, xigmp versus igmpproxy.
 #
 #   [H] hi 10.81.0.2 ── veth ── pi 10.81.0.1 [P: proxy] po 10.82.0.1 ── veth ── uo 10.82.0.2 [U]
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# translation.sh - issue 7 item 3: unicast translation, AF_XDP datapath
+# translation.sh - unicast translation, AF_XDP datapath
 # versus kernel datapath, side by side.
 #
 #   [G] gi 10.71.0.2 ── veth ── pi 10.71.0.1 [P: xigmp run] po 10.72.0.1 ── veth ── si 10.72.0.2 [S]

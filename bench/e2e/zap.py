@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Measurements for bench/e2e/zap.sh (issue 16: channel zapping).
+"""Measurements for bench/e2e/zap.sh (channel zapping).
 
 Every data frame carries the CLOCK_MONOTONIC ns of its send (zap_tool.c
 source: "XZAP", group index, sequence, stamp), and every instant here is a

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# zap.sh - issue 16 items 3-5: channel zapping.  How fast a host that joins
+# zap.sh - channel zapping.  How fast a host that joins
 # gets its stream, how fast a host that leaves stops getting it, and what a
 # storm of zapping hosts costs, for xigmp's XDP path, xigmp's TC path, and
 # the Linux bridge's own IGMP snooping on the same topology (the baseline
