@@ -176,7 +176,11 @@ start_daemon() {
 	rm -f "$SOCK"   # a dead daemon's socket file must not pass for this one's
 	"$@" "$XIGMP" --netns "$DAEMON_NS" run --config "$config" >"$log" 2>&1 &
 	DAEMON=$!
-	for ((i = 0; i < ${DAEMON_WAIT:-5} * 10; i++)); do
+	# DAEMON_WAIT seconds (5), stretched by TIME_SCALE: start-up attaches
+	# programs to every interface, slow under the emulated guest.
+	local tenths
+	tenths=$(awk -v a="${DAEMON_WAIT:-5}" -v s="$TIME_SCALE" 'BEGIN { printf "%d", a * s * 10 }')
+	for ((i = 0; i < tenths; i++)); do
 		[ -S "$SOCK" ] && return 0
 		kill -0 "$DAEMON" 2>/dev/null || break
 		sleep 0.1
