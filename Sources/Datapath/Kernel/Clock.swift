@@ -1,7 +1,8 @@
 import Glibc
 
 /// CLOCK_REALTIME in nanoseconds (the clock SO_TIMESTAMPNS stamps with).
-@inline(__always)
+/// Inlinable: the ports call it once per receive batch.
+@inlinable
 package func realtimeNanoseconds() -> UInt64 {
     var ts = timespec()
     clock_gettime(CLOCK_REALTIME, &ts)
