@@ -46,7 +46,7 @@ extension ProxyPolicy {
         }
         let modes = configuration.modes
         var handled = false
-        if routers[role] != nil {
+        if routers.contains(role) {
             // The membership table takes reports sent to it unicast as well: a
             // host may (RFC 3376 §4.2.14 lets routers accept any destination).
             routerHear(message, metadata: metadata, on: role, at: now, emit)

@@ -182,7 +182,7 @@ public struct ProxyPolicy: Sendable {
         if message.type == .query {
             // Another router's query: the election and timers of xigmp's own
             // querier there (RFC 3376 §6.6), whatever the modes.
-            let heardByRouter = routers[role] != nil
+            let heardByRouter = routers.contains(role)
             if heardByRouter {
                 // A query from off the subnet must not win the election
                 // (RFC 3376 §9: only link-local peers take part).

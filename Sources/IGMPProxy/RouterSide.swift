@@ -28,6 +28,25 @@ struct RouterSet: Sendable {
         }
     }
 
+    /// Whether `role` has a router, without copying it out (the getter
+    /// copies the whole router: this runs for every received message).
+    func contains(_ role: InterfaceRole) -> Bool {
+        switch role {
+        case .outside: outside != nil
+        case .alt: alt != nil
+        case .inside(let index): insides.indices.contains(index) && insides[index] != nil
+        }
+    }
+
+    /// The earliest deadline of the router in `role`, read in place.
+    func nextDeadline(of role: InterfaceRole) -> MembershipTime? {
+        switch role {
+        case .outside: outside?.nextDeadline
+        case .alt: alt?.nextDeadline
+        case .inside(let index): insides.indices.contains(index) ? insides[index]?.nextDeadline : nil
+        }
+    }
+
     /// How many slots ``role(at:)`` numbers: outside, alt, then each downstream.
     var slotCount: Int { 2 + insides.count }
 
@@ -101,7 +120,7 @@ extension ProxyPolicy {
     public var nextDeadline: ProxyTime? {
         var next = UInt64.max
         for slot in 0..<routers.slotCount {
-            if let d = routers[routers.role(at: slot)]?.nextDeadline { next = min(next, d.nanoseconds) }
+            if let d = routers.nextDeadline(of: routers.role(at: slot)) { next = min(next, d.nanoseconds) }
         }
         if let d = hostPrimary.nextDeadline { next = min(next, d.nanoseconds) }
         if let d = hostAlt.nextDeadline { next = min(next, d.nanoseconds) }

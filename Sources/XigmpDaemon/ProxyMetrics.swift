@@ -38,6 +38,9 @@ final class ProxyMetrics: @unchecked Sendable {
     private let modeGauges: [String: Gauge]
     private let failovers: [OutsideSelection: Counter]
     private let provisionalOutcomes: (confirmed: Counter, removed: Counter)
+    /// Loop turns that drained every port because no epoll set could be
+    /// built (see the log); 0 in a healthy daemon.
+    private let unwatchedTurns: Counter
 
     init(registry: PrometheusCollectorRegistry, interfaces: [InterfaceRole: (name: String, datapath: DatapathKind)]) {
         self.registry = registry
@@ -73,6 +76,7 @@ final class ProxyMetrics: @unchecked Sendable {
         let pd = Self.d("provisional", "total", "Provisional forwarding entries the classifier wrote at a join, deleted once the loop had handled the batch of reports: confirmed (a real (*,G) route now stands) or removed (the join was refused or left)")
         provisionalOutcomes = (registry.makeCounter(descriptor: pd, labels: [("outcome", "confirmed")]),
                                registry.makeCounter(descriptor: pd, labels: [("outcome", "removed")]))
+        unwatchedTurns = registry.makeCounter(descriptor: Self.d("loop_unwatched_turns", "total", "Loop turns that drained every port on a short timeout because the ports could not be watched with epoll (see the log); 0 when healthy"))
         for (role, iface) in interfaces { addRole(role, name: iface.name, datapath: iface.datapath) }
     }
 
@@ -132,6 +136,7 @@ final class ProxyMetrics: @unchecked Sendable {
         kernelTotals[role] = nil
     }
 
+    func unwatchedTurn() { unwatchedTurns.increment() }
     func failover(to outside: OutsideSelection) { failovers[outside]?.increment() }
     /// Provisional entries deleted after their batch, by outcome.
     func provisional(confirmed: Int, removed: Int) {

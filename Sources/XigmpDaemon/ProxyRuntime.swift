@@ -107,6 +107,12 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// provisional entries stamped before it have had their reports
     /// handled (0: no inside batch this turn).
     private var provisionalCutoff: UInt64 = 0
+    /// What the loop waits on: the wake-up pipe, rtnetlink and every port's
+    /// descriptors (rebuilt when the ports change).
+    private var loopWait: EventPoll?
+    private var pollFailuresLogged: UInt64 = 0
+    private static let wakeToken = -1
+    private static let linksToken = -2
 
     /// Opens the ports of the interfaces there (attaching the classifier
     /// through unpinned links on XDP interfaces) and builds the policy; the
@@ -181,9 +187,8 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// the cost per message.
     public func run(watchdog: LoopWatchdog? = nil) {
         var lastWatchdog: UInt64 = 0
-        var fds: [pollfd] = []
-        var owner: [Int] = []  // index into `ports` for each pollfd; -1: the pipe, -2: rtnetlink
         var ready: [Bool] = []
+        var allReady = false
         var lastHousekeeping: UInt64 = 0
         var lastPortCheck: UInt64 = 0
         var portCheckCursor = 0
@@ -191,37 +196,55 @@ public final class ProxyRuntime: @unchecked Sendable {
         while !stopFlag.load(ordering: .relaxed) {
             if portsChanged {
                 portsChanged = false
-                fds = [pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: lifecycle.fileDescriptor, events: Int16(POLLIN), revents: 0)]
-                owner = [-1, -2]
-                var p = 0
-                while p < ports.count {
-                    for fd in ports[p].port.pollDescriptors {
-                        fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
-                        owner.append(p)
-                    }
-                    p += 1
-                }
                 ready = [Bool](repeating: false, count: ports.count)
+                allReady = false
+                do throws(DatapathError) {
+                    // A fresh set: what the old one watched may be closed.
+                    let set = try EventPoll(capacity: 64)
+                    try set.add(wakeFD, token: Self.wakeToken)
+                    try set.add(lifecycle.fileDescriptor, token: Self.linksToken)
+                    var p = 0
+                    while p < ports.count {
+                        for fd in ports[p].port.pollDescriptors { try set.add(fd, token: p) }
+                        p += 1
+                    }
+                    loopWait = set
+                } catch {
+                    // Never silent, never stuck: the loop turns on its
+                    // timeout and drains every port each turn until a set
+                    // can be built.
+                    portsChanged = true
+                    allReady = true
+                                        if pollFailuresLogged % 1000 == 0 {
+                        logger.error("cannot watch the ports with epoll (\(error.description)): draining every port each turn, retrying")
+                    }
+                    pollFailuresLogged &+= 1
+                }
             }
             var timeout: Int32 = forwarding?.awaitingFirstPacket == true ? 2 : 200
+            if allReady { timeout = min(timeout, 10) }
             if let deadline = policy.nextDeadline?.nanoseconds {
                 let before = monotonicNs()
                 let wait = deadline > before ? (deadline - before + 999_999) / 1_000_000 : 0
                 timeout = Int32(min(UInt64(timeout), wait))
             }
-            let n = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), timeout) }
-            let now = monotonicNs()
             var wake = false
             var links = false
-            if n > 0 {
-                var i = 0
-                while i < fds.count {
-                    if fds[i].revents != 0 {
-                        if owner[i] == -1 { wake = true } else if owner[i] == -2 { links = true } else { ready[owner[i]] = true }
-                    }
-                    i += 1
+            if let loopWait {
+                _ = loopWait.wait(timeoutMs: timeout) { token in
+                    if token == Self.wakeToken { wake = true } else if token == Self.linksToken { links = true }
+                    else if token < ready.count { ready[token] = true }
                 }
+            } else {
+                _ = poll(nil, 0, timeout)
+            }
+            let now = monotonicNs()
+            if allReady {
+                metrics.unwatchedTurn()
+                wake = true
+                links = true
+                var r = 0
+                while r < ready.count { ready[r] = true; r += 1 }
             }
             var i = 0
             while i < ports.count {
