@@ -110,6 +110,9 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// What the loop waits on: the wake-up pipe, rtnetlink and every port's
     /// descriptors (rebuilt when the ports change).
     private var loopWait: EventPoll?
+    /// Groups whose inside state changed this turn, their forwarding
+    /// entries not yet rewritten (capacity kept across turns).
+    private var pendingGroups: [IPv4Address] = []
     private var pollFailuresLogged: UInt64 = 0
     private static let wakeToken = -1
     private static let linksToken = -2
@@ -168,6 +171,7 @@ public final class ProxyRuntime: @unchecked Sendable {
         wakePipe = (KernelFD(owning: p[0]), KernelFD(owning: p[1]))
         if c.forwarding.mode != .off {
             forwarding = try Self.makeForwarding(config: config, logger: logger, metrics: metrics)
+            pendingGroups.reserveCapacity(64)
             forwardingDirty = true
         }
         // The interfaces there now; the rest follow from the loop.
@@ -254,6 +258,9 @@ public final class ProxyRuntime: @unchecked Sendable {
                 }
                 i += 1
             }
+            // What this batch made the policy send goes out now, before
+            // the forwarding writes and the checks below.
+            if !pendingGroups.isEmpty { flushPorts() }
             if let deadline = policy.nextDeadline?.nanoseconds, deadline <= now {
                 policy.tick(at: ProxyTime(nanoseconds: now)) { execute($0, now: now) }
             }
@@ -264,7 +271,12 @@ public final class ProxyRuntime: @unchecked Sendable {
             }
             if let since = primaryBackSince, now &- since >= failbackHoldDownNs { chooseOutside(now: now) }
             if let forwarding {
-                if forwardingDirty { updateForwarding(now: now) }
+                if forwardingDirty {
+                    pendingGroups.removeAll(keepingCapacity: true)
+                    updateForwarding(now: now)
+                } else if !pendingGroups.isEmpty {
+                    applyPendingGroups(forwarding, now: now)
+                }
                 // The routes of this turn's joins are written: their
                 // provisional entries have done their job (or, refused,
                 // must stop now).
@@ -299,20 +311,48 @@ public final class ProxyRuntime: @unchecked Sendable {
                 readClassifierCounters(role, port)
                 health.check(role, port)
             }
-            i = 0
-            while i < ports.count {
-                do { try ports[i].port.flush() } catch {
-                    metrics.transmitError(ports[i].role)
-                    health.sendFailed(ports[i].role, cause: error.description)
-                }
-                i += 1
-            }
+            flushPorts()
         }
         // Egress filters are clsact filters where the kernel lacks tcx:
         // nothing removes those when the process exits, so they go here.
         lifecycle.closeAll()
         forwarding?.removeAll()
         logger.info("proxy loop stopped")
+    }
+
+    /// Kicks every port's queued sends (and takes back completed frames).
+    private func flushPorts() {
+        var i = 0
+        while i < ports.count {
+            do { try ports[i].port.flush() } catch {
+                metrics.transmitError(ports[i].role)
+                health.sendFailed(ports[i].role, cause: error.description)
+            }
+            i += 1
+        }
+    }
+
+    /// Writes the forwarding entries of the groups whose inside state
+    /// changed this turn.
+    private func applyPendingGroups(_ forwarding: ForwardingManager, now: UInt64) {
+        var i = 0
+        while i < pendingGroups.count {
+            let group = pendingGroups[i]
+            if !incomingName.isEmpty {
+                forwarding.update(group: group, states: states(of: group), incoming: incomingName, now: now)
+            }
+            i += 1
+        }
+        pendingGroups.removeAll(keepingCapacity: true)
+    }
+
+    /// Each inside's state of `group`.
+    private func states(of group: IPv4Address) -> [String: GroupFilterState] {
+        var states: [String: GroupFilterState] = [:]
+        for (interface, groups) in insideStates {
+            if let state = groups[group] { states[interface] = state }
+        }
+        return states
     }
 
     /// Asks the loop to stop; `run()` returns within one poll interval.
@@ -393,14 +433,21 @@ public final class ProxyRuntime: @unchecked Sendable {
             case .groupChanged(let role, let change):
                 if !role.isUpstream, let name = interfaces.roles[role]?.name {
                     insideStates[name, default: [:]][change.group] = change.new.hasMembers ? change.new : nil
-                    // At once, before the policy sends the upstream report:
-                    // data can flow as soon as the entry is in the map.
                     if let forwarding, !forwardingDirty, !incomingName.isEmpty {
-                        var states: [String: GroupFilterState] = [:]
-                        for (interface, groups) in insideStates {
-                            if let state = groups[change.group] { states[interface] = state }
+                        if !change.new.hasMembers {
+                            // Gone: the entry goes at once (the host's link
+                            // stops carrying the group now).
+                            forwarding.update(group: change.group, states: states(of: change.group),
+                                              incoming: incomingName, now: now)
+                        } else if !pendingGroups.contains(change.group) {
+                            // Written once this turn's sends are out (see
+                            // run()): the upstream report goes first, since a
+                            // cold channel starts only when the upstream hears
+                            // it, while a warm one already flows on the
+                            // provisional entry the classifier wrote at the
+                            // report.
+                            pendingGroups.append(change.group)
                         }
-                        forwarding.update(group: change.group, states: states, incoming: incomingName, now: now)
                     }
                 }
                 logger.debug("\(interfaces.roles[role]?.name ?? "\(role)"): \(change.group) \(change.old) → \(change.new)")

@@ -67,7 +67,7 @@ YAML
 	ARGS+=(--topology "$dp,$G,$P,$S,$(mac_of "$P" pi),$pid")
 done
 
-[ "$PIN" == 1 ] && ARGS+=(--load-cpu $LOAD_CPU)
+[ "$PIN" == 1 ] && ARGS+=(--load-cpu $LOAD_CPU --proxy-cpu $PROXY_CPU)
 [ "${QUICK:-0}" == 1 ] && ARGS+=(--quick)
 $PY bench/e2e/translation.py --gen "$GEN" --tmp "$TMP" "${ARGS[@]}"
 rc=$?

@@ -163,6 +163,8 @@ class Host:
         self.after = None           # the instant (realtime ns) reports must follow
         self.report = None          # H's report (join or leave) after `after`
         self.first = None           # first fresh data frame's arrival
+        self.first_sent = None      # and its send stamp (realtime ns)
+        self.transit = []           # later frames: arrival - send stamp (ns)
         self.last_data = None       # last data frame of the group (arrival ns)
         self.last_data_mono = None
         self.up = None              # the upstream's first report after `after`
@@ -187,9 +189,11 @@ class Host:
             if not d or d[0] != self.group:
                 continue
             self.last_data, self.last_data_mono = ts, time.monotonic()
-            if self.want == "join" and self.report is not None and self.first is None \
-                    and d[1] + self.off >= self.report:
-                self.first = ts
+            if self.want == "join" and self.report is not None and d[1] + self.off >= self.report:
+                if self.first is None:
+                    self.first, self.first_sent = ts, d[1] + self.off
+                elif len(self.transit) < 2000:
+                    self.transit.append(ts - (d[1] + self.off))
         for ts, data, _ in stamped_frames(self.u):
             r = igmp_records(data)
             if r and ts is not None and self.after is not None and ts >= self.after and self.up is None \
@@ -237,11 +241,17 @@ def one_cycle(h, a, group, out, tag, leave=True):
         out["failures"].append(f"{tag}: no frame of {group} sent after the join arrived within {a.timeout} s")
     else:
         out["join_us"].append((h.first - h.report) / 1000)
+        # Where the time went: the wait for the source's next frame after
+        # the report, then that frame's own trip (send stamp -> arrival).
+        out["join_wait_us"].append((h.first_sent - h.report) / 1000)
+        out["join_transit_us"].append((h.first - h.first_sent) / 1000)
         if h.up is not None:
             out["join_upstream_us"].append((h.up - h.report) / 1000)
     if not ok and h.report is not None and h.first is not None:
         pass  # no upstream join seen: only its figure is missing
     h.pump(a.hold)
+    if h.transit:
+        out["steady_transit_us"].append(sorted(h.transit)[len(h.transit) // 2] / 1000)
     h.want, h.report, h.up = "leave", None, None
     h.after = time.clock_gettime_ns(time.CLOCK_REALTIME)
     h.membership(socket.IP_DROP_MEMBERSHIP, group)
@@ -267,7 +277,8 @@ def one_cycle(h, a, group, out, tag, leave=True):
 def single(a):
     h = Host(a)
     out = {"label": a.label, "join_us": [], "join_upstream_us": [], "leave_stop_us": [],
-           "leave_upstream_us": [], "cold_join_us": [], "failures": []}
+           "leave_upstream_us": [], "cold_join_us": [], "join_wait_us": [], "join_transit_us": [],
+           "steady_transit_us": [], "failures": []}
     h.pump(0.2)
     for i in range(a.joins):
         if not one_cycle(h, a, a.warm_group, out, f"warm {i}"):
@@ -275,7 +286,7 @@ def single(a):
     if a.cold_joins:
         base = list(map(int, a.cold_base.split(".")))
         cold = {"join_us": [], "join_upstream_us": [], "leave_stop_us": [], "leave_upstream_us": [],
-                "failures": []}
+                "join_wait_us": [], "join_transit_us": [], "steady_transit_us": [], "failures": []}
         for i in range(a.cold_joins):
             g = f"{base[0]}.{base[1]}.{base[2] + (base[3] + i) // 250}.{(base[3] + i) % 250 + 1}"
             if not one_cycle(h, a, g, cold, f"cold {i}"):
@@ -590,6 +601,12 @@ def summarize(a):
         out[f"{impl}_join_first_packet_p50_us"] = r1(pct(joins, 50))
         out[f"{impl}_join_first_packet_p99_us"] = r1(pct(joins, 99))
         out[f"{impl}_join_samples"] = len(joins)
+        # The join figure taken apart: waiting for the source's next frame
+        # after the report, that frame's trip, and the trip of the frames
+        # after it (the path's own latency at this rate, join or not).
+        for part in ("join_wait", "join_transit", "steady_transit"):
+            vals = [x for r in single_off for x in r.get(f"{part}_us", [])]
+            out[f"{impl}_{part}_p50_us"] = r1(pct(vals, 50))
         if single_on:
             j_on = [x for r in single_on for x in r.get("join_us", [])]
             out[f"{impl}_join_first_packet_fast_leave_on_p50_us"] = r1(pct(j_on, 50))
@@ -597,7 +614,8 @@ def summarize(a):
         for r in single_off + single_on:
             out.setdefault("samples_us", {})[r["label"]] = {
                 k: [round(x, 1) for x in r.get(k, [])]
-                for k in ("join_us", "cold_join_us", "leave_stop_us", "leave_upstream_us")}
+                for k in ("join_us", "cold_join_us", "leave_stop_us", "leave_upstream_us",
+                          "join_wait_us", "join_transit_us", "steady_transit_us")}
         out[f"{impl}_cold_join_first_packet_p50_us"] = r1(pct(cold, 50))
         out[f"{impl}_cold_join_first_packet_p99_us"] = r1(pct(cold, 99))
         out[f"{impl}_cold_join_samples"] = len(cold)

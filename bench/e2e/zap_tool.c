@@ -6,7 +6,7 @@
  * caller's network namespace (`ip netns exec`):
  *
  *   zap_tool source IFNAME SRC_IP PPS SECONDS [--warm G[,G...]]
- *                   [--cold A.B.C.D/LEN] [--log FILE]
+ *                   [--cold A.B.C.D/LEN] [--log FILE] [--drift-ppm N]
  *
  * The upstream: every PPS tick it sends one Ethernet/IPv4/UDP frame (TTL 8,
  * to G:5000, source MAC = IFNAME's, AF_PACKET with PACKET_QDISC_BYPASS) for
@@ -22,6 +22,12 @@
  *   M REAL_NS IGMP_TYPE NRECORDS SRC_IP
  *   R REAL_NS J|L GROUP
  * and cold starts and stops as `S MONO_NS GROUP` / `P MONO_NS GROUP`.
+ * --drift-ppm N lengthens the period by N parts per million.  A real
+ * source keeps its own clock, so the phase between its frames and a host's
+ * report is random; in one VM both run on one clock, and at a rate that
+ * divides the kernel tick (10 kpps, HZ 250) every report the tick releases
+ * meets the frames at the same phase, join after join.  1000 ppm (9990 pps
+ * at 10 kpps) sweeps that phase through a whole period every 0.1 s.
  * On exit: one JSON line (frames sent, IGMP messages heard).
  *
  *   zap_tool storm PREFIX NHOSTS SECONDS ZAPS_PER_S LOG G[,G...]
@@ -192,7 +198,7 @@ struct group_tx {
 static int cmd_source(int argc, char **argv)
 {
 	if (argc < 5) {
-		fprintf(stderr, "usage: zap_tool source IFNAME SRC_IP PPS SECONDS [--warm G,..] [--cold PFX/LEN] [--log FILE]\n");
+		fprintf(stderr, "usage: zap_tool source IFNAME SRC_IP PPS SECONDS [--warm G,..] [--cold PFX/LEN] [--log FILE] [--drift-ppm N]\n");
 		return 2;
 	}
 	const char *ifname = argv[0];
@@ -204,8 +210,12 @@ static int cmd_source(int argc, char **argv)
 	uint32_t cold_net = 0, cold_mask = 0;
 	int cold = 0;
 	FILE *log = NULL;
+	double drift_ppm = 0;
 	for (int i = 4; i < argc; i++) {
-		if (!strcmp(argv[i], "--warm") && i + 1 < argc) {
+		if (!strcmp(argv[i], "--drift-ppm") && i + 1 < argc) {
+			drift_ppm = atof(argv[++i]);
+			if (drift_ppm < 0 || drift_ppm > 100000) { fprintf(stderr, "zap_tool: --drift-ppm 0..100000\n"); return 2; }
+		} else if (!strcmp(argv[i], "--warm") && i + 1 < argc) {
 			nwarm = parse_groups(argv[++i], warm, MAXG);
 		} else if (!strcmp(argv[i], "--cold") && i + 1 < argc) {
 			char *s = argv[++i], *slash = strchr(s, '/');
@@ -364,7 +374,7 @@ static int cmd_source(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
-	int64_t period = (int64_t)(1e9 / pps), start = mono(), end = start + (int64_t)(seconds * 1e9);
+	int64_t period = (int64_t)(1e9 / pps * (1 + drift_ppm / 1e6)), start = mono(), end = start + (int64_t)(seconds * 1e9);
 	int64_t next = start;
 	struct pollfd pfd = {rx, POLLIN, 0};
 	while (!stop) {
