@@ -156,7 +156,7 @@ struct Receive: ParsableCommand {
     @Option(help: "Stop when nothing arrived for this many seconds (after the first probe).") var idle: Double = 0.5
     @Option(help: "Stop when nothing at all arrived within this many seconds.") var startTimeout: Double = 10
     @Option(help: "Create this file once the socket is listening.") var readyFile: String?
-    @Option(help: "Also write every latency (ns, one per line) to this file.") var latenciesFile: String?
+    @Option(help: "Also write every latency (ns, one per line, in arrival order) to this file.") var latenciesFile: String?
 
     func run() throws {
         try ns.enter()
@@ -180,12 +180,13 @@ struct Receive: ParsableCommand {
             return Double(now - lastChange) / 1e9 >= idle
         }
         let r = rx.result
-        var lat = r.latencies
-        lat.sort()
+        // In arrival order, so that a tail can be placed in time.
         if let latenciesFile, let f = fopen(latenciesFile, "w") {
-            for v in lat { fputs("\(v)\n", f) }
+            for v in r.latencies { fputs("\(v)\n", f) }
             fclose(f)
         }
+        var lat = r.latencies
+        lat.sort()
         func us(_ p: Double) -> JSON {
             guard let v = percentile(lat, p) else { return .null }
             return .rounded(Double(v) / 1000)
