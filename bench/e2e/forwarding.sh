@@ -78,6 +78,8 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 XIGMP=${XIGMP:-.build/release/xigmp}
 source netns-tests/lib.sh   # namespaces, veths, the daemon, teardown at exit
+RT=()
+if command -v chrt >/dev/null && chrt -f 50 true 2>/dev/null; then RT=(chrt -f 50); fi
 CC=${CC:-cc}
 IGMPPROXY=${IGMPPROXY:-$(command -v igmpproxy || echo /usr/sbin/igmpproxy)}
 SMCROUTED=${SMCROUTED:-$(command -v smcrouted || echo /usr/sbin/smcrouted)}
@@ -248,10 +250,18 @@ start_mirred() { # start_mirred FANOUT: (S,G) on po's ingress mirrored to pi1..p
 		match ip src $SRC/32 match ip dst $GROUP/32 "${acts[@]}" || return 1
 }
 start_gens() { # start_gens GROUP SECONDS [PPS]: one sender per GEN_CPUS core (one if paced)
-	local cpu cpus=$GEN_CPUS
-	[ -n "${3:-}" ] && cpus=${GEN_CPUS%% *}
+	local cpu cpus=$GEN_CPUS rt=() rate=${3:-}
+	if [ -n "$rate" ]; then
+		cpus=${GEN_CPUS%% *}
+		# The paced stream stands for another machine, as in zap.sh: real-
+		# time priority so the forwarder's turn at a join cannot hold its
+		# frames back, and 0.1 % slow so their phase to the tick that
+		# releases the host's report varies from join to join.
+		rt=("${RT[@]}")
+		rate=$(awk -v r="$rate" 'BEGIN { printf "%.3f", r * 0.999 }')
+	fi
 	for cpu in $cpus; do
-		ip netns exec "$U" taskset -c "$cpu" "$BLAST" uo $SRC "$1" "$PAYLOAD" "$2" ${3:-} \
+		ip netns exec "$U" "${rt[@]}" taskset -c "$cpu" "$BLAST" uo $SRC "$1" "$PAYLOAD" "$2" $rate \
 			>"$TMP/gen-$cpu.out" 2>>"$TMP/gen.err" &
 		GENS+=($!)
 	done
