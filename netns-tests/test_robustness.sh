@@ -107,7 +107,7 @@ FAKE=netns-tests/fake_daemon.py
 start_daemon "$TMP/d.yaml" || exit 1
 reply=$($PY $FAKE ask "$SOCK" '{"protocol":"2.0","cmd":"status"}')
 check "the daemon refuses a client of protocol 2.0, naming both versions" \
-	grep -q '"kind":"version".*client speaks control protocol 2.0, this daemon 1.2' <<<"$reply"
+	grep -q '"kind":"version".*client speaks control protocol 2.0, this daemon 1.3' <<<"$reply"
 check "and serves a request of a newer minor (1.9)" grep -q '"ok":true' <<<"$($PY $FAKE ask "$SOCK" '{"protocol":"1.9","cmd":"status"}')"
 expect_exit "an unknown command: a refusal listing the commands, exit 1" 1 "unknown command 'reboot' \(ping, status" \
 	$PY $FAKE ask "$SOCK" '{"cmd":"reboot"}'
@@ -116,7 +116,7 @@ expect_exit "groups with no daemon: says so, exit 3" 3 "no xigmp daemon is runni
 expect_exit "status with no daemon: the classifier part alone, exit 0" 0 "" "$XIGMP" status --socket "$TMP/none.sock"
 $PY $FAKE serve "$TMP/v2.sock" '{"protocol":"2.0","ok":true,"status":{}}' >"$TMP/fake.out" & FAKEPID=$!
 for _ in $(seq 40); do grep -q serving "$TMP/fake.out" 2>/dev/null && break; sleep 0.05; done
-expect_exit "a daemon of protocol 2.0: the CLI names both versions, exit 3" 3 "speaks control protocol 2.0, this xigmp 1.2" \
+expect_exit "a daemon of protocol 2.0: the CLI names both versions, exit 3" 3 "speaks control protocol 2.0, this xigmp 1.3" \
 	"$XIGMP" status --socket "$TMP/v2.sock"
 kill $FAKEPID 2>/dev/null; wait $FAKEPID 2>/dev/null
 $PY $FAKE serve "$TMP/mute.sock" --silent >"$TMP/fake.out" & FAKEPID=$!

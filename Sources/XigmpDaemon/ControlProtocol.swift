@@ -20,7 +20,7 @@ public struct ProtocolVersion: Codable, Sendable, Equatable, CustomStringConvert
     public var minor: Int
 
     /// The version this build speaks.
-    public static let current = ProtocolVersion(major: 1, minor: 2)
+    public static let current = ProtocolVersion(major: 1, minor: 3)
 
     public init(major: Int, minor: Int) {
         self.major = major
@@ -153,6 +153,9 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
     /// Whether `activeOutside: auto` chooses the outside now (off once
     /// `xigmp outside` pinned one). Since 1.1.
     public var autoOutside: Bool?
+    /// What works in a degraded way now (e.g. the loop cannot watch its
+    /// ports with epoll and drains them on a timer). Since 1.3.
+    public var problems: [String]?
 }
 
 /// A querier heard upstream.

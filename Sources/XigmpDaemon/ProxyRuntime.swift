@@ -114,6 +114,8 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// entries not yet rewritten (capacity kept across turns).
     private var pendingGroups: [IPv4Address] = []
     private var pollFailuresLogged: UInt64 = 0
+    /// Set while the loop cannot build its epoll set (shown by `status`).
+    private var loopProblem: String?
     private static let wakeToken = -1
     private static let linksToken = -2
 
@@ -213,12 +215,17 @@ public final class ProxyRuntime: @unchecked Sendable {
                         p += 1
                     }
                     loopWait = set
+                    if loopProblem != nil {
+                        loopProblem = nil
+                        logger.notice("the loop watches its ports with epoll again")
+                    }
                 } catch {
                     // Never silent, never stuck: the loop turns on its
                     // timeout and drains every port each turn until a set
                     // can be built.
                     portsChanged = true
                     allReady = true
+                    loopProblem = "the loop cannot watch its ports with epoll (\(error.description)): it drains every port every 10 ms until it can"
                                         if pollFailuresLogged % 1000 == 0 {
                         logger.error("cannot watch the ports with epoll (\(error.description)): draining every port each turn, retrying")
                     }
@@ -831,7 +838,8 @@ public final class ProxyRuntime: @unchecked Sendable {
             uptimeSeconds: (realtimeNs() &- started) / 1_000_000_000,
             querier: policy.querier(for: policy.activeOutside, at: t).map { .init(address: $0.address.description, version: "\($0.version)") },
             unicastFallback: policy.configuration.unicastFallback?.description,
-            roles: roles, waiting: lifecycle.waiting, autoOutside: autoOutside)
+            roles: roles, waiting: lifecycle.waiting, autoOutside: autoOutside,
+            problems: loopProblem.map { [$0] })
     }
 }
 

@@ -82,6 +82,7 @@ struct Status: ParsableCommand {
             out += "  \(r.role): \(r.interface) (\(r.datapath))" + (r.up ? "" : " DOWN: \(r.reason ?? "unknown")") + "\n"
         }
         for w in d.waiting ?? [] { out += "  waiting for \(w)\n" }
+        for p in d.problems ?? [] { out += "  problem: \(p)\n" }
         return out
     }
 }

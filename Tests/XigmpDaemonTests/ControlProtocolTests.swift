@@ -33,14 +33,25 @@ import XigmpTools
               packets: 10, bytes: 13_000, ratePps: 2.5, ageSeconds: 4, firstPacketMs: 0.291),
     ])
 
+    @Test("status reply: a degraded loop is named under problems, which older replies leave out")
+    func statusProblems() throws {
+        var s = Self.status
+        s.problems = ["the loop cannot watch its ports with epoll (EMFILE): it drains every port every 10 ms until it can"]
+        let line = JSONCoding.line(ControlReply(status: s))
+        #expect(line.contains(#""problems":["the loop cannot watch its ports with epoll (EMFILE): it drains every port every 10 ms until it can"]"#))
+        let back = try JSONCoding.decoder().decode(ControlReply.self, from: Data(line.utf8))
+        #expect(back.status?.problems == s.problems)
+        #expect(!JSONCoding.line(ControlReply(status: Self.status)).contains("problems"))
+    }
+
     @Test("status reply: golden line")
     func statusGolden() {
-        #expect(JSONCoding.line(ControlReply(status: Self.status)) == #"{"ok":true,"protocol":"1.2","status":{"active_interface":"eth0","active_outside":"primary","membership":"track","modes":["proxyInToOut","proxyOutToIn"],"querier":{"address":"10.0.0.1","version":"v3"},"roles":[{"datapath":"xdp","ifindex":2,"interface":"eth0","role":"outside","up":true},{"datapath":"kernel","ifindex":5,"interface":"docker0","reason":"interface docker0 (ifindex 5) is gone","role":"inside","up":false}],"uptime_seconds":42}}"#)
+        #expect(JSONCoding.line(ControlReply(status: Self.status)) == #"{"ok":true,"protocol":"1.3","status":{"active_interface":"eth0","active_outside":"primary","membership":"track","modes":["proxyInToOut","proxyOutToIn"],"querier":{"address":"10.0.0.1","version":"v3"},"roles":[{"datapath":"xdp","ifindex":2,"interface":"eth0","role":"outside","up":true},{"datapath":"kernel","ifindex":5,"interface":"docker0","reason":"interface docker0 (ifindex 5) is gone","role":"inside","up":false}],"uptime_seconds":42}}"#)
     }
 
     @Test("groups reply: golden line")
     func membershipGolden() {
-        #expect(JSONCoding.line(ControlReply(membership: Self.membership)) == #"{"membership":{"counters":{"docker0":{"dropped_host_group_limit":0,"reports":3}},"interfaces":[{"groups":[{"compatibility":"v3","filter_mode":"exclude","group":"239.1.1.1","group_timer_seconds":259.5,"hosts":[{"address":"172.17.0.2","filter_mode":"exclude","mac":"02:42:ac:11:00:02","sources":["10.9.9.9"],"timer_seconds":259.5}],"hosts_untracked":false,"last_reporter":"172.17.0.2","sources":[{"address":"10.9.9.9","forwarding":false,"timer_seconds":0}]}],"interface":"docker0","querier":{"querier":"172.17.0.1","role":"non-querier"},"role":"inside"}],"membership":"track","upstream":{"groups":[{"filter_mode":"exclude","group":"239.1.1.1","sources":["10.9.9.9"]}],"interface":"eth0","version":"v3"}},"ok":true,"protocol":"1.2"}"#)
+        #expect(JSONCoding.line(ControlReply(membership: Self.membership)) == #"{"membership":{"counters":{"docker0":{"dropped_host_group_limit":0,"reports":3}},"interfaces":[{"groups":[{"compatibility":"v3","filter_mode":"exclude","group":"239.1.1.1","group_timer_seconds":259.5,"hosts":[{"address":"172.17.0.2","filter_mode":"exclude","mac":"02:42:ac:11:00:02","sources":["10.9.9.9"],"timer_seconds":259.5}],"hosts_untracked":false,"last_reporter":"172.17.0.2","sources":[{"address":"10.9.9.9","forwarding":false,"timer_seconds":0}]}],"interface":"docker0","querier":{"querier":"172.17.0.1","role":"non-querier"},"role":"inside"}],"membership":"track","upstream":{"groups":[{"filter_mode":"exclude","group":"239.1.1.1","sources":["10.9.9.9"]}],"interface":"eth0","version":"v3"}},"ok":true,"protocol":"1.3"}"#)
     }
 
     @Test("routes reply: golden line (the incoming interface is \"in\")")
@@ -51,9 +62,9 @@ import XigmpTools
     @Test("refusal and ping: golden lines")
     func failureGolden() {
         #expect(JSONCoding.line(ControlReply.failure(.refused, "no alt interface configured"))
-            == #"{"error":{"kind":"refused","message":"no alt interface configured"},"ok":false,"protocol":"1.2"}"#)
-        #expect(JSONCoding.line(ControlReply()) == #"{"ok":true,"protocol":"1.2"}"#)
-        #expect(JSONCoding.line(ControlRequest(.outside, value: "alt")) == #"{"cmd":"outside","protocol":"1.2","value":"alt"}"#)
+            == #"{"error":{"kind":"refused","message":"no alt interface configured"},"ok":false,"protocol":"1.3"}"#)
+        #expect(JSONCoding.line(ControlReply()) == #"{"ok":true,"protocol":"1.3"}"#)
+        #expect(JSONCoding.line(ControlRequest(.outside, value: "alt")) == #"{"cmd":"outside","protocol":"1.3","value":"alt"}"#)
     }
 
     @Test("every reply decodes back to itself")
@@ -81,12 +92,12 @@ import XigmpTools
         }
         let v2 = failure(#"{"protocol":"2.0","cmd":"status"}"#)
         #expect(v2?.kind == .version)
-        #expect(v2?.message.contains("client speaks control protocol 2.0, this daemon 1.2") == true)
+        #expect(v2?.message.contains("client speaks control protocol 2.0, this daemon 1.3") == true)
         let unknown = failure(#"{"cmd":"reboot"}"#)
         #expect(unknown?.kind == .badRequest)
         #expect(unknown?.message == "unknown command 'reboot' (ping, status, outside, groups, routes)")
         #expect(failure("status\n")?.kind == .badRequest)
-        #expect(failure(#"{"protocol":"one","cmd":"status"}"#)?.message.contains("a version such as \"1.2\"") == true)
+        #expect(failure(#"{"protocol":"one","cmd":"status"}"#)?.message.contains("a version such as \"1.3\"") == true)
         #expect(failure(#"{"cmd":"outside","value":7}"#)?.kind == .badRequest)
     }
 
@@ -101,7 +112,7 @@ import XigmpTools
                 return error.description
             }
         }
-        #expect(message(#"{"protocol":"2.1","ok":true}"#)?.contains("speaks control protocol 2.1, this xigmp 1.2") == true)
+        #expect(message(#"{"protocol":"2.1","ok":true}"#)?.contains("speaks control protocol 2.1, this xigmp 1.3") == true)
         #expect(message(#"{"ok":true,"active_outside":"primary"}"#)?.contains("older control protocol") == true)
         #expect(message("")?.contains("closed the connection without a reply") == true)
         #expect(message("{")?.contains("unreadable reply (1 bytes)") == true)
