@@ -10,8 +10,9 @@ import Prometheus
 
 /// The daemon's Prometheus metrics. Series per interface are created when
 /// the interface takes a role and unregistered when it goes, so the packet
-/// loop only increments (atomics, no allocation, no lookup by label); all
-/// of it happens on the loop thread.
+/// loop only increments (atomics, no allocation, no lookup by label; the
+/// series of the last decision is kept, so a run of alike messages does no
+/// dictionary lookup either); all of it happens on the loop thread.
 final class ProxyMetrics: @unchecked Sendable {
     let registry: PrometheusCollectorRegistry
     private let counters: [ProxyCounter: Counter]
@@ -83,6 +84,7 @@ final class ProxyMetrics: @unchecked Sendable {
     /// The series of an interface that took `role`.
     func addRole(_ role: InterfaceRole, name: String, datapath: DatapathKind) {
         removeRole(role)
+        lastForwarded = nil
         let r = RoleSeries()
         let labels = [("role", role.description), ("ifname", name)]
         for purpose in ProxyMode.allCases.map(TransmitPurpose.mode) + [.query, .upstreamReport] {
@@ -123,6 +125,7 @@ final class ProxyMetrics: @unchecked Sendable {
 
     /// Drops every series of the interface in `role` (it went).
     func removeRole(_ role: InterfaceRole) {
+        lastForwarded = nil
         guard let r = roles.removeValue(forKey: role) else { return }
         for c in r.forwarded.values { registry.unregisterCounter(c) }
         for c in r.router.values { registry.unregisterCounter(c) }
@@ -148,8 +151,31 @@ final class ProxyMetrics: @unchecked Sendable {
         MetricNameDescriptor(namespace: "xigmp", metricName: name, unitName: unit, helpText: help)
     }
 
-    @inline(__always) func count(_ c: ProxyCounter) { counters[c]?.increment() }
-    @inline(__always) func forwarded(_ purpose: TransmitPurpose, on role: InterfaceRole) { roles[role]?.forwarded[purpose]?.increment() }
+    // The last series each per-message call resolved: a raw-valued enum
+    // hashes its String, so a dictionary lookup per message cost about 3 %
+    // of the daemon at 40k msg/s (perf), and a run of messages mostly
+    // counts the same decision sent the same way.
+    private var lastCount: (key: ProxyCounter, counter: Counter?)?
+    private var lastForwarded: (purpose: TransmitPurpose, role: InterfaceRole, counter: Counter?)?
+
+    @inline(__always) func count(_ c: ProxyCounter) {
+        if let last = lastCount, last.key == c {
+            last.counter?.increment()
+            return
+        }
+        let counter = counters[c]
+        lastCount = (c, counter)
+        counter?.increment()
+    }
+    @inline(__always) func forwarded(_ purpose: TransmitPurpose, on role: InterfaceRole) {
+        if let last = lastForwarded, last.role == role, last.purpose == purpose {
+            last.counter?.increment()
+            return
+        }
+        let counter = roles[role]?.forwarded[purpose]
+        lastForwarded = (purpose, role, counter)
+        counter?.increment()
+    }
     func count(_ c: MembershipCounter, on role: InterfaceRole) {
         roles[role]?.router[c]?.increment()
         routerTotals[role, default: [:]][c, default: 0] += 1
