@@ -21,23 +21,16 @@ s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
 s.settimeout(0.2)
 end = time.time() + seconds
 print(json.dumps({"ready": True}), flush=True)
-while time.time() < end:
-    try:
-        data, anc, _, address = s.recvmsg(2048, socket.CMSG_SPACE(16))
-    except socket.timeout:
-        continue
-    except OSError as e:
-        if e.errno != 100:  # ENETDOWN: the interface is down for now; watch on
-            raise
-        time.sleep(0.05)
-        continue
+def handle(data, anc, address, until=None):
     if address[1] != 0x0800 or len(data) < 20 or data[9] != 2:
-        continue
+        return
     ts = None
     for level, kind, value in anc:
         if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
             sec, nsec = struct.unpack("qq", value[:16])
             ts = sec + nsec / 1e9
+    if until is not None and (ts is None or ts > until):
+        return  # after the window: not this capture's
     ihl = (data[0] & 0x0F) * 4
     igmp = data[ihl:]
     src = socket.inet_ntoa(data[12:16])
@@ -55,5 +48,30 @@ while time.time() < end:
     elif len(igmp) >= 8:
         groups.append(socket.inet_ntoa(igmp[4:8]))
     if prefix and not any(g.startswith(prefix) for g in groups):
-        continue
+        return
     print(json.dumps({"t": ts, "src": src, "type": kind, "groups": groups}), flush=True)
+
+
+while time.time() < end:
+    try:
+        data, anc, _, address = s.recvmsg(2048, socket.CMSG_SPACE(16))
+    except socket.timeout:
+        continue
+    except OSError as e:
+        if e.errno != 100:  # ENETDOWN: the interface is down for now; watch on
+            raise
+        time.sleep(0.05)
+        continue
+    handle(data, anc, address)
+# What the kernel queued before the deadline is reported too: on a machine
+# busy enough (a flood on two cores) this process can be scheduled again
+# only after its window ended, with the frames it was waiting for queued.
+s.setblocking(False)
+while True:
+    try:
+        data, anc, _, address = s.recvmsg(2048, socket.CMSG_SPACE(16))
+    except (BlockingIOError, InterruptedError):
+        break
+    except OSError:
+        break
+    handle(data, anc, address, until=end)

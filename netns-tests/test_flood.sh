@@ -78,7 +78,11 @@ first_seen() { # first_seen FILE SRC-PREFIX: when the first report naming 239.77
 	jsonq -f "$1" --lines all --first "[groups/*=239.77.0.1,src^=$2]/t"
 }
 # In ms with at most two decimals (12.3, 12.05), or none.
-latency=$(awk -v l="$(first_seen "$TMP/l.json" 10.2.0.7)" -v u="$(first_seen "$TMP/u.json" 10.1.0.2)" 'BEGIN {
+seen_l=$(first_seen "$TMP/l.json" 10.2.0.7)
+seen_u=$(first_seen "$TMP/u.json" 10.1.0.2)
+[ -n "$seen_l" ] || echo "  (L's own report was not captured on hl)"
+[ -n "$seen_u" ] || echo "  (no report of 239.77.0.1 from xigmp was captured on uo)"
+latency=$(awk -v l="$seen_l" -v u="$seen_u" 'BEGIN {
 	if (l == "" || u == "") { print "none"; exit }
 	x = sprintf("%.2f", (u - l) * 1000); sub(/0$/, "", x); print x
 }')
