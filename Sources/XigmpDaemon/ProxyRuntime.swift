@@ -226,7 +226,7 @@ public final class ProxyRuntime: @unchecked Sendable {
                     portsChanged = true
                     allReady = true
                     loopProblem = "the loop cannot watch its ports with epoll (\(error.description)): it drains every port every 10 ms until it can"
-                                        if pollFailuresLogged % 1000 == 0 {
+                    if pollFailuresLogged % 1000 == 0 {
                         logger.error("cannot watch the ports with epoll (\(error.description)): draining every port each turn, retrying")
                     }
                     pollFailuresLogged &+= 1
