@@ -194,7 +194,6 @@ public final class ProxyRuntime: @unchecked Sendable {
     public func run(watchdog: LoopWatchdog? = nil) {
         var lastWatchdog: UInt64 = 0
         var ready: [Bool] = []
-        var allReady = false
         var lastHousekeeping: UInt64 = 0
         var lastPortCheck: UInt64 = 0
         var portCheckCursor = 0
@@ -203,7 +202,6 @@ public final class ProxyRuntime: @unchecked Sendable {
             if portsChanged {
                 portsChanged = false
                 ready = [Bool](repeating: false, count: ports.count)
-                allReady = false
                 do throws(DatapathError) {
                     // A fresh set: what the old one watched may be closed.
                     let set = try EventPoll(capacity: 64)
@@ -224,7 +222,6 @@ public final class ProxyRuntime: @unchecked Sendable {
                     // timeout and drains every port each turn until a set
                     // can be built.
                     portsChanged = true
-                    allReady = true
                     loopProblem = "the loop cannot watch its ports with epoll (\(error.description)): it drains every port every 10 ms until it can"
                     if pollFailuresLogged % 1000 == 0 {
                         logger.error("cannot watch the ports with epoll (\(error.description)): draining every port each turn, retrying")
@@ -233,6 +230,8 @@ public final class ProxyRuntime: @unchecked Sendable {
                 }
             }
             var timeout: Int32 = forwarding?.awaitingFirstPacket == true ? 2 : 200
+            // Unwatched (no epoll set): every port is drained each turn.
+            let allReady = loopProblem != nil
             if allReady { timeout = min(timeout, 10) }
             if let deadline = policy.nextDeadline?.nanoseconds {
                 let before = monotonicNs()
@@ -343,11 +342,9 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// changed this turn.
     private func applyPendingGroups(_ forwarding: ForwardingManager, now: UInt64) {
         var i = 0
-        while i < pendingGroups.count {
+        while !incomingName.isEmpty && i < pendingGroups.count {
             let group = pendingGroups[i]
-            if !incomingName.isEmpty {
-                forwarding.update(group: group, states: states(of: group), incoming: incomingName, now: now)
-            }
+            forwarding.update(group: group, states: states(of: group), incoming: incomingName, now: now)
             i += 1
         }
         pendingGroups.removeAll(keepingCapacity: true)

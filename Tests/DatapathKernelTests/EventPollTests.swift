@@ -50,17 +50,14 @@ struct EventPollTests {
         #expect(ready(set).isEmpty)
     }
 
-    @Test("a wait with nothing ready returns 0 after its timeout; removed descriptors are not reported")
-    func timeoutAndRemove() throws {
+    @Test("a wait with nothing ready returns 0 after its timeout, calling nothing")
+    func timeout() throws {
         let set = try EventPoll()
         let a = Pipe()
         try set.add(a.read.raw, token: 1)
         var calls = 0
         #expect(set.wait(timeoutMs: 20) { _ in calls += 1 } == 0)
         #expect(calls == 0)
-        a.put()
-        set.remove(a.read.raw)
-        #expect(ready(set).isEmpty)
     }
 
     @Test("registering a descriptor that is not open is an error naming it, not a crash")

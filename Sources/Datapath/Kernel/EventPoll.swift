@@ -35,14 +35,6 @@ public final class EventPoll {
         }
     }
 
-    /// Stops watching `descriptor` (do it before closing one that another
-    /// holder keeps open: epoll forgets a descriptor only when its last
-    /// reference closes).
-    public func remove(_ descriptor: Int32) {
-        var ev = epoll_event()
-        _ = epoll_ctl(fd.raw, EPOLL_CTL_DEL, descriptor, &ev)
-    }
-
     /// Waits up to `timeoutMs` (-1: no limit) and calls `ready` with the
     /// token of each ready descriptor. Returns how many were ready (0 on
     /// timeout or a signal).
