@@ -28,6 +28,9 @@ config() { # config FILE MODES...
 echo "== full proxy: joins go up, queries come down"
 config "$TMP/full.yaml" proxyOutToIn proxyInToOut unicastProxyInToOut
 start_daemon "$TMP/full.yaml" || exit 1
+expect_eq "the daemon's threads carry their names in the kernel (top -H, ps -L, perf)" \
+	"xigmp-control xigmp-loop xigmp-metrics" \
+	"$(cat /proc/"$DAEMON"/task/*/comm 2>/dev/null | grep '^xigmp-' | sort | tr '\n' ' ' | sed 's/ $//')"
 listen "$U" uo 6; listen "$H" hi 6; sleep 1
 ip -n "$H" addr add 239.8.8.8/32 dev hi autojoin
 sleep 1

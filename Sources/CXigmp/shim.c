@@ -223,6 +223,11 @@ int cxigmp_map_info(int map_fd, struct cxigmp_map_info *out)
 	return 0;
 }
 
+int cxigmp_name_thread(const char *name)
+{
+	return pthread_setname_np(pthread_self(), name);
+}
+
 int cxigmp_setns_net(int fd)
 {
 	return setns(fd, CLONE_NEWNET);

@@ -69,12 +69,10 @@ public final class RunningProxy: @unchecked Sendable {
             runState = nil
         }
         let done = loopDone
-        let t = Thread {
+        NamedThread.start("xigmp-loop") {
             runtime.run(watchdog: watchdog)
             done.signal()
         }
-        t.name = "xigmp-loop"
-        t.start()
         control?.start(name: "xigmp-control")
         metricsServer?.start(name: "xigmp-metrics")
         if let control { logger.info("control socket \(control.endpoint)") }

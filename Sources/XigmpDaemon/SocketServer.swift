@@ -149,9 +149,7 @@ final class SocketServer: @unchecked Sendable {
         state.lock()
         started = true
         state.unlock()
-        let t = Thread { [self] in self.serve() }
-        t.name = name
-        t.start()
+        NamedThread.start(name) { [self] in self.serve() }
     }
 
     /// Stops serving, waits for the loop to close every descriptor, and

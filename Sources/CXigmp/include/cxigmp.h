@@ -154,6 +154,11 @@ int cxigmp_tc_test_run(int prog_fd, const void *data, uint32_t size,
 /* setns(fd, CLONE_NEWNET): glibc hides setns without _GNU_SOURCE. */
 int cxigmp_setns_net(int fd);
 
+/* pthread_setname_np(pthread_self(), name): the calling thread's kernel
+ * name (comm, at most 15 bytes). 0 or an errno. glibc hides it without
+ * _GNU_SOURCE. */
+int cxigmp_name_thread(const char *name);
+
 /* 1 when the calling thread has capability cap in its effective set, 0 when
  * not, -errno when capget fails. */
 int cxigmp_has_capability(int cap);
