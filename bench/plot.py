@@ -141,6 +141,17 @@ def rows(results):
             where = " saturated" if key.startswith("saturation") else at
             out.append((f"translation, CPU per message, {label.replace(', saturated', '')}{where} (ns)", fmt(xc),
                         f"kernel datapath {fmt(kc)}", fmt(r), "<= 0.5 (2x msgs/CPU-s)", r is not None and r <= 0.5))
+        fc, kc = num(x, "floor_machine_cpu_ns_per_msg"), num(x, "kernel_machine_cpu_ns_per_msg")
+        if fc is not None:
+            # The floor: an XDP program translating in the kernel, no daemon.
+            r = ratio(fc, kc)
+            out.append((f"translation, whole machine{at}, floor: XDP translating in the kernel, no daemon (ns)",
+                        fmt(fc), f"kernel datapath {fmt(kc)}", fmt(r),
+                        "the most any datapath could reach", None))
+            share = x.get("xdp_share_of_possible_machine_saving")
+            if isinstance(share, (int, float)):
+                out.append(("translation, whole machine: AF_XDP's share of the saving the floor allows",
+                            f"{share:.2f}", f"kernel datapath 0, floor 1", "", "", None))
         xr, kr = num(x, "xdp_msgs_per_s"), num(x, "kernel_msgs_per_s")
         out.append(("translation, msgs/s at zero loss", fmt(xr), f"kernel datapath {fmt(kr)}",
                     fmt(ratio(xr, kr)), "", None))
@@ -148,6 +159,10 @@ def rows(results):
             xv, kv = num(x, f"xdp_{p}_us"), num(x, f"kernel_{p}_us")
             out.append((f"translation latency {p} at 10k msg/s (us)", fmt(xv), f"kernel datapath {fmt(kv)}",
                         fmt(ratio(xv, kv)), "", None))
+        if num(x, "floor_p50_us") is not None:
+            out.append(("translation latency p50 / p99 at 10k msg/s, floor (us)",
+                        f"{fmt(num(x, 'floor_p50_us'))} / {fmt(num(x, 'floor_p99_us'))}",
+                        "XDP translating in the kernel, no daemon", "", "", None))
         runs, worse_not = x.get("p99_runs"), x.get("xdp_p99_not_worse_runs")
         if isinstance(runs, int) and isinstance(worse_not, int):
             out.append(("translation p99 no worse than the kernel path's, runs", f"{worse_not}/{runs}",

@@ -10,7 +10,9 @@
 # reports unicast to the proxy's inside address from G (AF_XDP TX, frames
 # addressed to pi's MAC); the proxy re-sends each as multicast to 224.0.0.22
 # on po; xigmp-gen receive counts them in S with kernel timestamps. See
-# bench/e2e/translation.py for what is measured.
+# bench/e2e/translation.py for what is measured. A third topology, the
+# floor, has no daemon: an XDP program on pi translates in the kernel
+# (bench/e2e/floor_xdp.bpf.c), to show what the packets alone cost.
 #
 # Needs root. Prints progress on stderr and one JSON object on stdout.
 # Env: XIGMP, GEN (binaries), PIN=0 to let the scheduler place everything
@@ -36,8 +38,18 @@ PIN=${PIN:-1}
 [ "$NCPU" -ge 2 ] || PIN=0
 PROXY_CPU=0 LOAD_CPU=1
 
+# The floor (bench/e2e/floor_xdp.bpf.c): a third topology with no daemon,
+# where an XDP program on pi does the translation in the kernel. The
+# machine-wide CPU per message there is what the packets cost without any
+# datapath, so kernel path / floor bounds what any datapath could reach.
+CLANG=${CLANG:-$(command -v clang)}
+MULTIARCH=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+FLOOR=1
+[ -n "$CLANG" ] || { log "no clang: the floor topology is left out"; FLOOR=0; }
+
 ARGS=()
-for dp in xdp kernel; do
+for dp in xdp kernel floor; do
+	[ "$dp" == floor ] && [ "$FLOOR" == 0 ] && continue
 	G=$TAG-g-$dp P=$TAG-p-$dp S=$TAG-s-$dp
 	for ns in $G $P $S; do new_ns "$ns"; done
 	veth_pair "$G" gi 10.71.0.2/24 "$P" pi 10.71.0.1/24
@@ -47,6 +59,21 @@ for dp in xdp kernel; do
 		# proxy's context when it transmits and be charged to it: steer it
 		# (RPS) to the load CPU.
 		ip netns exec "$S" sh -c "for q in /sys/class/net/si/queues/rx-*; do echo $(printf %x $((1 << LOAD_CPU))) > \$q/rps_cpus; done"
+	fi
+	if [ "$dp" == floor ]; then
+		hex() { local IFS=.; set -- $1; printf '0x%02x%02x%02x%02x' "$1" "$2" "$3" "$4"; }
+		pomac=0x$(mac_of "$P" po | tr -d :)
+		poidx=$(ip -n "$P" -j link show po | jsonq 0/ifindex)
+		if "$CLANG" -O2 -g -target bpf -Wall -Werror -I/usr/include/"$MULTIARCH" \
+			-DIN_ADDR="$(hex 10.71.0.1)" -DOUT_ADDR="$(hex 10.72.0.1)" -DOUT_IFINDEX="$poidx" -DOUT_MAC="${pomac}ULL" \
+			-c bench/e2e/floor_xdp.bpf.c -o "$TMP/floor.o" 2>"$TMP/floor.err" &&
+			ip -n "$P" link set dev pi xdpgeneric obj "$TMP/floor.o" sec xdp 2>>"$TMP/floor.err"; then
+			log "floor: in-kernel translation (XDP on pi, no daemon) in $P"
+			ARGS+=(--topology "floor,$G,$P,$S,$(mac_of "$P" pi),0")
+		else
+			log "floor: left out, the XDP program did not load: $(tail -3 "$TMP/floor.err" | tr '\n' ' ')"
+		fi
+		continue
 	fi
 	cat >"$TMP/$dp.yaml" <<YAML
 interfaces: {outside: po, inside: pi}
@@ -72,6 +99,7 @@ done
 $PY bench/e2e/translation.py --gen "$GEN" --tmp "$TMP" "${ARGS[@]}"
 rc=$?
 for dp in xdp kernel; do
+	[ -f "$TMP/$dp.log" ] || continue
 	if grep -qiE "error|warn" "$TMP/$dp.log"; then log "$dp daemon log:"; sed 's/^/  /' "$TMP/$dp.log" | tail -20 >&2; fi
 done
 exit $rc
