@@ -99,7 +99,6 @@ done
 $PY bench/e2e/translation.py --gen "$GEN" --tmp "$TMP" "${ARGS[@]}"
 rc=$?
 for dp in xdp kernel; do
-	[ -f "$TMP/$dp.log" ] || continue
 	if grep -qiE "error|warn" "$TMP/$dp.log"; then log "$dp daemon log:"; sed 's/^/  /' "$TMP/$dp.log" | tail -20 >&2; fi
 done
 exit $rc
