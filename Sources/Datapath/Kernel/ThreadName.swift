@@ -19,11 +19,8 @@ public enum ThreadName {
         defer { fclose(f) }
         var buf = [CChar](repeating: 0, count: 64)
         guard fgets(&buf, Int32(buf.count), f) != nil else { return nil }
-        let bytes = buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
-        return String(decoding: bytes, as: UTF8.self).trimmingSuffix("\n")
+        // The name ends at the newline /proc puts after it.
+        let bytes = buf.prefix { $0 != 0 && $0 != 10 }.map { UInt8(bitPattern: $0) }
+        return String(decoding: bytes, as: UTF8.self)
     }
-}
-
-extension String {
-    fileprivate func trimmingSuffix(_ s: String) -> String { hasSuffix(s) ? String(dropLast(s.count)) : self }
 }
