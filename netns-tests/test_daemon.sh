@@ -28,9 +28,15 @@ config() { # config FILE MODES...
 echo "== full proxy: joins go up, queries come down"
 config "$TMP/full.yaml" proxyOutToIn proxyInToOut unicastProxyInToOut
 start_daemon "$TMP/full.yaml" || exit 1
+# The control socket exists before its thread and the loop's have started
+# and named themselves: wait for the names (5 s, scaled) before judging.
+thread_names() { cat /proc/"$DAEMON"/task/*/comm 2>/dev/null | grep '^xigmp-' | sort | tr '\n' ' ' | sed 's/ $//'; }
+for ((i = 0; i < $(scaled 50 | cut -d. -f1); i++)); do
+	[ "$(thread_names)" = "xigmp-control xigmp-loop xigmp-metrics" ] && break
+	sleep 0.1
+done
 expect_eq "the daemon's threads carry their names in the kernel (top -H, ps -L, perf)" \
-	"xigmp-control xigmp-loop xigmp-metrics" \
-	"$(cat /proc/"$DAEMON"/task/*/comm 2>/dev/null | grep '^xigmp-' | sort | tr '\n' ' ' | sed 's/ $//')"
+	"xigmp-control xigmp-loop xigmp-metrics" "$(thread_names)"
 listen "$U" uo 6; listen "$H" hi 6; sleep 1
 ip -n "$H" addr add 239.8.8.8/32 dev hi autojoin
 sleep 1
