@@ -95,7 +95,10 @@ final class ForwardingManager {
     private(set) var installed: [RouteKey: Installed] = [:]
     private var interfaces: [String: NetworkInterface] = [:]
     private var lastPollNs: UInt64 = 0
-    private var errorsLogged = 0
+    /// Operations the backend refused so far, and the last one with its
+    /// error: `xigmp status` shows them, the metric counts them.
+    private(set) var errorCount: UInt64 = 0
+    private(set) var lastError: String?
     /// Groups a join on an inside may forward provisionally (through the
     /// (*,G) entry its classifier writes at the report),
     /// before the policy has seen it: those `forwarding.groups` lets a join
@@ -331,9 +334,17 @@ final class ForwardingManager {
     }
 
     private func failed(_ what: String, _ error: DatapathError) {
-        errorsLogged += 1
-        if errorsLogged <= 10 || errorsLogged % 1000 == 0 {
+        errorCount += 1
+        lastError = "\(what): \(error.description)"
+        metrics.forwardingError()
+        if errorCount <= 10 || errorCount % 1000 == 0 {
             logger.error("forwarding: \(what): \(error.description)")
         }
+    }
+
+    /// What `xigmp status` says of the failures, nil when there were none.
+    var problem: String? {
+        guard let lastError else { return nil }
+        return "forwarding: \(errorCount) operation\(errorCount == 1 ? "" : "s") refused by the kernel so far (see the log); the last: \(lastError)"
     }
 }

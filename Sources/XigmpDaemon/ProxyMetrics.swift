@@ -42,6 +42,7 @@ final class ProxyMetrics: @unchecked Sendable {
     /// Loop turns that drained every port because no epoll set could be
     /// built (see the log); 0 in a healthy daemon.
     private let unwatchedTurns: Counter
+    private let forwardingErrors: Counter
 
     init(registry: PrometheusCollectorRegistry, interfaces: [InterfaceRole: (name: String, datapath: DatapathKind)]) {
         self.registry = registry
@@ -78,6 +79,7 @@ final class ProxyMetrics: @unchecked Sendable {
         provisionalOutcomes = (registry.makeCounter(descriptor: pd, labels: [("outcome", "confirmed")]),
                                registry.makeCounter(descriptor: pd, labels: [("outcome", "removed")]))
         unwatchedTurns = registry.makeCounter(descriptor: Self.d("loop_unwatched_turns", "total", "Loop turns that drained every port on a short timeout because the ports could not be watched with epoll (see the log); 0 when healthy"))
+        forwardingErrors = registry.makeCounter(descriptor: Self.d("forwarding_errors", "total", "Forwarding entries or interfaces the kernel refused to install, change or remove (logged; the last one shows in `xigmp status`); 0 when healthy"))
         for (role, iface) in interfaces { addRole(role, name: iface.name, datapath: iface.datapath) }
     }
 
@@ -140,6 +142,7 @@ final class ProxyMetrics: @unchecked Sendable {
     }
 
     func unwatchedTurn() { unwatchedTurns.increment() }
+    func forwardingError() { forwardingErrors.increment() }
     func failover(to outside: OutsideSelection) { failovers[outside]?.increment() }
     /// Provisional entries deleted after their batch, by outcome.
     func provisional(confirmed: Int, removed: Int) {

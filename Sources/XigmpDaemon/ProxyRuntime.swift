@@ -836,7 +836,7 @@ public final class ProxyRuntime: @unchecked Sendable {
             querier: policy.querier(for: policy.activeOutside, at: t).map { .init(address: $0.address.description, version: "\($0.version)") },
             unicastFallback: policy.configuration.unicastFallback?.description,
             roles: roles, waiting: lifecycle.waiting, autoOutside: autoOutside,
-            problems: loopProblem.map { [$0] })
+            problems: { let p = [loopProblem, forwarding?.problem].compactMap { $0 }; return p.isEmpty ? nil : p }())
     }
 }
 

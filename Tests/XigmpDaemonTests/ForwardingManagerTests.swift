@@ -58,11 +58,12 @@ private let known = [NetworkInterface(name: "po", index: 2), NetworkInterface(na
                      NetworkInterface(name: "br0", index: 4)]
 
 private func manager(unmatched: DaemonConfig.Forwarding.Unmatched = .drop,
-                     groups: [IPv4Prefix]? = nil) -> (ForwardingManager, FakeBackend, CallLog) {
+                     groups: [IPv4Prefix]? = nil,
+                     registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) -> (ForwardingManager, FakeBackend, CallLog) {
     let log = CallLog()
     let backend = FakeBackend(log)
     backend.refuses = ["br0"]
-    let metrics = ProxyMetrics(registry: PrometheusCollectorRegistry(), interfaces: [:])
+    let metrics = ProxyMetrics(registry: registry, interfaces: [:])
     let m = ForwardingManager(settings: DaemonConfig.Forwarding(mode: .xdp, unmatched: unmatched, groups: groups), statics: [],
                               backend: backend, logger: Logger(label: "test"), metrics: metrics,
                               knownInterfaces: known)
@@ -129,16 +130,24 @@ struct ForwardingManagerTests {
         #expect(backend.table.isEmpty && m.installed.isEmpty && backend.closed)
     }
 
-    @Test("an entry the backend failed to install stays known, so its removal still happens")
+    @Test("an entry the backend failed to install stays known, so its removal still happens; the failure is counted and shown")
     func failedSet() {
-        let (m, backend, _) = manager()
+        let registry = PrometheusCollectorRegistry()
+        let (m, backend, _) = manager(registry: registry)
+        #expect(m.problem == nil)
         backend.failSet = true
         m.update(group: g1, states: ["br0": any], incoming: "po", now: 0)
         #expect(m.installed[star(g1)] != nil)
+        #expect(m.errorCount == 1)
+        #expect(registry.emitToString().split(separator: "\n").contains("xigmp_forwarding_errors_total 1"),
+                "the failure is counted in the metrics")
+        #expect(m.problem?.contains("1 operation refused") == true && m.problem?.contains("route map full") == true,
+                "the failure is shown, not only logged: \(m.problem ?? "nil")")
         backend.failSet = false
         m.update(group: g2, states: ["pi": any], incoming: "po", now: 0)
         m.update(group: g1, states: [:], incoming: "po", now: 0)
         #expect(m.installed[star(g1)] == nil && backend.table[star(g1)] == nil)
+        #expect(m.errorCount == 1, "later successes add no error")
     }
 }
 
