@@ -74,6 +74,17 @@ struct {
 	__type(value, struct bpf_devmap_val);
 } xigmp_fwd_ports SEC(".maps");
 
+/* Member devmaps (xigmp_abi.h, XIGMP_FWD_MEMBER_MAPS): one route's ports
+ * each. */
+#define XIGMP_FWD_MEMBER_MAP(n)						\
+	struct {							\
+		__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);			\
+		__uint(max_entries, XIGMP_FWD_MAX_PORTS);		\
+		__type(key, __u32);	/* egress ifindex */		\
+		__type(value, struct bpf_devmap_val);			\
+	} xigmp_fwd_m##n SEC(".maps");
+XIGMP_FWD_MEMBER_LIST(XIGMP_FWD_MEMBER_MAP)
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XIGMP_FWD_MAX_IFS);
@@ -201,6 +212,21 @@ static __always_inline void fwd_count(__u32 idx)
 #include "xigmp_prov.h"
 
 /* The route for (ingress, S, G), else (ingress, *, G), else NULL. */
+/* Broadcast over member devmap members - 1; -1 when members is 0 or out of
+ * range. */
+static __always_inline long member_redirect(__u32 members)
+{
+	switch (members) {
+#define XIGMP_FWD_MEMBER_CASE(n)					\
+	case n + 1:							\
+		return bpf_redirect_map(&xigmp_fwd_m##n, 0,		\
+					BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS);
+	XIGMP_FWD_MEMBER_LIST(XIGMP_FWD_MEMBER_CASE)
+#undef XIGMP_FWD_MEMBER_CASE
+	}
+	return -1;
+}
+
 static __always_inline struct xigmp_fwd_route *
 fwd_lookup(struct xigmp_fwd_key *key)
 {
@@ -298,12 +324,18 @@ static __always_inline int fwd_multicast(struct xdp_md *ctx, struct iphdr *iph,
 			return ret;
 		}
 	} else {
-		/* Every port but the ingress gets a copy; xigmp_fwd_out drops
-		 * the copies whose slot bit the route (with the provisional
-		 * entry's bits) lacks.  A provisional entry goes this way even
-		 * with one bit: its single_ifindex is only the first inside's. */
-		ret = bpf_redirect_map(&xigmp_fwd_ports, 0,
-				       BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS);
+		/* The route's member devmap: one copy per member.  Without
+		 * one, every port but the ingress gets a copy; xigmp_fwd_out
+		 * drops the copies whose slot bit the route (with the
+		 * provisional entry's bits) lacks.  A provisional entry goes
+		 * the second way even with one bit: its single_ifindex is only
+		 * the first inside's. */
+		ret = -1;
+		if (route && !extra)
+			ret = member_redirect(route->members);
+		if (ret < 0)
+			ret = bpf_redirect_map(&xigmp_fwd_ports, 0,
+					       BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS);
 	}
 	if (extra)
 		fwd_count(XIGMP_FWD_CNT_PROVISIONAL);

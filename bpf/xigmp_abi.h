@@ -17,7 +17,7 @@
  * index or map changes meaning.  The classifier object carries it in its
  * xigmp_abi map (bound to the program, so a control plane that finds an
  * attached classifier can read it) and the loader refuses any other. */
-#define XIGMP_ABI_VERSION	3
+#define XIGMP_ABI_VERSION	4
 #define XIGMP_MAP_ABI		"xigmp_abi"
 
 /* Program and map names as the kernel reports them (BPF_OBJ_NAME_LEN is 16,
@@ -196,10 +196,11 @@ enum xigmp_egress_counter {
  * control plane enables it per ingress interface in xigmp_fwd_ifs.  A
  * frame is looked up as (ingress, S, G), then (ingress, 0.0.0.0, G); a hit
  * is redirected through the xigmp_fwd_ports DEVMAP_HASH to one egress
- * (by ifindex) or to every port with BPF_F_BROADCAST|BPF_F_EXCLUDE_INGRESS,
- * where the devmap program xigmp_fwd_out keeps only the ports whose slot
- * bit is in the route's mask, decrements TTL (RFC 1624 checksum update)
- * and writes the egress MAC as source.
+ * (by ifindex), or with BPF_F_BROADCAST|BPF_F_EXCLUDE_INGRESS to every port
+ * of the route's own member devmap (xigmp_fwd_memb) or, without one, to
+ * every port; the devmap program xigmp_fwd_out keeps only the ports whose
+ * slot bit is in the route's mask, decrements TTL (RFC 1624 checksum
+ * update) and writes the egress MAC as source.
  *
  * Names: every map name stays under 16 bytes (BPF_OBJ_NAME_LEN), so
  * "xigmp_fwd_route" rather than "xigmp_fwd_routes". */
@@ -210,6 +211,29 @@ enum xigmp_egress_counter {
 #define XIGMP_MAP_FWD_PORTS	"xigmp_fwd_ports"
 #define XIGMP_MAP_FWD_IFS	"xigmp_fwd_ifs"
 #define XIGMP_MAP_FWD_STATS	"xigmp_fwd_stats"
+/* Member devmaps: XIGMP_FWD_MEMBER_MAPS DEVMAP_HASH maps named
+ * "xigmp_fwd_m0".."xigmp_fwd_m31" (ifindex -> struct bpf_devmap_val with
+ * xigmp_fwd_out), each lent by the control plane to one XDP-path route
+ * with two or more egress ports and holding exactly its ports; the route's
+ * `members` field names it (n + 1).  A BPF_F_BROADCAST redirect over it
+ * clones a frame once per member instead of once per port of the whole
+ * forwarder.  Separate maps picked by a switch, not a map of maps: every
+ * write to a map of maps from user space waits for an RCU grace period
+ * (milliseconds, tens under load), which a channel change cannot afford.
+ * 32 because a program may use at most 64 maps (MAX_USED_MAPS) and the
+ * classifier has about 20 others.
+ * The control plane adds a port to a member devmap before the route's mask
+ * gains its bit and removes it after the bit is gone; xigmp_fwd_out still
+ * filters by mask, so a member devmap may briefly hold a port too many
+ * (or another route's, just after it was lent again), never one too few.
+ * A route with members 0 (one port, no member devmap free, or a
+ * provisional merge) broadcasts over xigmp_fwd_ports as before. */
+#define XIGMP_FWD_MEMBER_MAPS	32
+#define XIGMP_MAP_FWD_MEMBER_PREFIX	"xigmp_fwd_m"
+#define XIGMP_FWD_MEMBER_LIST(X) \
+	X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15) \
+	X(16) X(17) X(18) X(19) X(20) X(21) X(22) X(23) X(24) X(25) X(26) X(27) X(28) X(29) X(30) X(31)
+
 #define XIGMP_MAP_FWD_COUNTERS	"xigmp_fwd_cnt"
 /* ARRAY of one __u32: the number of interfaces with ingress forwarding on
  * (kept by the control plane); 0 skips every other forwarding lookup. */
@@ -254,7 +278,8 @@ struct xigmp_fwd_route {
 	__u32 out_count;
 	__u32 single_ifindex;	/* the egress when out_count == 1 */
 	__u32 path;		/* enum xigmp_fwd_path */
-	__u32 reserved;		/* zero */
+	__u32 members;		/* n + 1: member devmap n holds the egress
+				 * ports (XDP path, 2+ ports); 0: none */
 };
 
 /* What to do with multicast data that matches no route. */

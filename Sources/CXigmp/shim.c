@@ -172,7 +172,7 @@ int cxigmp_prog_info(int prog_fd, struct cxigmp_prog_info *out)
 
 	memset(&info, 0, sizeof(info));
 	memset(out, 0, sizeof(*out));
-	info.nr_map_ids = 32;
+	info.nr_map_ids = sizeof(out->map_ids) / sizeof(out->map_ids[0]);
 	info.map_ids = (__u64)(unsigned long)out->map_ids;
 	err = bpf_obj_get_info_by_fd(prog_fd, &info, &len);
 	if (err)
@@ -180,7 +180,9 @@ int cxigmp_prog_info(int prog_fd, struct cxigmp_prog_info *out)
 	out->id = info.id;
 	out->type = info.type;
 	memcpy(out->name, info.name, sizeof(out->name));
-	out->nr_map_ids = info.nr_map_ids > 32 ? 32 : info.nr_map_ids;
+	/* The kernel reports how many there are, even past the buffer. */
+	out->nr_map_ids = info.nr_map_ids > sizeof(out->map_ids) / sizeof(out->map_ids[0])
+		? sizeof(out->map_ids) / sizeof(out->map_ids[0]) : info.nr_map_ids;
 	return 0;
 }
 

@@ -123,6 +123,39 @@ struct ForwarderNetnsTests {
         return Net(u: u, r: r, a: a, b: b, c: c, links: links)
     }
 
+    /// R with the classifier on rup in `mode`, forwarding on there, and
+    /// rup, rin1..3 as egress ports.
+    struct Router {
+        let classifier: Classifier, link: KernelFD, forwarder: MulticastForwarder
+        let rup: NetworkInterface
+        /// rin1..3's ifindexes.
+        let rin: [UInt32]
+    }
+
+    func router(_ net: Net, mode: XDPMode) throws -> Router {
+        try NetnsFixture.inNamespace(net.r) {
+            let c = try Classifier()
+            try c.setAction(.pass)
+            let rup = try NetworkInterface(named: "rup")
+            let link = try XDP.attach(program: c.program, to: rup, mode: mode)
+            let f = MulticastForwarder(classifier: c)
+            try f.enable(ingress: rup)
+            for name in ["rup", "rin1", "rin2", "rin3"] { try f.addEgress(try NetworkInterface(named: name)) }
+            return Router(classifier: c, link: link, forwarder: f, rup: rup,
+                          rin: try ["rin1", "rin2", "rin3"].map { try NetworkInterface(named: $0).index })
+        }
+    }
+
+    /// Runs `body` on the topology with the router set up (root only).
+    func withRouter(mode: XDPMode, napiOnFarEnds: Bool = true, _ body: (NetnsFixture, Net, Router) throws -> Void) throws {
+        try #require(geteuid() == 0, "namespace tests need root: run `sudo make test`")
+        LibBPFLog.capture()
+        try NetnsFixture.withTopology { fixture in
+            let net = try topology(fixture, napiOnFarEnds: napiOnFarEnds)
+            try body(fixture, net, try router(net, mode: mode))
+        }
+    }
+
     /// Sends `count` datagrams to each group from U, TTL 8, interleaved.
     func send(_ net: Net, groups: [IPv4Address]) throws {
         try NetnsFixture.inNamespace(net.u) {
@@ -183,23 +216,10 @@ struct ForwarderNetnsTests {
     @Test("one inside port: only the routed group arrives, TTL-1, checksum, MAC; counters; removal stops it",
           arguments: [XDPMode.generic, XDPMode.native])
     func oneEgress(mode: XDPMode) throws {
-        try #require(geteuid() == 0, "namespace tests need root: run `sudo make test`")
-        LibBPFLog.capture()
-        try NetnsFixture.withTopology { fixture in
-            let net = try topology(fixture)
+        try withRouter(mode: mode) { _, net, router in
             let rin1MAC = try mac(net.r, "rin1")
-            let (classifier, link, forwarder, rup) = try NetnsFixture.inNamespace(net.r) { () throws -> (Classifier, KernelFD, MulticastForwarder, NetworkInterface) in
-                let c = try Classifier()
-                try c.setAction(.pass)
-                let rup = try NetworkInterface(named: "rup")
-                let link = try XDP.attach(program: c.program, to: rup, mode: mode)
-                let f = MulticastForwarder(classifier: c)
-                try f.enable(ingress: rup)
-                for name in ["rup", "rin1", "rin2", "rin3"] { try f.addEgress(try NetworkInterface(named: name)) }
-                try f.setRoute(ingress: rup, source: nil, group: g1, egress: [try NetworkInterface(named: "rin1").index])
-                return (c, link, f, rup)
-            }
-            _ = (classifier, link)
+            let (forwarder, rup) = (router.forwarder, router.rup)
+            try NetnsFixture.inNamespace(net.r) { try forwarder.setRoute(ingress: rup, source: nil, group: g1, egress: [router.rin[0]]) }
             let capA = try NetnsFixture.inNamespace(net.a) { try ForwarderCapture(interface: "ra") }
             let capB = try NetnsFixture.inNamespace(net.b) { try ForwarderCapture(interface: "rb") }
             let capU = try NetnsFixture.inNamespace(net.u) { try ForwarderCapture(interface: "vup") }
@@ -267,7 +287,12 @@ struct ForwarderNetnsTests {
             let c = try forwarder.counters
             #expect(c.forwarded == UInt64(Self.count))
             #expect(c.egressSent == UInt64(2 * Self.count), "one copy per routed port")
-            #expect(c.egressFiltered == UInt64(Self.count), "one copy (rin3) filtered per frame; the ingress gets none (BPF_F_EXCLUDE_INGRESS)")
+            #expect(c.egressFiltered == 0, "the route's member devmap holds rin1 and rin2 only: rin3 and the ingress get no copy to filter")
+            let members = try NetnsFixture.inNamespace(net.r) {
+                try forwarder.memberPorts(ingress: rup, source: nil, group: g1)
+            }
+            #expect(members == [try NetnsFixture.inNamespace(net.r) { try NetworkInterface(named: "rin1").index },
+                                try NetnsFixture.inNamespace(net.r) { try NetworkInterface(named: "rin2").index }].sorted())
 
             try NetnsFixture.inNamespace(net.r) { try forwarder.removeRoute(ingress: rup, source: nil, group: g1) }
             try send(net, groups: [g1])
@@ -276,25 +301,106 @@ struct ForwarderNetnsTests {
     }
 
 
+    @Test("a route's member devmap follows its ports: grows, shrinks, goes at one port, survives a second forwarder",
+          arguments: [XDPMode.generic, XDPMode.native])
+    func memberDevmap(mode: XDPMode) throws {
+        try withRouter(mode: mode) { _, net, router in
+            let (forwarder, rup, rin) = (router.forwarder, router.rup, router.rin)
+            let caps = try [(net.a, "ra"), (net.b, "rb"), (net.c, "rc")].map { ns, ifname in
+                try NetnsFixture.inNamespace(ns) { try ForwarderCapture(interface: ifname) }
+            }
+            // What each receiver got of g1, and what the devmap program had to filter.
+            func round(_ f: MulticastForwarder) throws -> (got: [Int], filtered: UInt64) {
+                let before = try f.counters.egressFiltered
+                try send(net, groups: [g1])
+                return (caps.map { data($0)[g1]?.count ?? 0 }, try f.counters.egressFiltered - before)
+            }
+            func inR<T>(_ body: () throws -> T) throws -> T { try NetnsFixture.inNamespace(net.r, body) }
+            let n = Self.count
+
+            try inR { try forwarder.setRoute(ingress: rup, source: nil, group: g1, egress: [rin[0], rin[1]]) }
+            #expect(try inR { try forwarder.memberPorts(ingress: rup, source: nil, group: g1) } == [rin[0], rin[1]].sorted())
+            var r = try round(forwarder)
+            #expect(r.got == [n, n, 0] && r.filtered == 0, "two members: \(r)")
+
+            try inR { try forwarder.setRoute(ingress: rup, source: nil, group: g1, egress: [rin[0], rin[1], rin[2]]) }
+            #expect(try inR { try forwarder.memberPorts(ingress: rup, source: nil, group: g1) } == rin.sorted())
+            r = try round(forwarder)
+            #expect(r.got == [n, n, n] && r.filtered == 0, "grown to three: \(r)")
+
+            try inR { try forwarder.setRoute(ingress: rup, source: nil, group: g1, egress: [rin[1], rin[2]]) }
+            #expect(try inR { try forwarder.memberPorts(ingress: rup, source: nil, group: g1) } == [rin[1], rin[2]].sorted())
+            r = try round(forwarder)
+            #expect(r.got == [0, n, n] && r.filtered == 0, "shrunk to two: \(r)")
+
+            // One port: redirected by ifindex, no member devmap.
+            try inR { try forwarder.setRoute(ingress: rup, source: nil, group: g1, egress: [rin[2]]) }
+            #expect(try inR { try forwarder.memberPorts(ingress: rup, source: nil, group: g1) } == nil)
+            r = try round(forwarder)
+            #expect(r.got == [0, 0, n] && r.filtered == 0, "one port: \(r)")
+
+            // A second forwarder (another process, `xigmp` on the attached
+            // classifier) picks up the member devmaps the first one made.
+            try inR { try forwarder.setRoute(ingress: rup, source: nil, group: g1, egress: rin) }
+            let second = try inR { try MulticastForwarder(attachedTo: rup) }
+            try inR { try second.setRoute(ingress: rup, source: nil, group: g1, egress: [rin[0], rin[2]]) }
+            #expect(try inR { try second.memberPorts(ingress: rup, source: nil, group: g1) } == [rin[0], rin[2]].sorted())
+            r = try round(second)
+            #expect(r.got == [n, 0, n] && r.filtered == 0, "changed by a second forwarder: \(r)")
+
+            // A port removed takes itself out of the member devmap; the route
+            // is left with one port and no devmap.
+            try inR { try second.removeEgress(ifindex: rin[0]) }
+            #expect(try inR { try second.memberPorts(ingress: rup, source: nil, group: g1) } == nil)
+            r = try round(second)
+            #expect(r.got == [0, 0, n] && r.filtered == 0, "after removeEgress: \(r)")
+
+            try inR { try second.removeRoute(ingress: rup, source: nil, group: g1) }
+            #expect(try inR { try second.memberPorts(ingress: rup, source: nil, group: g1) } == nil)
+            r = try round(second)
+            #expect(r.got == [0, 0, 0], "route removed: \(r)")
+        }
+    }
+
+    @Test("past the 32 member devmaps a shared route broadcasts over every port and still reaches only its members; a freed one is lent again, empty")
+    func memberDevmapsRunOut() throws {
+        try withRouter(mode: .generic) { _, net, router in
+            let pool = Int(XIGMP_FWD_MEMBER_MAPS)
+            let groups = (0...pool).map { IPv4Address(239, 10, UInt8($0 >> 8), UInt8($0 & 0xff)) }
+            let last = groups[pool]
+            let (forwarder, rup, rin) = (router.forwarder, router.rup, router.rin)
+            func inR<T>(_ body: () throws -> T) throws -> T { try NetnsFixture.inNamespace(net.r, body) }
+            try inR { for g in groups { try forwarder.setRoute(ingress: rup, source: nil, group: g, egress: [rin[0], rin[1]]) } }
+            #expect(try inR { try forwarder.memberPorts(ingress: rup, source: nil, group: groups[0]) } == [rin[0], rin[1]].sorted())
+            #expect(try inR { try forwarder.memberPorts(ingress: rup, source: nil, group: last) } == nil,
+                    "the 33rd shared route finds no member devmap free")
+            let caps = try [(net.a, "ra"), (net.b, "rb"), (net.c, "rc")].map { ns, ifname in
+                try NetnsFixture.inNamespace(ns) { try ForwarderCapture(interface: ifname) }
+            }
+            var before = try forwarder.counters.egressFiltered
+            try send(net, groups: [last])
+            #expect(caps.map { data($0)[last]?.count ?? 0 } == [Self.count, Self.count, 0], "the broadcast reaches the members only")
+            #expect(try forwarder.counters.egressFiltered - before == UInt64(Self.count), "rin3's copy filtered per frame")
+
+            // One shared route gone: its devmap is free, emptied, and goes
+            // to the next route that changes (here the 33rd, now on rin2 and
+            // rin3: rin1 must not linger from the route that had it).
+            try inR { try forwarder.removeRoute(ingress: rup, source: nil, group: groups[0]) }
+            try inR { try forwarder.setRoute(ingress: rup, source: nil, group: last, egress: [rin[1], rin[2]]) }
+            #expect(try inR { try forwarder.memberPorts(ingress: rup, source: nil, group: last) } == [rin[1], rin[2]].sorted())
+            before = try forwarder.counters.egressFiltered
+            try send(net, groups: [last])
+            #expect(caps.map { data($0)[last]?.count ?? 0 } == [0, Self.count, Self.count])
+            #expect(try forwarder.counters.egressFiltered - before == 0)
+        }
+    }
+
     @Test("the veth trap: without NAPI on the peer, native redirects never arrive (GRO on the peer fixes it); generic ones do",
           arguments: [XDPMode.generic, XDPMode.native])
     func vethPeerWithoutNAPI(mode: XDPMode) throws {
-        try #require(geteuid() == 0, "namespace tests need root: run `sudo make test`")
-        LibBPFLog.capture()
-        try NetnsFixture.withTopology { fixture in
-            let net = try topology(fixture, napiOnFarEnds: false)
-            let (classifier, link, forwarder) = try NetnsFixture.inNamespace(net.r) { () throws -> (Classifier, KernelFD, MulticastForwarder) in
-                let c = try Classifier()
-                try c.setAction(.pass)
-                let rup = try NetworkInterface(named: "rup")
-                let link = try XDP.attach(program: c.program, to: rup, mode: mode)
-                let f = MulticastForwarder(classifier: c)
-                try f.enable(ingress: rup)
-                try f.addEgress(try NetworkInterface(named: "rin1"))
-                try f.setRoute(ingress: rup, source: nil, group: g1, egress: [try NetworkInterface(named: "rin1").index])
-                return (c, link, f)
-            }
-            _ = (classifier, link)
+        try withRouter(mode: mode, napiOnFarEnds: false) { fixture, net, router in
+            let forwarder = router.forwarder
+            try NetnsFixture.inNamespace(net.r) { try forwarder.setRoute(ingress: router.rup, source: nil, group: g1, egress: [router.rin[0]]) }
             let capA = try NetnsFixture.inNamespace(net.a) { try ForwarderCapture(interface: "ra") }
             try send(net, groups: [g1])
             let got = data(capA)[g1]?.count ?? 0

@@ -81,7 +81,8 @@ struct cxigmp_prog_info {
 	uint32_t type;
 	char name[16];
 	uint32_t nr_map_ids;
-	uint32_t map_ids[32];
+	/* Every map a program can use: the kernel's MAX_USED_MAPS is 64. */
+	uint32_t map_ids[64];
 };
 int cxigmp_prog_info(int prog_fd, struct cxigmp_prog_info *out);
 

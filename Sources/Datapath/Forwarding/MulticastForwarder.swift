@@ -13,11 +13,13 @@ import IGMPWire
 /// 224.0.0.0/4 (not 224.0.0.0/24, not IGMP) arriving on an ingress that
 /// `enable(ingress:)` switched on, the classifier looks up (ingress, S, G)
 /// then (ingress, *, G) in `xigmp_fwd_route` and redirects it through the
-/// `xigmp_fwd_ports` devmap, to one port or (several egress ports) to every
-/// port with BPF_F_BROADCAST|BPF_F_EXCLUDE_INGRESS. Each port runs the devmap
-/// program `xigmp_fwd_out`, which drops the copy unless the port's slot bit
-/// is in the route's mask, decrements TTL (RFC 1624 checksum update) and
-/// writes the port's MAC as the source.
+/// `xigmp_fwd_ports` devmap to one port, or (several egress ports) with
+/// BPF_F_BROADCAST|BPF_F_EXCLUDE_INGRESS to the ports of the route's member
+/// devmap (one of 32 lent here to a route: one copy per member, however
+/// many ports the forwarder has) or, without one, to every port. Each port
+/// runs the devmap program `xigmp_fwd_out`, which drops the copy unless the
+/// port's slot bit is in the route's mask, decrements TTL (RFC 1624 checksum
+/// update) and writes the port's MAC as the source.
 ///
 /// Egress ports must be able to receive XDP-redirected frames:
 /// - a **veth** only takes them when its peer runs NAPI: an XDP program on
@@ -165,6 +167,9 @@ public final class MulticastForwarder: @unchecked Sendable {
     public let enabledCountMap: BPFMap
     /// Slot -> egress ifindex (the TC path's port list).
     public let slotsMap: BPFMap
+    /// The member devmaps (`xigmp_fwd_m0`...), lent one per route with two
+    /// or more XDP egress ports; a route's `members` field names its own.
+    public let memberMaps: [BPFMap]
     /// The devmap program put in every port's devmap value.
     public let egressProgram: KernelFD
     /// The TC forwarding program, attached to an ingress by `enableTC`.
@@ -173,6 +178,19 @@ public final class MulticastForwarder: @unchecked Sendable {
     public let provisional: ProvisionalTable.Slots
     /// TC attachments by ingress ifindex.
     private var tcAttachments: [UInt32: TCAttachment] = [:]
+    /// Which member devmap each route has and the ports in it: the copy
+    /// this process keeps, so a join costs one devmap write, no read-back.
+    private var lent: [RouteKey: Lent] = [:]
+    /// Member devmaps no route has (indexes into `memberMaps`).
+    private var freeMemberMaps: [Int] = []
+    /// Egress ports in the shared devmap (the ones XDP can transmit to):
+    /// only they go in member devmaps.
+    private var xdpPorts: Set<UInt32> = []
+
+    private struct Lent {
+        let index: Int
+        var ports: Set<UInt32>
+    }
     /// The classifier instance, when built from one (keeps it alive).
     private let classifier: Classifier?
 
@@ -187,6 +205,8 @@ public final class MulticastForwarder: @unchecked Sendable {
         enabledCountMap = classifier.forwardOn
         egressProgram = classifier.forwardEgressProgram
         slotsMap = classifier.forwardSlots
+        memberMaps = classifier.forwardMemberMaps
+        freeMemberMaps = Array(memberMaps.indices.reversed())
         tcProgram = classifier.forwardTCProgram
         provisional = classifier.provisional
     }
@@ -230,12 +250,26 @@ public final class MulticastForwarder: @unchecked Sendable {
         countersMap = try need(XIGMP_MAP_FWD_COUNTERS)
         enabledCountMap = try need(XIGMP_MAP_FWD_ON)
         slotsMap = try need(XIGMP_MAP_FWD_SLOTS)
+        var members: [BPFMap] = []
+        for n in 0..<Int(XIGMP_FWD_MEMBER_MAPS) { members.append(try need(XIGMP_MAP_FWD_MEMBER_PREFIX + "\(n)")) }
+        memberMaps = members
         guard let provisional = ProvisionalTable.Slots(maps: Array(byName.values)) else {
             throw DatapathError(.abiMismatch, "the classifier on \(interface.name) (prog id \(existing.program.id)) has no provisional forwarding maps; \(reload)")
         }
         self.provisional = provisional
         (egressProgram, tcProgram) = try Self.loadEgressPrograms(sharing: byName)
         classifier = nil
+        // What earlier processes (another `xigmp` command, a daemon)
+        // installed: the XDP ports and the member devmaps with their ports.
+        xdpPorts = Set(try keys(of: portsMap, as: UInt32.self))
+        for k in try keys(of: routesMap, as: xigmp_fwd_key.self) {
+            guard let v = try routesMap.lookup(k, as: xigmp_fwd_route.self),
+                  v.members > 0, v.members <= UInt32(memberMaps.count) else { continue }
+            let index = Int(v.members) - 1
+            lent[RouteKey(k)] = Lent(index: index, ports: Set(try keys(of: memberMaps[index], as: UInt32.self)))
+        }
+        let used = Set(lent.values.map(\.index))
+        freeMemberMaps = memberMaps.indices.reversed().filter { !used.contains($0) }
     }
 
     /// Loads `xigmp_fwd_out` and `xigmp_fwd_tc` from the embedded classifier
@@ -398,6 +432,7 @@ public final class MulticastForwarder: @unchecked Sendable {
             throw DatapathError(.featureAbsent, "the kernel refused \(iface.name) as an egress port (EINVAL): the devmap program must be loaded with expected_attach_type BPF_XDP_DEVMAP (kernel >= 5.8)", errno: EINVAL)
         }
         try libbpfCheck(rc, "adding \(iface.name) to map \(portsMap.name)")
+        xdpPorts.insert(iface.index)
     }
 
     /// Removes `iface` as an egress port: out of the devmap, its slot freed
@@ -410,6 +445,7 @@ public final class MulticastForwarder: @unchecked Sendable {
     /// `removeEgress` by ifindex (for an interface that is already gone).
     public func removeEgress(ifindex: UInt32) throws(DatapathError) {
         try portsMap.delete(ifindex)
+        xdpPorts.remove(ifindex)
         guard var r = try row(ifindex), r.egress != 0 else { return }
         let bit = UInt64(1) << UInt64(r.slot)
         let slots = try slotTable()
@@ -422,7 +458,11 @@ public final class MulticastForwarder: @unchecked Sendable {
             }
             v.out_count = UInt32(v.out_mask.nonzeroBitCount)
             v.single_ifindex = v.out_count == 1 ? slots[v.out_mask.trailingZeroBitCount] ?? 0 : 0
+            let left = Set((0..<64).filter { v.out_mask & (UInt64(1) << UInt64($0)) != 0 }.compactMap { slots[$0] })
+                .intersection(v.path == Path.xdp.rawValue ? xdpPorts : [])
+            if left.count < 2 { v.members = 0 }
             try routesMap.update(k, v)
+            try trimMembers(RouteKey(k), to: left)
         }
         try slotsMap.update(UInt32(r.slot), UInt32(0))
         r.egress = 0
@@ -465,7 +505,8 @@ public final class MulticastForwarder: @unchecked Sendable {
         let count = UInt32(mask.nonzeroBitCount)
         let single = count == 1 ? Set(egress).first! : 0
         try install(key, xigmp_fwd_route(out_mask: mask, out_count: count, single_ifindex: single,
-                                          path: path.rawValue, reserved: 0))
+                                          path: path.rawValue, members: 0),
+                    members: path == .xdp ? Set(egress) : [])
     }
 
     /// Installs a blocking row: frames from `source` to `group` on `ingress`
@@ -475,7 +516,7 @@ public final class MulticastForwarder: @unchecked Sendable {
                             path: Path = .xdp) throws(DatapathError) {
         let key = RouteKey(ingress: ingress.index, source: source, group: group)
         try checkGroup(group, key)
-        try install(key, xigmp_fwd_route(out_mask: 0, out_count: 0, single_ifindex: 0, path: path.rawValue, reserved: 0))
+        try install(key, xigmp_fwd_route(out_mask: 0, out_count: 0, single_ifindex: 0, path: path.rawValue, members: 0))
     }
 
     /// Installs a kernel-path row: frames from `source` (nil: any) to `group`
@@ -485,7 +526,7 @@ public final class MulticastForwarder: @unchecked Sendable {
         let key = RouteKey(ingress: ingress.index, source: source, group: group)
         try checkGroup(group, key)
         try install(key, xigmp_fwd_route(out_mask: 0, out_count: 0, single_ifindex: 0,
-                                          path: Path.kernel.rawValue, reserved: 0))
+                                          path: Path.kernel.rawValue, members: 0))
     }
 
     private func checkGroup(_ group: IPv4Address, _ key: RouteKey) throws(DatapathError) {
@@ -494,7 +535,13 @@ public final class MulticastForwarder: @unchecked Sendable {
         }
     }
 
-    private func install(_ key: RouteKey, _ value: xigmp_fwd_route) throws(DatapathError) {
+    /// Writes a route's counters, member devmap and row. Ports join the
+    /// member devmap before the row's mask names them and leave it after,
+    /// so the devmap may hold a port too many for a moment (the devmap
+    /// program filters it by mask), never one too few. When the member
+    /// devmap fails, the route is still installed and forwards through the
+    /// shared devmap (a copy per port, filtered); the error is thrown after.
+    private func install(_ key: RouteKey, _ route: xigmp_fwd_route, members egress: Set<UInt32> = []) throws(DatapathError) {
         var k = key.raw
         // Counters first (zeroed, kept when they exist), so the first
         // forwarded frame is already counted.
@@ -507,6 +554,13 @@ public final class MulticastForwarder: @unchecked Sendable {
             }
             try libbpfCheck(rc, "creating the counters of route \(key)")
         }
+        var value = route
+        let want = egress.intersection(xdpPorts)
+        var memberError: DatapathError?
+        do throws(DatapathError) { value.members = try lendMembers(key, want) } catch {
+            memberError = error
+            value.members = 0
+        }
         do {
             try routesMap.update(k, value)
         } catch {
@@ -515,6 +569,69 @@ public final class MulticastForwarder: @unchecked Sendable {
             }
             throw error
         }
+        if value.members == 0 {
+            releaseMembers(key)
+        } else {
+            do throws(DatapathError) { try trimMembers(key, to: want) } catch { memberError = error }
+        }
+        if let e = memberError {
+            throw DatapathError(e.kind, "route \(key): its member devmap failed (\(e.message)); the route forwards through the shared devmap (a copy per egress port, filtered)",
+                                detail: e.detail, errno: e.errno)
+        }
+    }
+
+    // MARK: - member devmaps
+
+    /// The `members` field for a route whose XDP egress ports are `ports`:
+    /// its member devmap (lent now if it had none, with every port added)
+    /// once the ports are in it, 0 for fewer than two ports (the classifier
+    /// redirects to one port by ifindex) or when all are lent (it
+    /// broadcasts over the shared devmap).
+    private func lendMembers(_ key: RouteKey, _ ports: Set<UInt32>) throws(DatapathError) -> UInt32 {
+        guard ports.count >= 2 else { return 0 }
+        if lent[key] == nil {
+            guard let index = freeMemberMaps.popLast() else { return 0 }
+            lent[key] = Lent(index: index, ports: [])
+        }
+        let l = lent[key]!
+        for port in ports.subtracting(l.ports) {
+            var k = port
+            var value = bpf_devmap_val()
+            value.ifindex = port
+            value.bpf_prog.fd = egressProgram.raw
+            try libbpfCheck(bpf_map_update_elem(memberMaps[l.index].fd.raw, &k, &value, UInt64(BPF_ANY)),
+                            "adding ifindex \(port) to member devmap \(memberMaps[l.index].name)")
+            lent[key]!.ports.insert(port)
+        }
+        return UInt32(l.index + 1)
+    }
+
+    /// Takes out of the route's member devmap the ports it no longer has
+    /// (after the row stopped naming them); the whole devmap goes back to
+    /// the pool when fewer than two are left (the row names none by then).
+    private func trimMembers(_ key: RouteKey, to ports: Set<UInt32>) throws(DatapathError) {
+        guard let l = lent[key] else { return }
+        guard ports.count >= 2 else { return releaseMembers(key) }
+        for port in l.ports.subtracting(ports) {
+            try deleteMember(port, from: memberMaps[l.index])
+            lent[key]!.ports.remove(port)
+        }
+    }
+
+    /// Empties the route's member devmap and puts it back in the pool (its
+    /// row names it no more). A port that cannot be taken out stays: the
+    /// devmap program filters it by mask for the next route it is lent to.
+    private func releaseMembers(_ key: RouteKey) {
+        guard let l = lent.removeValue(forKey: key) else { return }
+        for port in l.ports { try? deleteMember(port, from: memberMaps[l.index]) }
+        freeMemberMaps.append(l.index)
+    }
+
+    private func deleteMember(_ port: UInt32, from map: BPFMap) throws(DatapathError) {
+        var k = port
+        let rc = bpf_map_delete_elem(map.fd.raw, &k)
+        // ENOENT: the kernel took out an interface that went.
+        if rc != -ENOENT { try libbpfCheck(rc, "removing ifindex \(port) from member devmap \(map.name)") }
     }
 
     /// Removes a route (and its counters); absent is not an error.
@@ -525,6 +642,7 @@ public final class MulticastForwarder: @unchecked Sendable {
     private func deleteRoute(_ k: xigmp_fwd_key) throws(DatapathError) {
         try routesMap.delete(k)
         try statsMap.delete(k)
+        releaseMembers(RouteKey(k))
     }
 
     /// Every installed route with its egress ifindexes and counters.
@@ -538,6 +656,16 @@ public final class MulticastForwarder: @unchecked Sendable {
                                 counters: try counters(of: k)))
         }
         return result.sorted { ($0.key.ingress, $0.key.group, $0.key.source?.rawValue ?? 0) < ($1.key.ingress, $1.key.group, $1.key.source?.rawValue ?? 0) }
+    }
+
+    /// The ports of a route's member devmap as the kernel holds them, nil
+    /// when it has none (one egress port, a TC- or kernel-path row, or a
+    /// route that broadcasts over the shared devmap).
+    public func memberPorts(ingress: NetworkInterface, source: IPv4Address?, group: IPv4Address) throws(DatapathError) -> [UInt32]? {
+        let k = RouteKey(ingress: ingress.index, source: source, group: group).raw
+        guard let v = try routesMap.lookup(k, as: xigmp_fwd_route.self),
+              v.members > 0, v.members <= UInt32(memberMaps.count) else { return nil }
+        return try keys(of: memberMaps[Int(v.members) - 1], as: UInt32.self).sorted()
     }
 
     /// The counters of one route, nil when it is not installed.

@@ -36,6 +36,8 @@ public final class Classifier: @unchecked Sendable {
     public let forwardEgressProgram: KernelFD
     /// Slot -> egress ifindex, for the TC path.
     public let forwardSlots: BPFMap
+    /// The member devmaps, lent one per XDP route with several egress ports.
+    public let forwardMemberMaps: [BPFMap]
     /// The TC forwarding path (`xigmp_fwd_tc`), for an ingress's TC hook.
     public let forwardTCProgram: KernelFD
     /// Where this instance reaches the shared provisional table, and its
@@ -60,6 +62,9 @@ public final class Classifier: @unchecked Sendable {
         forwardOn = try object.map(named: XIGMP_MAP_FWD_ON)
         forwardEgressProgram = try object.program(named: XIGMP_PROG_FWD_OUT)
         forwardSlots = try object.map(named: XIGMP_MAP_FWD_SLOTS)
+        var members: [BPFMap] = []
+        for n in 0..<Int(XIGMP_FWD_MEMBER_MAPS) { members.append(try object.map(named: XIGMP_MAP_FWD_MEMBER_PREFIX + "\(n)")) }
+        forwardMemberMaps = members
         forwardTCProgram = try object.program(named: XIGMP_PROG_FWD_TC)
         provisional = ProvisionalSlots(maps: [try object.map(named: XIGMP_MAP_PROV_ROUTES),
                                                     try object.map(named: XIGMP_MAP_PROV_GATE),
