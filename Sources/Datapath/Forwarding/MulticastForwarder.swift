@@ -34,7 +34,10 @@ import IGMPWire
 /// with BPF_PROG_TEST_RUN: 23 → 24 ns; unicast and ARP unchanged).
 ///
 /// Not thread-safe: one owner configures a forwarder (slot allocation reads
-/// then writes the interface map).
+/// then writes the interface map). One writer per classifier: which member
+/// devmap each route has lives in this object, so a second forwarder made
+/// with `init(attachedTo:)` takes over from the first, which must not write
+/// routes again.
 ///
 /// Routes are plain data: the control plane computes each (S,G) row's full
 /// egress set (for IGMPv3 INCLUDE/EXCLUDE it installs (S,G) rows whose set
@@ -56,9 +59,10 @@ public final class MulticastForwarder: @unchecked Sendable {
         public let source: IPv4Address?
         public let group: IPv4Address
 
+        /// A source of 0.0.0.0 is the (*,G) row, as the kernel's key has it.
         public init(ingress: UInt32, source: IPv4Address?, group: IPv4Address) {
             self.ingress = ingress
-            self.source = source
+            self.source = source?.rawValue == 0 ? nil : source
             self.group = group
         }
 
@@ -270,6 +274,11 @@ public final class MulticastForwarder: @unchecked Sendable {
         }
         let used = Set(lent.values.map(\.index))
         freeMemberMaps = memberMaps.indices.reversed().filter { !used.contains($0) }
+        // A map no row names (a writer that died between lending and the
+        // row write) is emptied before it is lent.
+        for index in freeMemberMaps {
+            for port in try keys(of: memberMaps[index], as: UInt32.self) { try deleteMember(port, from: memberMaps[index]) }
+        }
     }
 
     /// Loads `xigmp_fwd_out` and `xigmp_fwd_tc` from the embedded classifier
@@ -432,7 +441,15 @@ public final class MulticastForwarder: @unchecked Sendable {
             throw DatapathError(.featureAbsent, "the kernel refused \(iface.name) as an egress port (EINVAL): the devmap program must be loaded with expected_attach_type BPF_XDP_DEVMAP (kernel >= 5.8)", errno: EINVAL)
         }
         try libbpfCheck(rc, "adding \(iface.name) to map \(portsMap.name)")
-        xdpPorts.insert(iface.index)
+        if xdpPorts.insert(iface.index).inserted && !lent.isEmpty {
+            // A TC-only port turned XDP: routes already naming it get it in
+            // their member devmaps (the shared broadcast used to reach it).
+            let bit = UInt64(1) << UInt64(r.slot)
+            for (key, l) in lent {
+                guard let v = try routesMap.lookup(key.raw, as: xigmp_fwd_route.self), v.out_mask & bit != 0 else { continue }
+                _ = try lendMembers(key, l.ports.union([iface.index]))
+            }
+        }
     }
 
     /// Removes `iface` as an egress port: out of the devmap, its slot freed
@@ -556,6 +573,7 @@ public final class MulticastForwarder: @unchecked Sendable {
         }
         var value = route
         let want = egress.intersection(xdpPorts)
+        let hadMembers = lent[key] != nil
         var memberError: DatapathError?
         do throws(DatapathError) { value.members = try lendMembers(key, want) } catch {
             memberError = error
@@ -564,6 +582,8 @@ public final class MulticastForwarder: @unchecked Sendable {
         do {
             try routesMap.update(k, value)
         } catch {
+            // A member devmap lent for this write goes back: no row names it.
+            if !hadMembers { releaseMembers(key) }
             if error.errno == E2BIG || error.errno == ENOMEM {
                 throw DatapathError(.limitReached, "route \(key): the route table is full (\(XIGMP_FWD_MAX_ROUTES) routes)", errno: error.errno)
             }
@@ -623,8 +643,13 @@ public final class MulticastForwarder: @unchecked Sendable {
     /// devmap program filters it by mask for the next route it is lent to.
     private func releaseMembers(_ key: RouteKey) {
         guard let l = lent.removeValue(forKey: key) else { return }
-        for port in l.ports { try? deleteMember(port, from: memberMaps[l.index]) }
-        freeMemberMaps.append(l.index)
+        var emptied = true
+        for port in l.ports {
+            do throws(DatapathError) { try deleteMember(port, from: memberMaps[l.index]) } catch { emptied = false }
+        }
+        // One that could not be emptied is not lent again: its stray ports
+        // would cost a filtered copy each on every frame of the next route.
+        if emptied { freeMemberMaps.append(l.index) }
     }
 
     private func deleteMember(_ port: UInt32, from map: BPFMap) throws(DatapathError) {
@@ -641,8 +666,8 @@ public final class MulticastForwarder: @unchecked Sendable {
 
     private func deleteRoute(_ k: xigmp_fwd_key) throws(DatapathError) {
         try routesMap.delete(k)
-        try statsMap.delete(k)
         releaseMembers(RouteKey(k))
+        try statsMap.delete(k)
     }
 
     /// Every installed route with its egress ifindexes and counters.
