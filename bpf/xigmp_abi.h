@@ -197,8 +197,8 @@ enum xigmp_egress_counter {
  * frame is looked up as (ingress, S, G), then (ingress, 0.0.0.0, G); a hit
  * is redirected through the xigmp_fwd_ports DEVMAP_HASH to one egress
  * (by ifindex), or with BPF_F_BROADCAST|BPF_F_EXCLUDE_INGRESS to every port
- * of the route's own member devmap (xigmp_fwd_memb) or, without one, to
- * every port; the devmap program xigmp_fwd_out keeps only the ports whose
+ * of the route's member devmap (xigmp_fwd_m0..31, below) or, without one,
+ * to every port; the devmap program xigmp_fwd_out keeps only the ports whose
  * slot bit is in the route's mask, decrements TTL (RFC 1624 checksum
  * update) and writes the egress MAC as source.
  *

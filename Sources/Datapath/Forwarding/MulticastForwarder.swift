@@ -429,14 +429,10 @@ public final class MulticastForwarder: @unchecked Sendable {
         try store(iface.index, r)
         try slotsMap.update(UInt32(r.slot), iface.index)
         guard xdp else { return }
-        var key = iface.index
-        var value = bpf_devmap_val()
-        value.ifindex = iface.index
-        value.bpf_prog.fd = egressProgram.raw
         guard portsMap.valueSize == MemoryLayout<bpf_devmap_val>.size else {
             throw DatapathError(.abiMismatch, "map \(portsMap.name): values are \(portsMap.valueSize) bytes, expected struct bpf_devmap_val (\(MemoryLayout<bpf_devmap_val>.size))")
         }
-        let rc = bpf_map_update_elem(portsMap.fd.raw, &key, &value, UInt64(BPF_ANY))
+        let rc = putPort(iface.index, in: portsMap)
         if rc == -EINVAL {
             throw DatapathError(.featureAbsent, "the kernel refused \(iface.name) as an egress port (EINVAL): the devmap program must be loaded with expected_attach_type BPF_XDP_DEVMAP (kernel >= 5.8)", errno: EINVAL)
         }
@@ -615,11 +611,7 @@ public final class MulticastForwarder: @unchecked Sendable {
         }
         let l = lent[key]!
         for port in ports.subtracting(l.ports) {
-            var k = port
-            var value = bpf_devmap_val()
-            value.ifindex = port
-            value.bpf_prog.fd = egressProgram.raw
-            try libbpfCheck(bpf_map_update_elem(memberMaps[l.index].fd.raw, &k, &value, UInt64(BPF_ANY)),
+            try libbpfCheck(putPort(port, in: memberMaps[l.index]),
                             "adding ifindex \(port) to member devmap \(memberMaps[l.index].name)")
             lent[key]!.ports.insert(port)
         }
@@ -650,6 +642,16 @@ public final class MulticastForwarder: @unchecked Sendable {
         // One that could not be emptied is not lent again: its stray ports
         // would cost a filtered copy each on every frame of the next route.
         if emptied { freeMemberMaps.append(l.index) }
+    }
+
+    /// Puts `port` in a devmap (the shared one or a member devmap) with the
+    /// devmap program; the kernel's return code.
+    private func putPort(_ port: UInt32, in map: BPFMap) -> Int32 {
+        var key = port
+        var value = bpf_devmap_val()
+        value.ifindex = port
+        value.bpf_prog.fd = egressProgram.raw
+        return bpf_map_update_elem(map.fd.raw, &key, &value, UInt64(BPF_ANY))
     }
 
     private func deleteMember(_ port: UInt32, from map: BPFMap) throws(DatapathError) {
